@@ -1,4 +1,24 @@
-"""nnlite: from-scratch neural networks on NumPy + Numba, for reconstructing and generating images."""
+"""nnlite: from-scratch neural networks on NumPy + Numba, for reconstructing and generating images.
+
+Every layer is a :class:`Module` whose ``forward`` and ``backward`` are written by hand, side by side;
+:func:`gradcheck` proves a backward against central differences.
+"""
+from . import init, losses, optim
+from .gradcheck import GradcheckResult, check_gradient, gradcheck
+from .layers import (ELU, Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Reshape, Sequential, Sigmoid,
+                     Softmax, Softplus, Tanh)
 from .module import Module, Parameter
+from .random import as_generator
+from .trainer import Callback, LambdaCallback, Trainer, TrainingDivergedError, fit
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Module", "Parameter",
+    "Linear", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax", "Identity", "Flatten",
+    "Reshape", "Dropout", "Sequential",
+    "losses", "optim", "init",
+    "gradcheck", "check_gradient", "GradcheckResult",
+    "Trainer", "fit", "Callback", "LambdaCallback", "TrainingDivergedError",
+    "as_generator",
+]

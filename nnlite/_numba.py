@@ -11,7 +11,7 @@ import functools
 import numba
 
 #: Flags for serial kernels. fastmath stays off: gradients must match their float64 twins to 1e-7.
-JIT_FLAGS = dict(nopython=True, cache=True, nogil=True, fastmath=False)
+JIT_FLAGS = dict(cache=True, nogil=True, fastmath=False)
 
 #: Flags for kernels that split work over cores with ``numba.prange``.
 PARALLEL_FLAGS = dict(JIT_FLAGS, parallel=True)

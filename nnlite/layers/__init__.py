@@ -1,0 +1,7 @@
+"""Layers: each a Module with forward and backward side by side."""
+from .activations import (ACTIVATIONS, ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh,
+                          get_activation)
+from .container import Sequential
+from .dropout import Dropout
+from .linear import Linear
+from .shape import Flatten, Reshape

@@ -1,0 +1,91 @@
+"""Weight initialisers. Each returns a new array of ``shape``; ``fan_in``/``fan_out`` follow PyTorch.
+
+For a weight of shape ``(n_in, n_out)`` (nnlite's Linear layout) fan_in = n_in and fan_out = n_out;
+for a conv weight ``(out_channels, in_channels, kh, kw)`` fan_in = in_channels*kh*kw and
+fan_out = out_channels*kh*kw. Pass ``fan_in``/``fan_out`` explicitly for any other layout.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .module import DEFAULT_DTYPE
+from .random import as_generator
+
+_GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0),
+          "leaky_relu": None, "selu": 0.75}
+
+
+def calculate_gain(nonlinearity: str = "relu", param: float | None = None) -> float:
+    """The recommended gain for a nonlinearity (PyTorch's ``calculate_gain``)."""
+    if nonlinearity not in _GAINS:
+        raise ValueError(f"unknown nonlinearity {nonlinearity!r}; valid: {sorted(_GAINS)}")
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else float(param)
+        return math.sqrt(2.0 / (1 + slope**2))
+    return _GAINS[nonlinearity]
+
+
+def _fans(shape, fan_in, fan_out):
+    if fan_in is not None and fan_out is not None:
+        return fan_in, fan_out
+    if len(shape) < 2:
+        raise ValueError(f"cannot infer fan_in/fan_out from a shape of {len(shape)} dims {shape}; pass them")
+    if len(shape) == 2:  # (n_in, n_out): x @ W
+        fi, fo = shape
+    else:  # (out, in, kh, kw)
+        receptive = int(np.prod(shape[2:]))
+        fi, fo = shape[1] * receptive, shape[0] * receptive
+    return fan_in or fi, fan_out or fo
+
+
+def uniform(shape, bound: float, random_state=None, dtype=DEFAULT_DTYPE):
+    """U(-bound, bound)."""
+    rng = as_generator(random_state)
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+def xavier_uniform(shape, gain=1.0, fan_in=None, fan_out=None, random_state=None, dtype=DEFAULT_DTYPE):
+    """Glorot & Bengio (2010): U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    fi, fo = _fans(shape, fan_in, fan_out)
+    return uniform(shape, gain * math.sqrt(6.0 / (fi + fo)), random_state, dtype)
+
+
+def xavier_normal(shape, gain=1.0, fan_in=None, fan_out=None, random_state=None, dtype=DEFAULT_DTYPE):
+    """Glorot & Bengio (2010): N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fi, fo = _fans(shape, fan_in, fan_out)
+    rng = as_generator(random_state)
+    return (rng.standard_normal(shape) * (gain * math.sqrt(2.0 / (fi + fo)))).astype(dtype)
+
+
+def kaiming_uniform(shape, a=0.0, nonlinearity="leaky_relu", mode="fan_in", fan_in=None, fan_out=None,
+                    random_state=None, dtype=DEFAULT_DTYPE):
+    """He et al. (2015): U(-b, b), b = gain * sqrt(3 / fan). ``a`` is the leaky-ReLU slope."""
+    fi, fo = _fans(shape, fan_in, fan_out)
+    fan = {"fan_in": fi, "fan_out": fo}[_check_mode(mode)]
+    gain = calculate_gain(nonlinearity, a)
+    return uniform(shape, gain * math.sqrt(3.0 / fan), random_state, dtype)
+
+
+def kaiming_normal(shape, a=0.0, nonlinearity="leaky_relu", mode="fan_in", fan_in=None, fan_out=None,
+                   random_state=None, dtype=DEFAULT_DTYPE):
+    """He et al. (2015): N(0, std^2), std = gain / sqrt(fan)."""
+    fi, fo = _fans(shape, fan_in, fan_out)
+    fan = {"fan_in": fi, "fan_out": fo}[_check_mode(mode)]
+    rng = as_generator(random_state)
+    return (rng.standard_normal(shape) * (calculate_gain(nonlinearity, a) / math.sqrt(fan))).astype(dtype)
+
+
+def _check_mode(mode):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    return mode
+
+
+INITIALIZERS = {
+    "xavier_uniform": xavier_uniform, "glorot_uniform": xavier_uniform,
+    "xavier_normal": xavier_normal, "glorot_normal": xavier_normal,
+    "kaiming_uniform": kaiming_uniform, "he_uniform": kaiming_uniform,
+    "kaiming_normal": kaiming_normal, "he_normal": kaiming_normal,
+}

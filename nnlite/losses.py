@@ -1,0 +1,178 @@
+"""Loss functions: ``forward(pred, target) -> float`` and ``backward() -> dL/dpred``.
+
+``reduction='mean'`` divides by the number of elements (by the number of samples for
+CrossEntropyLoss), ``'sum'`` adds everything up, as in PyTorch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .layers.activations import sigmoid
+
+_REDUCTIONS = ("mean", "sum")
+
+
+class Loss:
+    """Base class: validates arguments and shapes, caches what ``backward`` needs."""
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+    def __call__(self, pred, target):
+        return self.forward(pred, target)
+
+    def _check_same_shape(self, pred, target):
+        pred = np.asarray(pred)
+        target = np.asarray(target)
+        if pred.shape != target.shape:
+            raise ValueError(
+                f"{type(self).__name__}: pred and target must have the same shape, got pred {pred.shape} "
+                f"and target {target.shape}"
+            )
+        if not np.issubdtype(pred.dtype, np.floating):
+            pred = pred.astype(np.float64)
+        return pred, target.astype(pred.dtype, copy=False)
+
+    def _reduce(self, per_element: np.ndarray, count: int) -> float:
+        total = float(per_element.sum(dtype=np.float64))
+        return total / count if self.reduction == "mean" else total
+
+    def _scale(self, count: int) -> float:
+        return 1.0 / count if self.reduction == "mean" else 1.0
+
+    def __repr__(self):
+        return f"{type(self).__name__}(reduction={self.reduction!r})"
+
+
+class MSELoss(Loss):
+    r"""``L = mean((pred - target)^2)``; ``dL/dpred = 2 (pred - target) / n``."""
+
+    def forward(self, pred, target):
+        pred, target = self._check_same_shape(pred, target)
+        self._diff = pred - target
+        self._n = pred.size
+        return self._reduce(self._diff * self._diff, self._n)
+
+    def backward(self):
+        return self._diff * np.asarray(2.0 * self._scale(self._n), dtype=self._diff.dtype)
+
+
+class L1Loss(Loss):
+    r"""``L = mean|pred - target|``; ``dL/dpred = sign(pred - target) / n`` (0 where they are equal)."""
+
+    def forward(self, pred, target):
+        pred, target = self._check_same_shape(pred, target)
+        diff = pred - target
+        self._sign = np.sign(diff)
+        self._n = pred.size
+        return self._reduce(np.abs(diff), self._n)
+
+    def backward(self):
+        return self._sign * np.asarray(self._scale(self._n), dtype=self._sign.dtype)
+
+
+class BCELoss(Loss):
+    r"""Binary cross-entropy on probabilities.
+
+    .. math:: L = -\frac1n \sum t \log p + (1 - t) \log(1 - p), \qquad
+              \frac{\partial L}{\partial p} = \frac{1}{n} \frac{p - t}{p (1 - p)}
+
+    ``p`` is clipped to ``[eps, 1 - eps]`` so the logs stay finite; where clipping is active the
+    derivative of the clip is 0, so the gradient there is 0. Prefer :class:`BCEWithLogitsLoss`
+    when the model can output logits: it is exact and stable for any logit.
+    """
+
+    def __init__(self, reduction: str = "mean", eps: float | None = None):
+        super().__init__(reduction)
+        if eps is not None and not (0 < eps < 0.5):
+            raise ValueError(f"BCELoss: eps must be in (0, 0.5), got {eps!r}")
+        self.eps = eps
+
+    def forward(self, pred, target):
+        pred, target = self._check_same_shape(pred, target)
+        eps = self.eps if self.eps is not None else float(np.finfo(pred.dtype).eps)
+        p = np.clip(pred, eps, 1 - eps)
+        self._inside = (pred >= eps) & (pred <= 1 - eps)
+        self._p, self._t, self._n = p, target, pred.size
+        return self._reduce(-(target * np.log(p) + (1 - target) * np.log1p(-p)), self._n)
+
+    def backward(self):
+        p, t = self._p, self._t
+        g = (p - t) / (p * (1 - p)) * np.asarray(self._scale(self._n), dtype=p.dtype)
+        return g * self._inside
+
+
+class BCEWithLogitsLoss(Loss):
+    r"""Binary cross-entropy on logits ``x`` (probability ``sigmoid(x)``), stable for any ``|x|``.
+
+    .. math:: L = \frac1n \sum \max(x, 0) - x t + \log(1 + e^{-|x|}), \qquad
+              \frac{\partial L}{\partial x} = \frac{\sigma(x) - t}{n}
+    """
+
+    def forward(self, pred, target):
+        x, t = self._check_same_shape(pred, target)
+        self._x, self._t, self._n = x, t, x.size
+        return self._reduce(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))), self._n)
+
+    def backward(self):
+        return (sigmoid(self._x) - self._t) * np.asarray(self._scale(self._n), dtype=self._x.dtype)
+
+
+class CrossEntropyLoss(Loss):
+    r"""Softmax cross-entropy on logits ``(N, C)`` and integer class labels ``(N,)``.
+
+    .. math:: L = \frac1N \sum_i \Big(\log \sum_c e^{x_{ic}} - x_{i y_i}\Big), \qquad
+              \frac{\partial L}{\partial x} = \frac{\text{softmax}(x) - \text{onehot}(y)}{N}
+
+    The log-sum-exp subtracts each row's maximum first, so huge logits do not overflow.
+    """
+
+    def forward(self, pred, target):
+        x = np.asarray(pred)
+        y = np.asarray(target)
+        if x.ndim != 2:
+            raise ValueError(f"CrossEntropyLoss expects logits of shape (N, C), got {x.shape}")
+        if y.shape != (x.shape[0],):
+            raise ValueError(
+                f"CrossEntropyLoss expects integer labels of shape ({x.shape[0]},) for logits {x.shape}, got {y.shape}"
+            )
+        if not np.issubdtype(y.dtype, np.integer):
+            if np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
+                y = y.astype(np.int64)
+            else:
+                raise TypeError(f"CrossEntropyLoss expects integer class labels, got dtype {y.dtype}")
+        if y.size and (y.min() < 0 or y.max() >= x.shape[1]):
+            raise ValueError(
+                f"CrossEntropyLoss: labels must be in [0, {x.shape[1] - 1}], got values in [{y.min()}, {y.max()}]"
+            )
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float64)
+        shifted = x - x.max(axis=1, keepdims=True)
+        logsumexp = np.log(np.exp(shifted).sum(axis=1))
+        rows = np.arange(x.shape[0])
+        self._softmax = np.exp(shifted - logsumexp[:, None])
+        self._y, self._n = y, x.shape[0]
+        return self._reduce(logsumexp - shifted[rows, y], self._n)
+
+    def backward(self):
+        g = self._softmax.copy()
+        g[np.arange(self._n), self._y] -= 1
+        return g * np.asarray(self._scale(self._n), dtype=g.dtype)
+
+
+#: Name -> loss class.
+LOSSES = {"mse": MSELoss, "l1": L1Loss, "bce": BCELoss, "bce_with_logits": BCEWithLogitsLoss,
+          "cross_entropy": CrossEntropyLoss}
+
+
+def get_loss(loss, **kwargs) -> Loss:
+    """A loss from a name (``'mse'``), a class or an instance (returned as is)."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, type) and issubclass(loss, Loss):
+        return loss(**kwargs)
+    if isinstance(loss, str) and loss.lower() in LOSSES:
+        return LOSSES[loss.lower()](**kwargs)
+    raise ValueError(f"unknown loss {loss!r}; valid names: {sorted(LOSSES)}")

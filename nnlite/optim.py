@@ -1,0 +1,242 @@
+"""Optimizers, in order of increasing complexity: SGD, RMSprop, Adam, AdamW.
+
+Each takes the parameters to update (a list of :class:`~nnlite.Parameter` or a Module), validates
+its hyper-parameters, creates its per-parameter state lazily on the first ``step()``, and states
+its update rule in the docstring (``g`` is ``p.grad``, ``t`` the step count from 1).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels.optim import adam_update
+from .module import Module, Parameter
+
+
+class Optimizer:
+    def __init__(self, params, **hyper):
+        if isinstance(params, Module):
+            params = params.parameters()
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        for i, p in enumerate(params):
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a {type(p).__name__}, expected nnlite.Parameter")
+        self.params = params
+        self.hyper = hyper
+        self.state: dict[int, dict[str, np.ndarray]] = {}
+        self.step_count = 0
+
+    def __getattr__(self, name):  # hyper-parameters read as attributes: opt.lr
+        hyper = self.__dict__.get("hyper", {})
+        if name in hyper:
+            return hyper[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    @property
+    def lr(self):
+        return self.hyper["lr"]
+
+    @lr.setter
+    def lr(self, value):
+        _check_nonneg(type(self).__name__, "lr", value)
+        self.hyper["lr"] = float(value)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.zero_grad()
+
+    def _state(self, i, *names):
+        st = self.state.get(i)
+        if st is None:
+            p = self.params[i]
+            st = self.state[i] = {n: np.zeros_like(p.data) for n in names}
+        return st
+
+    def step(self):
+        self.step_count += 1
+        for i, p in enumerate(self.params):
+            self._update(i, p)
+
+    def _update(self, i, p):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """Hyper-parameters, step count and per-parameter buffers (copies), keyed by parameter index."""
+        return {
+            "type": type(self).__name__,
+            "hyper": dict(self.hyper),
+            "step_count": self.step_count,
+            "state": {i: {k: v.copy() for k, v in st.items()} for i, st in self.state.items()},
+        }
+
+    def load_state_dict(self, sd: dict):
+        if sd.get("type", type(self).__name__) != type(self).__name__:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: state is from a {sd['type']} optimizer")
+        for i, st in sd["state"].items():
+            i = int(i)
+            if not 0 <= i < len(self.params):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: state for parameter {i}, "
+                                 f"but this optimizer has {len(self.params)} parameters")
+            for k, v in st.items():
+                if np.shape(v) != self.params[i].shape:
+                    raise ValueError(f"{type(self).__name__}.load_state_dict: {k!r} of parameter {i} has shape "
+                                     f"{np.shape(v)}, parameter has {self.params[i].shape}")
+        self.hyper.update(sd["hyper"])
+        self.step_count = int(sd["step_count"])
+        self.state = {int(i): {k: np.array(v, dtype=self.params[int(i)].dtype) for k, v in st.items()}
+                      for i, st in sd["state"].items()}
+
+    def __repr__(self):
+        hp = ", ".join(f"{k}={v}" for k, v in self.hyper.items())
+        return f"{type(self).__name__}({hp})"
+
+
+def _check_nonneg(owner, name, value):
+    if not isinstance(value, (int, float, np.floating, np.integer)) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{owner}: invalid {name} {value!r}: expected a finite number >= 0")
+
+
+def _check_beta(owner, name, value):
+    if not (0.0 <= value < 1.0):
+        raise ValueError(f"{owner}: invalid {name} {value!r}: expected a number in [0, 1)")
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with optional momentum (PyTorch's rule)::
+
+        g = g + weight_decay * p
+        b = momentum * b + (1 - dampening) * g          (b = g on the first step)
+        g = g + momentum * b  if nesterov  else  b
+        p = p - lr * g
+    """
+
+    def __init__(self, params, lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        name = "SGD"
+        _check_nonneg(name, "lr", lr)
+        _check_nonneg(name, "momentum", momentum)
+        _check_nonneg(name, "weight_decay", weight_decay)
+        _check_nonneg(name, "dampening", dampening)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: nesterov momentum requires momentum > 0 and dampening = 0")
+        super().__init__(params, lr=float(lr), momentum=float(momentum), dampening=float(dampening),
+                         weight_decay=float(weight_decay), nesterov=bool(nesterov))
+
+    def _update(self, i, p):
+        h = self.hyper
+        g = p.grad
+        if h["weight_decay"]:
+            g = g + h["weight_decay"] * p.data
+        if h["momentum"]:
+            fresh = i not in self.state
+            buf = self._state(i, "momentum_buffer")["momentum_buffer"]
+            if fresh:
+                buf[...] = g
+            else:
+                buf *= h["momentum"]
+                buf += (1 - h["dampening"]) * g
+            g = g + h["momentum"] * buf if h["nesterov"] else buf
+        p.data -= np.asarray(h["lr"], p.dtype) * g
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop (Hinton; PyTorch's rule)::
+
+        g = g + weight_decay * p
+        s = alpha * s + (1 - alpha) * g^2
+        d = sqrt(s - mean_g^2) + eps  if centered (mean_g = alpha mean_g + (1-alpha) g)  else  sqrt(s) + eps
+        b = momentum * b + g / d ; p -= lr * b         (momentum > 0)
+        p -= lr * g / d                                (momentum = 0)
+    """
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+        name = "RMSprop"
+        _check_nonneg(name, "lr", lr)
+        _check_beta(name, "alpha", alpha)
+        _check_nonneg(name, "eps", eps)
+        _check_nonneg(name, "weight_decay", weight_decay)
+        _check_nonneg(name, "momentum", momentum)
+        super().__init__(params, lr=float(lr), alpha=float(alpha), eps=float(eps), weight_decay=float(weight_decay),
+                         momentum=float(momentum), centered=bool(centered))
+
+    def _update(self, i, p):
+        h = self.hyper
+        g = p.grad
+        if h["weight_decay"]:
+            g = g + h["weight_decay"] * p.data
+        st = self._state(i, "square_avg", "momentum_buffer", "grad_avg")
+        s = st["square_avg"]
+        s *= h["alpha"]
+        s += (1 - h["alpha"]) * g * g
+        if h["centered"]:
+            ga = st["grad_avg"]
+            ga *= h["alpha"]
+            ga += (1 - h["alpha"]) * g
+            denom = np.sqrt(s - ga * ga) + h["eps"]
+        else:
+            denom = np.sqrt(s) + h["eps"]
+        if h["momentum"]:
+            b = st["momentum_buffer"]
+            b *= h["momentum"]
+            b += g / denom
+            p.data -= np.asarray(h["lr"], p.dtype) * b
+        else:
+            p.data -= np.asarray(h["lr"], p.dtype) * g / denom
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, 2015; PyTorch's rule), one fused Numba pass per parameter::
+
+        g = g + weight_decay * p                                   (L2 penalty in the gradient)
+        m = beta1 m + (1 - beta1) g ;  v = beta2 v + (1 - beta2) g^2
+        p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        name = type(self).__name__
+        _check_nonneg(name, "lr", lr)
+        if len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for k, b in enumerate(betas):
+            _check_beta(name, f"beta parameter at index {k}", b)
+        _check_nonneg(name, "eps", eps)
+        _check_nonneg(name, "weight_decay", weight_decay)
+        super().__init__(params, lr=float(lr), betas=(float(betas[0]), float(betas[1])), eps=float(eps),
+                         weight_decay=float(weight_decay))
+
+    def step(self):
+        self.step_count += 1
+        h = self.hyper
+        b1, b2 = h["betas"]
+        t = self.step_count
+        for i, p in enumerate(self.params):
+            st = self._state(i, "exp_avg", "exp_avg_sq")
+            adam_update(p.data.reshape(-1), p.grad.reshape(-1), st["exp_avg"].reshape(-1),
+                        st["exp_avg_sq"].reshape(-1), h["lr"], b1, b2, h["eps"], 1.0 - b1**t, 1.0 - b2**t,
+                        h["weight_decay"], self._decoupled)
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter, 2019)::
+
+        p = p - lr * weight_decay * p ; then the Adam update with the raw gradient g.
+    """
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
+
+
+def get_optimizer(name, params, **kwargs) -> Optimizer:
+    """An optimizer from a name (``'adam'``) or class, over ``params``."""
+    if isinstance(name, type) and issubclass(name, Optimizer):
+        return name(params, **kwargs)
+    if isinstance(name, str) and name.lower() in OPTIMIZERS:
+        return OPTIMIZERS[name.lower()](params, **kwargs)
+    raise ValueError(f"unknown optimizer {name!r}; valid names: {sorted(OPTIMIZERS)}")
