@@ -85,8 +85,13 @@ class ELU(_Elementwise):
 
 
 def sigmoid(x):
-    """Numerically stable logistic function ``1 / (1 + e^{-x})`` written as ``(1 + tanh(x/2)) / 2``."""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    """Logistic function ``1 / (1 + e^{-x})``, stable and accurate for any x.
+
+    With ``e = exp(-|x|)`` (never overflows): ``1 / (1 + e)`` for x >= 0 and ``e / (1 + e)`` for x < 0,
+    so tiny probabilities keep their full relative precision (sigmoid(-50) = 1.9e-22, not 0).
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 class Sigmoid(_Elementwise):

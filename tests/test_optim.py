@@ -1,0 +1,153 @@
+"""Each optimizer's step against its update rule written out by hand, for two steps; argument checks;
+state_dict round trips; the fused Numba Adam kernel against its NumPy twin in float32 and float64."""
+import numpy as np
+import pytest
+
+import nnlite
+from nnlite import optim
+from nnlite._kernels.optim import _adam_parallel, _adam_serial
+
+
+def _param(rng, shape=(3, 4), dtype=np.float64):
+    p = nnlite.Parameter(rng.standard_normal(shape).astype(dtype))
+    return p
+
+
+def _two_steps(opt_cls, rng, **kw):
+    p = _param(rng)
+    p0 = p.data.copy()
+    g1, g2 = rng.standard_normal(p.shape), rng.standard_normal(p.shape)
+    opt = opt_cls([p], **kw)
+    p.grad[...] = g1
+    opt.step()
+    p.grad[...] = g2
+    opt.step()
+    return p0, g1, g2, p.data
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_two_steps(nesterov, rng):
+    lr, mu, wd = 0.1, 0.9, 0.01
+    p0, g1, g2, p2 = _two_steps(optim.SGD, rng, lr=lr, momentum=mu, weight_decay=wd, nesterov=nesterov)
+    d1 = g1 + wd * p0
+    b1 = d1
+    p1 = p0 - lr * (d1 + mu * b1 if nesterov else b1)
+    d2 = g2 + wd * p1
+    b2 = mu * b1 + d2
+    expect = p1 - lr * (d2 + mu * b2 if nesterov else b2)
+    np.testing.assert_allclose(p2, expect, rtol=1e-12)
+
+
+def test_plain_sgd_two_steps(rng):
+    p0, g1, g2, p2 = _two_steps(optim.SGD, rng, lr=0.05)
+    np.testing.assert_allclose(p2, p0 - 0.05 * g1 - 0.05 * g2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_and_adamw_two_steps(decoupled, rng):
+    lr, b1, b2, eps, wd = 0.01, 0.8, 0.95, 1e-6, 0.1
+    cls = optim.AdamW if decoupled else optim.Adam
+    p0, g1, g2, p2 = _two_steps(cls, rng, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+    p, m, v = p0.copy(), 0.0, 0.0
+    for t, g in ((1, g1), (2, g2)):
+        if decoupled:
+            p = p - lr * wd * p
+        else:
+            g = g + wd * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        mhat, vhat = m / (1 - b1**t), v / (1 - b2**t)
+        p = p - lr * mhat / (np.sqrt(vhat) + eps)
+    np.testing.assert_allclose(p2, p, rtol=1e-10)
+
+
+@pytest.mark.parametrize("centered, momentum", [(False, 0.0), (True, 0.0), (False, 0.5), (True, 0.5)])
+def test_rmsprop_two_steps(centered, momentum, rng):
+    lr, alpha, eps, wd = 0.01, 0.9, 1e-8, 0.05
+    p0, g1, g2, p2 = _two_steps(optim.RMSprop, rng, lr=lr, alpha=alpha, eps=eps, weight_decay=wd,
+                                momentum=momentum, centered=centered)
+    p, s, ga, b = p0.copy(), 0.0, 0.0, 0.0
+    for g in (g1, g2):
+        g = g + wd * p
+        s = alpha * s + (1 - alpha) * g * g
+        if centered:
+            ga = alpha * ga + (1 - alpha) * g
+            d = np.sqrt(s - ga * ga) + eps
+        else:
+            d = np.sqrt(s) + eps
+        if momentum:
+            b = momentum * b + g / d
+            p = p - lr * b
+        else:
+            p = p - lr * g / d
+    np.testing.assert_allclose(p2, p, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel", [_adam_serial, _adam_parallel], ids=["serial", "parallel"])
+@pytest.mark.parametrize("n", [1, 7, 1000])
+def test_adam_kernel_matches_numpy_twin(kernel, dtype, n, rng):
+    p, g = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    m, v = rng.standard_normal(n).astype(dtype), rng.uniform(0, 1, n).astype(dtype)
+    args = (0.01, 0.9, 0.999, 1e-8, 1 - 0.9**3, 1 - 0.999**3, 0.0, False)
+    # the NumPy twin, computed in float64 then stored at the arrays' precision
+    m_ref = 0.9 * m.astype(np.float64) + 0.1 * g
+    v_ref = 0.999 * v.astype(np.float64) + 0.001 * g.astype(np.float64) ** 2
+    p_ref = p - (0.01 / args[4]) * m_ref / (np.sqrt(v_ref) / np.sqrt(args[5]) + 1e-8)
+    kernel(p, g, m, v, *args)
+    rtol = 3e-6 if dtype == np.float32 else 1e-13  # float32: a few roundings of ~6e-8 each
+    np.testing.assert_allclose(m, m_ref, rtol=rtol)
+    np.testing.assert_allclose(v, v_ref, rtol=rtol)
+    np.testing.assert_allclose(p, p_ref, rtol=rtol, atol=1e-6 if dtype == np.float32 else 0)
+
+
+@pytest.mark.parametrize("cls, kw, match", [
+    (optim.SGD, dict(lr=-0.1), "SGD: invalid lr -0.1"),
+    (optim.SGD, dict(nesterov=True), "nesterov momentum requires momentum > 0"),
+    (optim.Adam, dict(betas=(0.9, 1.0)), r"invalid beta parameter at index 1 1.0: expected a number in \[0, 1\)"),
+    (optim.Adam, dict(eps=float("nan")), "invalid eps nan"),
+    (optim.RMSprop, dict(alpha=1.5), "invalid alpha 1.5"),
+    (optim.AdamW, dict(weight_decay=-1), "invalid weight_decay -1"),
+])
+def test_constructors_reject_invalid_values(cls, kw, match, rng):
+    with pytest.raises(ValueError, match=match):
+        cls([_param(rng)], **kw)
+
+
+def test_optimizer_rejects_non_parameters_and_empty():
+    with pytest.raises(TypeError, match="parameter 0 is a ndarray"):
+        optim.SGD([np.zeros(3)])
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.Adam([])
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.RMSprop, optim.Adam, optim.AdamW])
+def test_state_dict_round_trip_continues_identically(cls, rng):
+    kw = dict(lr=0.01, momentum=0.9) if cls in (optim.SGD, optim.RMSprop) else dict(lr=0.01)
+    grads = [rng.standard_normal((3, 4)) for _ in range(4)]
+    a = _param(np.random.default_rng(0))
+    b = _param(np.random.default_rng(0))
+    opt_a = cls([a], **kw)
+    for g in grads[:2]:
+        a.grad[...] = g
+        opt_a.step()
+    # b: restore weights and optimizer state from a after two steps
+    b.data[...] = a.data
+    opt_b = cls([b], **kw)
+    opt_b.load_state_dict(opt_a.state_dict())
+    for g in grads[2:]:
+        a.grad[...] = g
+        opt_a.step()
+        b.grad[...] = g
+        opt_b.step()
+    assert np.array_equal(a.data, b.data)
+
+
+def test_module_as_params_and_lr_property():
+    net = nnlite.Sequential(nnlite.Linear(2, 3), nnlite.Linear(3, 1))
+    opt = optim.Adam(net, lr=0.1)
+    assert len(opt.params) == 4 and opt.lr == 0.1
+    opt.lr = 0.01
+    assert opt.hyper["lr"] == 0.01
+    with pytest.raises(ValueError):
+        opt.lr = -1
