@@ -22,3 +22,5 @@ __all__ = [
     "Trainer", "fit", "Callback", "LambdaCallback", "TrainingDivergedError",
     "as_generator",
 ]
+from . import metrics  # noqa: E402  (issue 4: psnr, ssim)
+__all__ += ["metrics"]

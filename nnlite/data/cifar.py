@@ -1,0 +1,268 @@
+"""CIFAR-10 and CIFAR-100 in the official "python version" (Krizhevsky 2009).
+
+Accepted on disk (searched as described in :mod:`nnlite.data._locate`, folders ``cifar-10`` / ``cifar-100``):
+
+* ``cifar-10-python.tar.gz`` (read directly, nothing is extracted), or
+* the extracted ``cifar-10-batches-py/`` folder, or ``path`` pointing into it.
+
+Each batch file is a pickled dict: ``b'data'`` a uint8 array of shape (N, 3072) whose rows hold the red,
+then green, then blue 32x32 plane, each row-major; ``b'labels'`` a list of N ints (CIFAR-100:
+``b'fine_labels'`` and ``b'coarse_labels'``). ``batches.meta`` (CIFAR-100: ``meta``) holds the class names.
+
+Security: pickles can run arbitrary code when loaded. These files are unpickled with
+:class:`RestrictedUnpickler`, which resolves only the handful of globals a NumPy array needs
+(``numpy.ndarray``, ``numpy.dtype``, ``numpy.core.multiarray._reconstruct``/``scalar`` and
+``_codecs.encode`` for latin-1 bytes); any other global (``os.system``, ``builtins.eval``, ...) raises
+:class:`DatasetError` before anything is called.
+"""
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import pickle
+import tarfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from . import _locate
+from .errors import DatasetError
+from .idx import _convert
+
+__all__ = ["load_cifar10", "load_cifar100", "cifar10_class_names", "cifar100_class_names",
+           "CIFAR10_CLASSES", "RestrictedUnpickler"]
+
+#: CIFAR-10 class names, index = label (the content of ``batches.meta``).
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+try:  # NumPy >= 2
+    from numpy._core import multiarray as _multiarray
+except ImportError:  # pragma: no cover - NumPy 1.x
+    from numpy.core import multiarray as _multiarray
+
+
+def _latin1_encode(text, encoding="latin1"):
+    """``_codecs.encode`` as protocol-2 pickles use it for bytes; only latin-1 is honoured."""
+    if encoding.replace("-", "").replace("_", "").lower() not in ("latin1", "iso88591"):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
+    return codecs.encode(text, "latin1")
+
+
+_ALLOWED = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.multiarray", "_reconstruct"): _multiarray._reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _multiarray._reconstruct,
+    ("numpy.core.multiarray", "scalar"): _multiarray.scalar,
+    ("numpy._core.multiarray", "scalar"): _multiarray.scalar,
+    ("_codecs", "encode"): _latin1_encode,
+}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An Unpickler that builds only plain containers and NumPy arrays.
+
+    Dicts, lists, tuples, str, bytes, ints and floats need no globals; of the globals, only those a
+    NumPy array's pickle refers to are resolved (see the module docstring). Anything else raises
+    :class:`DatasetError` naming the refused global and the file.
+    """
+
+    def __init__(self, file, name: str = "<pickle>"):
+        super().__init__(file, encoding="bytes")
+        self._name = name
+
+    def find_class(self, module, name):
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise DatasetError(f"refusing to unpickle global {module}.{name}: a CIFAR batch holds only dicts, "
+                               f"lists, bytes and NumPy arrays (possibly a malicious file)",
+                               path=self._name) from None
+
+
+def _unpickle(data: bytes, name: str):
+    try:
+        return RestrictedUnpickler(io.BytesIO(data), name).load()
+    except DatasetError:
+        raise
+    except Exception as exc:  # any parse failure of a corrupt pickle; no code can have run
+        raise DatasetError(f"not a valid pickle ({type(exc).__name__}: {exc})", path=name) from exc
+
+
+def _as_str_keys(obj, name: str) -> dict:
+    if not isinstance(obj, dict):
+        raise DatasetError(f"expected a pickled dict, got {type(obj).__name__}", path=name)
+    return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
+
+
+def _parse_batch(data: bytes, name: str, label_key: str, n_classes: int):
+    """One pickled batch -> (uint8 images (N, 3, 32, 32), int64 labels (N,))."""
+    d = _as_str_keys(_unpickle(data, name), name)
+    for key in ("data", label_key):
+        if key not in d:
+            raise DatasetError(f"missing key b'{key}' (keys found: {sorted(d)})", path=name)
+    images = d["data"]
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 2 \
+            or images.shape[1] != 3072:
+        desc = (f"{images.dtype} array of shape {images.shape}" if isinstance(images, np.ndarray)
+                else type(images).__name__)
+        raise DatasetError(f"b'data' must be a uint8 array of shape (N, 3072), got {desc}", path=name)
+    try:
+        labels = np.asarray(d[label_key])
+    except Exception as exc:
+        raise DatasetError(f"b'{label_key}' is not a list of ints ({exc})", path=name) from exc
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DatasetError(f"b'{label_key}' must be a list of N ints, got {labels.dtype} values of shape "
+                           f"{labels.shape}", path=name)
+    if len(labels) != len(images):
+        raise DatasetError(f"image/label count mismatch: {len(images)} rows in b'data' but {len(labels)} "
+                           f"entries in b'{label_key}'", path=name)
+    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
+        raise DatasetError(f"labels out of range: found {labels.min()}..{labels.max()}, expected "
+                           f"0..{n_classes - 1}", path=name)
+    return images.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
+def _parse_names(data: bytes, name: str, key: str) -> list[str]:
+    d = _as_str_keys(_unpickle(data, name), name)
+    if key not in d:
+        raise DatasetError(f"missing key b'{key}' (keys found: {sorted(d)})", path=name)
+    names = d[key]
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in names):
+        raise DatasetError(f"b'{key}' must be a list of strings, got {type(names).__name__}", path=name)
+    return [n.decode("utf-8") if isinstance(n, bytes) else n for n in names]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Finding and reading the files
+
+_SPECS = {
+    # dataset -> (archive name, extracted folder, {split: batch files}, meta file, classes per label mode)
+    "cifar-10": ("cifar-10-python.tar.gz", "cifar-10-batches-py",
+                 {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]},
+                 "batches.meta", {"labels": 10}),
+    "cifar-100": ("cifar-100-python.tar.gz", "cifar-100-python",
+                  {"train": ["train"], "test": ["test"]}, "meta", {"fine_labels": 100, "coarse_labels": 20}),
+}
+
+
+def _find_source(dataset: str, path, download: bool) -> Path:
+    """The extracted folder or the .tar.gz holding ``dataset``, downloading the archive if needed."""
+    archive, folder, splits, meta, _ = _SPECS[dataset]
+    for d in _locate.search_dirs(dataset, path):
+        if (d / folder).is_dir():
+            return d / folder
+        if (d / meta).is_file() or (d / splits["test"][0]).is_file():
+            return d
+        if (d / archive).is_file():
+            return d / archive
+    hint = f"(The extracted folder {folder}/ is accepted instead of {archive}.)"
+    (found,) = _locate.fetch(dataset, [archive], path=path, download=download, hint=hint)
+    return found
+
+
+def _read_members(source: Path, names: list[str]) -> dict[str, tuple[bytes, str]]:
+    """Bytes of each named batch file, from a folder or straight out of the tar archive."""
+    out = {}
+    if source.is_dir():
+        for n in names:
+            p = source / n
+            try:
+                out[n] = (p.read_bytes(), str(p))
+            except FileNotFoundError:
+                raise DatasetError(f"missing batch file {n} (expected in the extracted folder)", path=p) from None
+            except OSError as exc:
+                raise DatasetError(f"cannot read the file ({exc})", path=p) from exc
+        return out
+    wanted = set(names)
+    try:
+        with tarfile.open(source, "r:*") as tar:
+            for member in tar:  # one streaming pass; nothing is written to disk
+                base = member.name.rsplit("/", 1)[-1]
+                if member.isfile() and base in wanted and base not in out:
+                    f = tar.extractfile(member)
+                    out[base] = (f.read(), f"{source}:{member.name}")
+                    if len(out) == len(wanted):
+                        break
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise DatasetError(f"corrupt or truncated archive ({type(exc).__name__}: {exc})", path=source) from exc
+    missing = [n for n in names if n not in out]
+    if missing:
+        raise DatasetError(f"archive has no member(s) {', '.join(missing)}", path=source)
+    return out
+
+
+def _layout(images: np.ndarray, layout: str) -> np.ndarray:
+    if layout == "NCHW":
+        return images
+    if layout == "NHWC":
+        return np.ascontiguousarray(images.transpose(0, 2, 3, 1))
+    raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+
+
+def _load(dataset, split, path, layout, dtype, download, label_key):
+    archive, folder, splits, meta, classes = _SPECS[dataset]
+    if split not in splits:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if layout not in ("NCHW", "NHWC"):
+        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    _convert(np.zeros(0, np.uint8), dtype)  # validate dtype before reading 170 MB
+    members = _read_members(_find_source(dataset, path, download), splits[split])
+    parts = [_parse_batch(data, name, label_key, classes[label_key]) for data, name in members.values()]
+    images = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+    labels = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
+    return _convert(_layout(images, layout), dtype), labels
+
+
+def load_cifar10(split: str = "train", path=None, layout: str = "NCHW", dtype="float32",
+                 download: bool = True):
+    """CIFAR-10: 32x32 colour images in 10 classes (50,000 train, 10,000 test).
+
+    Parameters
+    ----------
+    split : {'train', 'test'}
+        ``train`` concatenates ``data_batch_1`` .. ``data_batch_5`` in order.
+    path : path-like, optional
+        Folder holding ``cifar-10-python.tar.gz`` or ``cifar-10-batches-py/`` (or that folder itself).
+        Default: search ``$NNLITE_DATA/cifar-10``, ``~/.cache/nnlite/cifar-10``, ``/usr/share/datasets/cifar-10``.
+    layout : {'NCHW', 'NHWC'}
+        ``NCHW`` (as stored, PyTorch's order) or channels-last ``NHWC`` (for plotting, Keras).
+    dtype : {'float32', 'float64', 'uint8'}
+        Floats are scaled to [0, 1].
+    download : bool
+        Fetch the 163 MB archive (MD5-checked) when it is nowhere to be found.
+
+    Returns
+    -------
+    images : ndarray of shape (N, 3, 32, 32) or (N, 32, 32, 3), channels R, G, B
+    labels : ndarray of shape (N,), int64 in 0..9; names: :func:`cifar10_class_names` / :data:`CIFAR10_CLASSES`
+    """
+    return _load("cifar-10", split, path, layout, dtype, download, "labels")
+
+
+def load_cifar100(split: str = "train", path=None, layout: str = "NCHW", dtype="float32",
+                  label_mode: str = "fine", download: bool = True):
+    """CIFAR-100: 32x32 colour images, 100 fine classes grouped in 20 coarse ones.
+
+    Same as :func:`load_cifar10` (files ``cifar-100-python.tar.gz`` or ``cifar-100-python/``, folder
+    ``cifar-100``), plus ``label_mode``: ``'fine'`` (0..99) or ``'coarse'`` (0..19).
+    """
+    if label_mode not in ("fine", "coarse"):
+        raise ValueError(f"label_mode must be 'fine' or 'coarse', got {label_mode!r}")
+    return _load("cifar-100", split, path, layout, dtype, download, f"{label_mode}_labels")
+
+
+def cifar10_class_names(path=None, download: bool = True) -> list[str]:
+    """The 10 class names read from ``batches.meta`` (index = label), found as for :func:`load_cifar10`."""
+    (data, name), = _read_members(_find_source("cifar-10", path, download), ["batches.meta"]).values()
+    return _parse_names(data, name, "label_names")
+
+
+def cifar100_class_names(path=None, label_mode: str = "fine", download: bool = True) -> list[str]:
+    """The 100 fine (or 20 coarse) class names read from CIFAR-100's ``meta`` file (index = label)."""
+    if label_mode not in ("fine", "coarse"):
+        raise ValueError(f"label_mode must be 'fine' or 'coarse', got {label_mode!r}")
+    (data, name), = _read_members(_find_source("cifar-100", path, download), ["meta"]).values()
+    return _parse_names(data, name, f"{label_mode}_label_names")

@@ -1,0 +1,211 @@
+"""Folders of PNG/JPEG images (a photo or anime-faces collection) as one float32 array, via Pillow.
+
+Every file is decoded to float32 in [0, 1] first (so 16-bit PNGs keep their precision), converted to the
+requested mode, then either resized and centre-cropped to ``size`` or cut into ``patch`` x ``patch``
+tiles (or both: resize first, then tile).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DatasetError
+
+__all__ = ["load_image_folder", "IMAGE_EXTENSIONS"]
+
+#: File name endings read by :func:`load_image_folder` (case-insensitive).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+# ITU-R BT.601 luma, as Pillow's convert("L") uses.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _pair(value, argname):
+    """An int or (h, w) pair of positive ints -> (h, w)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    try:
+        h, w = value
+        h, w = int(h), int(w)
+        ok = h > 0 and w > 0 and h == value[0] and w == value[1]
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{argname} must be a positive int or a (height, width) pair of positive ints, "
+                         f"got {value!r}")
+    return h, w
+
+
+def _list_files(root: Path, recursive: bool) -> list[Path]:
+    it = root.rglob("*") if recursive else root.iterdir()
+    files = [p for p in it if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _decode(path: Path, mode: str) -> np.ndarray:
+    """Read one image as float32 in [0, 1]: (H, W) for mode 'L', (H, W, 3) for 'RGB'."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im_mode = im.mode
+            if im_mode == "P":  # palette: expand, keeping transparency if the palette has some
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            elif im_mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+                im = im.convert("RGB")
+            elif im_mode == "PA":
+                im = im.convert("RGBA")
+            elif im_mode == "La":
+                im = im.convert("LA")
+            elif im_mode == "RGBa":
+                im = im.convert("RGBA")
+            arr = np.asarray(im)
+            mode_now = im.mode
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DatasetError(f"cannot read the image ({type(exc).__name__}: {exc})", path=path) from exc
+
+    if mode_now.startswith("I;16") or mode_now == "I":  # 16-bit grey (PNG) -> [0, 1]
+        x = arr.astype(np.float32) / np.float32(65535.0)
+    elif mode_now == "F":
+        x = np.clip(arr.astype(np.float32), 0.0, 1.0)
+    elif arr.dtype == np.uint8:
+        x = arr.astype(np.float32) / np.float32(255.0)
+    else:
+        raise DatasetError(f"unsupported image mode {mode_now!r} (pixel type {arr.dtype})", path=path)
+
+    if x.ndim == 3 and x.shape[2] in (2, 4):  # LA / RGBA: composite on white
+        alpha = x[..., -1:]
+        x = x[..., :-1]
+        if float(alpha.min()) < 1.0:
+            warnings.warn(f"{path}: image has transparency (mode {im_mode}); composited on a white background",
+                          UserWarning, stacklevel=4)
+            x = x * alpha + (1.0 - alpha)
+        if x.shape[2] == 1:
+            x = x[..., 0]
+    if x.ndim == 3 and x.shape[2] != 3:
+        raise DatasetError(f"unsupported image with {x.shape[2]} channels (mode {im_mode})", path=path)
+
+    if mode == "L" and x.ndim == 3:
+        x = x @ _LUMA
+    elif mode == "RGB" and x.ndim == 2:
+        x = np.repeat(x[..., None], 3, axis=2)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _resize(x: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Resize a float image (H, W[, C]) to (h, w) with Pillow's antialiased bicubic filter, per channel."""
+    from PIL import Image
+
+    if x.shape[:2] == (h, w):
+        return x
+    channels = [x] if x.ndim == 2 else [x[..., c] for c in range(x.shape[2])]
+    out = [np.asarray(Image.fromarray(np.ascontiguousarray(c), mode="F").resize((w, h), Image.Resampling.BICUBIC))
+           for c in channels]
+    y = out[0] if x.ndim == 2 else np.stack(out, axis=-1)
+    return np.clip(y, 0.0, 1.0)
+
+
+def _resize_center_crop(x: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Scale so the image covers (h, w) keeping its aspect ratio, then cut the centre (h, w)."""
+    H, W = x.shape[:2]
+    scale = max(h / H, w / W)
+    nh, nw = max(h, round(H * scale)), max(w, round(W * scale))
+    x = _resize(x, nh, nw)
+    top, left = (nh - h) // 2, (nw - w) // 2
+    return x[top:top + h, left:left + w]
+
+
+def _patches(x: np.ndarray, ph: int, pw: int, sh: int, sw: int) -> np.ndarray:
+    """All (ph, pw) tiles at steps (sh, sw), row by row: (n, ph, pw[, C])."""
+    H, W = x.shape[:2]
+    if H < ph or W < pw:
+        return np.empty((0, ph, pw) + x.shape[2:], dtype=x.dtype)
+    win = np.lib.stride_tricks.sliding_window_view(x, (ph, pw), axis=(0, 1))  # (H-ph+1, W-pw+1, [C,] ph, pw)
+    win = win[::sh, ::sw]
+    if x.ndim == 3:
+        win = np.moveaxis(win, 2, -1)  # (ny, nx, ph, pw, C)
+    return win.reshape((-1, ph, pw) + x.shape[2:]).copy()
+
+
+def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=None, recursive: bool = True):
+    """Load every image in a folder into one float32 array in [0, 1].
+
+    Parameters
+    ----------
+    path : path-like
+        The folder. Files ending in :data:`IMAGE_EXTENSIONS` are read in sorted order of their relative
+        path; hidden files and folders (``.name``) are skipped.
+    size : int or (height, width), optional
+        Resize each image (bicubic, antialiased) so it covers ``size`` keeping its aspect ratio, then cut
+        out the centre. Required unless ``patch`` is given or all images already share one size.
+    mode : {'L', 'RGB'}
+        Grey (BT.601 luma of colour images) or colour (grey images repeated over 3 channels). Palette,
+        16-bit, CMYK and alpha images are converted; transparent pixels are composited on white, with a
+        warning naming the file.
+    patch : int or (height, width), optional
+        Cut each image (after resizing, if ``size`` is given) into tiles of this size, row by row.
+        Images smaller than a tile give none (with a warning naming them).
+    stride : int or (height, width), optional
+        Step between tiles; default ``patch`` (no overlap).
+    recursive : bool
+        Include sub-folders.
+
+    Returns
+    -------
+    images : ndarray of float32, shape (N, H, W) for 'L' or (N, H, W, 3) for 'RGB'
+    names : list of str
+        For each row of ``images``, the file it comes from (path relative to ``path``, '/'-separated);
+        a file cut into k tiles appears k times in a row.
+
+    Raises
+    ------
+    DatasetError
+        The folder is missing or holds no image, a file cannot be decoded, or sizes differ without ``size``.
+    """
+    if mode not in ("L", "RGB"):
+        raise ValueError(f"mode must be 'L' (grey) or 'RGB', got {mode!r}")
+    hw = None if size is None else _pair(size, "size")
+    tile = None if patch is None else _pair(patch, "patch")
+    if stride is not None and tile is None:
+        raise ValueError("stride is only used with patch; give patch too")
+    step = None if tile is None else (tile if stride is None else _pair(stride, "stride"))
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DatasetError("not a folder" if root.exists() else "folder not found", path=root)
+    files = _list_files(root, recursive)
+    if not files:
+        raise DatasetError(f"no image files found (looked for {', '.join(IMAGE_EXTENSIONS)}"
+                           f"{' in sub-folders too' if recursive else ''})", path=root)
+
+    arrays, names, seen = [], [], {}
+    for f in files:
+        rel = f.relative_to(root).as_posix()
+        x = _decode(f, mode)
+        if hw is not None:
+            x = _resize_center_crop(x, *hw)
+        if tile is not None:
+            tiles = _patches(x, *tile, *step)
+            if len(tiles) == 0:
+                warnings.warn(f"{f}: image of size {x.shape[0]}x{x.shape[1]} is smaller than a "
+                              f"{tile[0]}x{tile[1]} patch; skipped", UserWarning, stacklevel=2)
+                continue
+            arrays.append(tiles)
+            names.extend([rel] * len(tiles))
+        else:
+            arrays.append(x[None])
+            names.append(rel)
+        seen.setdefault(arrays[-1].shape[1:3], rel)
+
+    if not arrays:
+        raise DatasetError(f"no image is at least {tile[0]}x{tile[1]} pixels: no patches", path=root)
+    if len(seen) > 1:
+        listing = "; ".join(f"{n} is {s[0]}x{s[1]}" for s, n in list(seen.items())[:4])
+        raise DatasetError(f"images have different sizes ({listing}); pass size=(height, width) to resize "
+                           f"them", path=root)
+    return np.concatenate(arrays, axis=0), names

@@ -1,0 +1,298 @@
+"""IDX files: MNIST, Fashion-MNIST, KMNIST and EMNIST in their official format (``.gz`` or raw).
+
+IDX layout (big-endian), as described on LeCun's MNIST page::
+
+    bytes 0-1   0x00 0x00
+    byte  2     element type: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64
+    byte  3     number of dimensions d
+    4*d bytes   each dimension's size, uint32
+    the rest    the data, C order, exactly prod(sizes) * itemsize bytes
+
+:func:`read_idx` checks every one of these; corrupt input raises :class:`DatasetError` naming the file.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import struct
+import zipfile
+import zlib
+from typing import BinaryIO
+
+import numpy as np
+
+from . import _locate
+from .errors import DatasetError
+
+__all__ = ["read_idx", "load_mnist", "load_fashion_mnist", "load_kmnist", "load_emnist",
+           "FASHION_MNIST_CLASSES", "KMNIST_CLASSES", "EMNIST_SUBSETS"]
+
+#: IDX element-type codes -> big-endian NumPy dtypes.
+IDX_DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
+              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+#: Fashion-MNIST class names, index = label.
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+#: KMNIST (Kuzushiji-MNIST) class names (romanised hiragana), index = label.
+KMNIST_CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
+#: EMNIST subsets -> number of classes (labels are 0..n-1, except ``letters``: 1..26).
+EMNIST_SUBSETS = {"byclass": 62, "bymerge": 47, "balanced": 47, "letters": 27, "digits": 10, "mnist": 10}
+
+_MAX_NDIM = 32
+_CHUNK = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_idx(source: str | os.PathLike | BinaryIO, name: str | None = None) -> np.ndarray:
+    """Read one IDX file (gzip-compressed or raw; detected from the bytes, not the name).
+
+    Parameters
+    ----------
+    source : path-like or binary file object
+        The file. A file object must be readable and seekable (``open(p, 'rb')``, ``io.BytesIO``,
+        a member opened from a zip).
+    name : str, optional
+        Name used in error messages (default: the path).
+
+    Returns
+    -------
+    ndarray
+        Native-endian array of the shape and element type stored in the file (writable).
+
+    Raises
+    ------
+    DatasetError
+        Wrong magic number, unknown element type, truncated or over-long data, corrupt gzip stream.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        name = name or os.fspath(source)
+        try:
+            with open(source, "rb") as f:
+                return _read_idx_stream(f, name)
+        except FileNotFoundError:
+            raise DatasetError("file not found", path=name) from None
+        except IsADirectoryError:
+            raise DatasetError("is a folder, expected an IDX file", path=name) from None
+    return _read_idx_stream(source, name or getattr(source, "name", None) or "<IDX stream>")
+
+
+def _read_idx_stream(raw: BinaryIO, name: str) -> np.ndarray:
+    try:
+        head = raw.read(2)
+        raw.seek(-len(head), io.SEEK_CUR)
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if head == _GZIP_MAGIC else raw
+        return _parse(stream, name, compressed=head == _GZIP_MAGIC)
+    except DatasetError:
+        raise
+    except (EOFError, gzip.BadGzipFile, zlib.error, zipfile.BadZipFile) as exc:
+        raise DatasetError(f"corrupt or truncated gzip data ({exc})", path=name) from exc
+    except OSError as exc:
+        raise DatasetError(f"cannot read the file ({exc})", path=name) from exc
+
+
+def _read_exactly(stream, n: int) -> bytearray:
+    """Read up to ``n`` bytes in chunks (never pre-allocating ``n``: a corrupt header may claim terabytes)."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = stream.read(min(_CHUNK, n - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def _parse(stream, name: str, compressed: bool) -> np.ndarray:
+    what = "gzip-compressed IDX" if compressed else "IDX"
+    magic = _read_exactly(stream, 4)
+    if len(magic) < 4:
+        raise DatasetError(f"file too short for an IDX header: {len(magic)} bytes, expected at least 4 "
+                           f"({what})", path=name)
+    if magic[0] != 0 or magic[1] != 0:
+        raise DatasetError(f"wrong magic number 0x{bytes(magic).hex()}: an IDX file starts with 0x0000 "
+                           f"followed by a type code and the number of dimensions (e.g. 0x00000803 for "
+                           f"images, 0x00000801 for labels)", path=name)
+    code, ndim = magic[2], magic[3]
+    if code not in IDX_DTYPES:
+        valid = ", ".join(f"0x{c:02X} ({d.name})" for c, d in IDX_DTYPES.items())
+        raise DatasetError(f"unknown IDX element type 0x{code:02X}; expected one of {valid}", path=name)
+    if not 1 <= ndim <= _MAX_NDIM:
+        raise DatasetError(f"IDX header gives {ndim} dimensions; expected 1 to {_MAX_NDIM}", path=name)
+    dims_raw = _read_exactly(stream, 4 * ndim)
+    if len(dims_raw) < 4 * ndim:
+        raise DatasetError(f"truncated IDX header: {ndim} dimensions need {4 * ndim} bytes of sizes, "
+                           f"found {len(dims_raw)}", path=name)
+    shape = struct.unpack(f">{ndim}I", bytes(dims_raw))
+    dtype = IDX_DTYPES[code]
+    n_bytes = dtype.itemsize
+    for s in shape:
+        n_bytes *= s  # Python ints: no overflow
+    data = _read_exactly(stream, n_bytes)
+    if len(data) < n_bytes:
+        raise DatasetError(f"truncated data: shape {shape} of {dtype.name} needs {n_bytes} bytes after the "
+                           f"header, the file holds only {len(data)}", path=name)
+    extra = stream.read(1)
+    if extra:
+        rest = 1
+        for chunk in iter(lambda: stream.read(_CHUNK), b""):
+            rest += len(chunk)
+        raise DatasetError(f"{rest} unexpected bytes after the data: shape {shape} of {dtype.name} needs "
+                           f"exactly {n_bytes} bytes after the header", path=name)
+    array = np.frombuffer(data, dtype=dtype).reshape(shape)
+    if dtype.itemsize > 1:
+        array = array.astype(dtype.newbyteorder("="))
+    return array
+
+
+# --------------------------------------------------------------------------------------------------------
+# MNIST-family loaders
+
+_SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+
+
+def _check_split(split):
+    if split not in _SPLIT_PREFIX:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+
+
+def _convert(images: np.ndarray, dtype) -> np.ndarray:
+    """uint8 images -> the requested dtype: uint8 as stored, floats scaled to [0, 1]."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype must be 'uint8', 'float32' or 'float64', got {dtype!r}") from None
+    if dt == np.uint8:
+        return images
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be 'uint8', 'float32' or 'float64', got {dtype!r}")
+    out = images.astype(dt)
+    out *= dt.type(1.0 / 255.0)
+    return out
+
+
+def _load_pair(image_src, label_src, image_name, label_name, n_classes, dtype, label_offset=0):
+    images = read_idx(image_src, name=image_name)
+    labels = read_idx(label_src, name=label_name)
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise DatasetError(f"expected images of shape (N, 28, 28), got {images.shape}", path=image_name)
+    if images.dtype != np.uint8:
+        raise DatasetError(f"expected uint8 images (IDX type 0x08), got {images.dtype}", path=image_name)
+    if labels.ndim != 1:
+        raise DatasetError(f"expected labels of shape (N,), got {labels.shape}", path=label_name)
+    if labels.dtype != np.uint8:
+        raise DatasetError(f"expected uint8 labels (IDX type 0x08), got {labels.dtype}", path=label_name)
+    if len(images) != len(labels):
+        raise DatasetError(f"image/label count mismatch: {len(images)} images in {image_name} but "
+                           f"{len(labels)} labels in {label_name}", path=label_name)
+    if len(labels) and (labels.min() < label_offset or labels.max() >= n_classes):
+        raise DatasetError(f"labels out of range: found {labels.min()}..{labels.max()}, expected "
+                           f"{label_offset}..{n_classes - 1}", path=label_name)
+    return _convert(images, dtype), labels.astype(np.int64)
+
+
+def _load_idx_dataset(dataset, split, path, dtype, download, n_classes):
+    _check_split(split)
+    prefix = _SPLIT_PREFIX[split]
+    names = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
+    # Raw (decompressed) copies are accepted too, under the same name without .gz or with LeCun's
+    # original dot ("t10k-images.idx3-ubyte", as some unzip tools produce).
+    alternatives = {n: [n[:-3], n[:-3].replace("-idx", ".idx")] for n in names}
+    image_path, label_path = _locate.fetch(dataset, names, path=path, download=download,
+                                           alternatives=alternatives)
+    return _load_pair(image_path, label_path, str(image_path), str(label_path), n_classes, dtype)
+
+
+def load_mnist(split: str = "train", path=None, dtype="float32", download: bool = True):
+    """MNIST handwritten digits (LeCun, Cortes & Burges).
+
+    Parameters
+    ----------
+    split : {'train', 'test'}
+        60,000 training or 10,000 test images.
+    path : path-like, optional
+        Folder holding ``train-images-idx3-ubyte.gz`` etc. (``.gz`` or decompressed). Default: search
+        ``$NNLITE_DATA/mnist``, ``~/.cache/nnlite/mnist``, ``/usr/share/datasets/mnist``.
+    dtype : {'float32', 'float64', 'uint8'}
+        Floats are scaled to [0, 1]; ``uint8`` gives the stored 0..255 values.
+    download : bool
+        Fetch missing files from the official mirror (MD5-checked) into ``path`` or the cache.
+
+    Returns
+    -------
+    images : ndarray of shape (N, 28, 28)
+    labels : ndarray of shape (N,), int64 in 0..9
+
+    Raises
+    ------
+    DatasetError
+        Files missing (the message lists the paths tried) or corrupt (it names the file and the problem).
+    """
+    return _load_idx_dataset("mnist", split, path, dtype, download, 10)
+
+
+def load_fashion_mnist(split: str = "train", path=None, dtype="float32", download: bool = True):
+    """Fashion-MNIST (Zalando Research): 28x28 grey clothing images, 10 classes.
+
+    Same arguments and returns as :func:`load_mnist`; the folder is ``fashion-mnist``. Class names:
+    :data:`FASHION_MNIST_CLASSES`.
+    """
+    return _load_idx_dataset("fashion-mnist", split, path, dtype, download, 10)
+
+
+def load_kmnist(split: str = "train", path=None, dtype="float32", download: bool = True):
+    """Kuzushiji-MNIST (ROIS-DS CODH): 28x28 cursive Japanese characters, 10 classes.
+
+    Same arguments and returns as :func:`load_mnist`; the folder is ``kmnist``. Class names:
+    :data:`KMNIST_CLASSES`.
+    """
+    return _load_idx_dataset("kmnist", split, path, dtype, download, 10)
+
+
+def load_emnist(split: str = "train", subset: str = "balanced", path=None, dtype="float32",
+                download: bool = True):
+    """EMNIST (Cohen et al. 2017): handwritten letters and digits, 28x28.
+
+    Files ``emnist-<subset>-<train|test>-<images-idx3|labels-idx1>-ubyte.gz`` are read from the folder
+    (``.gz`` or decompressed), or straight out of NIST's ``gzip.zip`` when only that is present
+    (downloaded when missing: 535 MB).
+
+    The stored images are transposed relative to MNIST; they are returned upright (as torchvision does).
+
+    Parameters
+    ----------
+    subset : {'byclass', 'bymerge', 'balanced', 'letters', 'digits', 'mnist'}
+        See :data:`EMNIST_SUBSETS` for the number of classes. ``letters`` labels run 1..26 as published.
+    split, path, dtype, download
+        As in :func:`load_mnist`; the folder is ``emnist``.
+
+    Returns
+    -------
+    images : ndarray of shape (N, 28, 28)
+    labels : ndarray of shape (N,), int64
+    """
+    _check_split(split)
+    if subset not in EMNIST_SUBSETS:
+        raise ValueError(f"unknown EMNIST subset {subset!r}; valid subsets: {', '.join(EMNIST_SUBSETS)}")
+    names = [f"emnist-{subset}-{split}-images-idx3-ubyte.gz", f"emnist-{subset}-{split}-labels-idx1-ubyte.gz"]
+    dirs = _locate.search_dirs("emnist", path)
+    hits = [_locate.find_file(dirs, [n, n[:-3]]) for n in names]
+    offset = 1 if subset == "letters" else 0
+    n_classes = EMNIST_SUBSETS[subset]
+    if all(h is not None for h in hits):
+        images, labels = _load_pair(hits[0], hits[1], str(hits[0]), str(hits[1]), n_classes, dtype, offset)
+    else:
+        (archive,) = _locate.fetch("emnist", ["gzip.zip"], path=path, download=download)
+        try:
+            with zipfile.ZipFile(archive) as z:
+                members = [f"gzip/{n}" for n in names]
+                known = set(z.namelist())
+                for m in members:
+                    if m not in known:
+                        raise DatasetError(f"archive has no member {m}", path=archive)
+                with z.open(members[0]) as fi, z.open(members[1]) as fl:
+                    images, labels = _load_pair(fi, fl, f"{archive}:{members[0]}", f"{archive}:{members[1]}",
+                                                n_classes, dtype, offset)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DatasetError(f"cannot read the zip archive ({exc})", path=archive) from exc
+    return np.ascontiguousarray(images.transpose(0, 2, 1)), labels
