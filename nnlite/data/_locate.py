@@ -28,7 +28,7 @@ from pathlib import Path
 from .errors import DatasetError
 
 __all__ = ["RemoteFile", "DatasetInfo", "DATASETS", "data_home", "search_dirs", "find_file", "fetch",
-           "download", "file_md5"]
+           "download_dir", "download_file", "file_md5"]
 
 #: Indirection so tests can serve local bytes instead of touching the network.
 _urlopen = urllib.request.urlopen
@@ -198,7 +198,7 @@ def fetch(dataset: str, filenames: list[str], path=None, download: bool = True,
                 problems.append(f"{name}: no official download for this file")
                 continue
             try:
-                found[name] = download(info.files[name], dest, progress=progress)
+                found[name] = download_file(info.files[name], dest, progress=progress)
             except DatasetError as exc:
                 problems.append(str(exc))
     still = [n for n in filenames if n not in found]
@@ -267,7 +267,7 @@ class _Progress:
         self.stream.flush()
 
 
-def download(remote: RemoteFile, dest_dir: str | os.PathLike, progress: bool = True,
+def download_file(remote: RemoteFile, dest_dir: str | os.PathLike, progress: bool = True,
              timeout: float = 60.0) -> Path:
     """Download ``remote`` into ``dest_dir`` and return the final path.
 
