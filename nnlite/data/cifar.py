@@ -11,8 +11,8 @@ then green, then blue 32x32 plane, each row-major; ``b'labels'`` a list of N int
 
 Security: pickles can run arbitrary code when loaded. These files are unpickled with
 :class:`RestrictedUnpickler`, which resolves only the handful of globals a NumPy array needs
-(``numpy.ndarray``, ``numpy.dtype``, ``numpy.core.multiarray._reconstruct``/``scalar`` and
-``_codecs.encode`` for latin-1 bytes); any other global (``os.system``, ``builtins.eval``, ...) raises
+(``numpy.ndarray``, ``numpy.dtype``, ``numpy.core.multiarray._reconstruct``/``scalar``,
+``numpy.core.numeric._frombuffer`` and ``_codecs.encode`` for latin-1 bytes); any other global (``os.system``, ``builtins.eval``, ...) raises
 :class:`DatasetError` before anything is called.
 """
 from __future__ import annotations
@@ -39,8 +39,10 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 try:  # NumPy >= 2
     from numpy._core import multiarray as _multiarray
+    from numpy._core import numeric as _numeric
 except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core import multiarray as _multiarray
+    from numpy.core import numeric as _numeric
 
 
 def _latin1_encode(text, encoding="latin1"):
@@ -57,6 +59,8 @@ _ALLOWED = {
     ("numpy._core.multiarray", "_reconstruct"): _multiarray._reconstruct,
     ("numpy.core.multiarray", "scalar"): _multiarray.scalar,
     ("numpy._core.multiarray", "scalar"): _multiarray.scalar,
+    ("numpy.core.numeric", "_frombuffer"): _numeric._frombuffer,   # pickle protocol 5 arrays
+    ("numpy._core.numeric", "_frombuffer"): _numeric._frombuffer,
     ("_codecs", "encode"): _latin1_encode,
 }
 
