@@ -59,8 +59,12 @@ def iterate_minibatches(*arrays, batch_size: int, shuffle: bool = True, random_s
     >>> for xb, yb in iterate_minibatches(X, y, batch_size=128, random_state=0):
     ...     ...
     """
-    n = _check(arrays, batch_size)
+    n = _check(arrays, batch_size)  # validate now, not at the first next()
     order = as_generator(random_state).permutation(n) if shuffle else None
+    return _batches(arrays, n, batch_size, order, drop_last)
+
+
+def _batches(arrays, n, batch_size, order, drop_last):
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         end = min(start + batch_size, n)
