@@ -24,3 +24,8 @@ __all__ = [
 ]
 from . import metrics  # noqa: E402  (issue 4: psnr, ssim)
 __all__ += ["metrics"]
+from . import callbacks, checkpoint  # noqa: E402  (issue 8: checkpoints, resume)
+from .callbacks import EarlyStopping, HistoryLogger, ModelCheckpoint  # noqa: E402
+from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint  # noqa: E402
+__all__ += ["callbacks", "checkpoint", "ModelCheckpoint", "HistoryLogger", "EarlyStopping", "CheckpointError",
+            "save_checkpoint", "load_checkpoint", "read_checkpoint"]

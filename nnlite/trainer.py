@@ -115,17 +115,30 @@ class Trainer:
     callbacks : list of Callback
     verbose : int
         0 silent, 1 progress line per epoch.
+    generators : sequence of Generator, optional
+        Other ``numpy.random.Generator`` objects the step draws from (input noise, ...) that are not
+        held by the model itself. They are saved and restored with the trainer's state, so that a
+        resumed run draws exactly the numbers an uninterrupted run would have drawn.
 
     Attributes
     ----------
     history : dict of lists
         One value per epoch for every loss the step reports (``'loss'``, ...), ``'val_*'`` for
         validation, and ``'samples_per_s'``.
+    epoch, global_step : int
+        Epochs completed and optimizer steps taken.
+
+    Resuming
+    --------
+    :meth:`state_dict` / :meth:`load_state_dict` hold everything the loop itself needs to continue bit
+    for bit: counters, history, the shuffling generator, ``generators`` and, for a state taken in the
+    middle of an epoch, the position in that epoch. ``fit(X, resume_from="ckpt.npz")`` loads a
+    checkpoint (model, optimizer and all of this, see :mod:`nnlite.checkpoint`) and continues.
     """
 
     def __init__(self, model: Module, optimizer, loss: Loss | None = None, step=None, eval_step=None,
                  batch_size: int = 32, epochs: int = 10, shuffle: bool = True, random_state=None,
-                 callbacks=(), verbose: int = 1):
+                 callbacks=(), verbose: int = 1, generators=()):
         if not isinstance(model, Module):
             raise TypeError(f"Trainer: model must be an nnlite Module, got {type(model).__name__}")
         if loss is None and step is None:
@@ -145,6 +158,51 @@ class Trainer:
         self.epoch = 0          # epochs completed
         self.global_step = 0    # optimizer steps taken
         self.stop_training = False
+        self.generators = list(generators)
+        for i, g in enumerate(self.generators):
+            if not isinstance(g, np.random.Generator):
+                raise TypeError(f"Trainer: generators[{i}] is a {type(g).__name__}, expected numpy.random.Generator")
+        self._position = None         # where we are inside the running epoch (for mid-epoch checkpoints)
+        self._resume_position = None  # a mid-epoch position loaded by load_state_dict, used by the next epoch
+
+    # -------------------------------------------------------------- state (exact resume)
+    def state_dict(self) -> dict:
+        """The loop's own state as plain Python data (JSON-able): counters, history, generator states.
+
+        ``position`` is ``None`` between epochs; inside an epoch (e.g. from an ``on_batch_end`` callback)
+        it holds the shuffling generator's state at the start of the epoch, the number of batches done
+        and the running loss sums, which is what it takes to replay the rest of the epoch exactly.
+        """
+        return {
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "history": {k: list(v) for k, v in self.history.items()},
+            "rng": self.rng.bit_generator.state,
+            "generators": [g.bit_generator.state for g in self.generators],
+            "batch_size": self.batch_size,
+            "shuffle": bool(self.shuffle),
+            "position": None if self._position is None else dict(self._position, sums=dict(self._position["sums"])),
+        }
+
+    def load_state_dict(self, state: dict):
+        """Restore what :meth:`state_dict` returned (the model and optimizer are restored separately)."""
+        gens = state.get("generators", [])
+        if len(gens) != len(self.generators):
+            raise ValueError(f"Trainer.load_state_dict: the state has {len(gens)} extra generator(s), this trainer "
+                             f"has {len(self.generators)} (generators=...); build the trainer as the saved run did")
+        pos = state.get("position")
+        if pos is not None and int(state.get("batch_size", self.batch_size)) != self.batch_size:
+            raise ValueError(f"Trainer.load_state_dict: the state was saved in the middle of an epoch with "
+                             f"batch_size={state['batch_size']}, this trainer has batch_size={self.batch_size}; "
+                             "the rest of that epoch cannot be replayed with another batch size")
+        self.rng.bit_generator.state = state["rng"]
+        for g, st in zip(self.generators, gens):
+            g.bit_generator.state = st
+        self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self.history = {k: [float(x) for x in v] for k, v in state.get("history", {}).items()}
+        self._resume_position = None if pos is None else dict(pos, sums=dict(pos["sums"]))
+        self._position = None
 
     # -------------------------------------------------------------- default steps
     def _supervised_step(self, xb, yb):
@@ -157,12 +215,22 @@ class Trainer:
         return self.loss.forward(self.model(xb), yb)
 
     # -------------------------------------------------------------- loop
-    def fit(self, X, Y=None, validation_data=None, epochs: int | None = None) -> dict:
+    def fit(self, X, Y=None, validation_data=None, epochs: int | None = None, resume_from=None) -> dict:
         """Train for ``epochs`` more epochs (default: the constructor's) and return ``history``.
 
         ``Y=None`` trains towards ``X`` itself (autoencoders). ``validation_data`` is ``X_val`` or
         ``(X_val, Y_val)``. Calling ``fit`` again continues where the last call stopped.
+
+        ``resume_from`` (a checkpoint path written by :class:`nnlite.callbacks.ModelCheckpoint` or
+        :func:`nnlite.checkpoint.save_checkpoint`) first restores model, optimizer and this trainer's
+        state, then trains until ``epochs`` epochs **in total** have run (Keras' ``initial_epoch``
+        semantics), so re-running the command of a killed run finishes the original plan. With the
+        same data, seed and settings the final weights are bit-identical to an uninterrupted run.
         """
+        if resume_from is not None:
+            from .checkpoint import load_checkpoint
+
+            load_checkpoint(resume_from, model=self.model, optimizer=self.optimizer, trainer=self)
         X = _check_data("X", X)
         Y = X if Y is None else _check_data("Y", Y, n=len(X))
         val = None
@@ -177,6 +245,12 @@ class Trainer:
                 Yv = Xv
             val = (Xv, Yv)
         n_epochs = self.epochs if epochs is None else epochs
+        if resume_from is not None:
+            n_epochs = max(n_epochs - self.epoch, 0)
+        self._position = None
+        if self._resume_position is not None and self._resume_position.get("n_samples", len(X)) != len(X):
+            raise ValueError(f"Trainer.fit: the resumed state was saved in the middle of an epoch over "
+                             f"{self._resume_position['n_samples']} samples, X has {len(X)}; resume with the same data")
         bar = ProgressBar(self.epoch + n_epochs) if self.verbose else None
         self.stop_training = False
         for cb in self.callbacks:
@@ -198,9 +272,16 @@ class Trainer:
         n = len(X)
         n_batches = math.ceil(n / self.batch_size)
         sums: dict[str, float] = {}
-        seen = 0
+        seen, start = 0, 0
+        resume, self._resume_position = self._resume_position, None
+        if resume is not None:  # replay the epoch's shuffle, skip the batches already done
+            self.rng.bit_generator.state = resume["rng_at_epoch_start"]
+            start, seen, sums = int(resume["batch"]), int(resume["seen"]), dict(resume["sums"])
+        rng_at_epoch_start = self.rng.bit_generator.state
         t0 = time.perf_counter()
         for b, idx in enumerate(iterate_batches(n, self.batch_size, self.rng if self.shuffle else None)):
+            if b < start:
+                continue
             xb, yb = X[idx], Y[idx]
             self.optimizer.zero_grad()
             logs = _as_logs(self.step_fn(xb, yb))
@@ -219,6 +300,8 @@ class Trainer:
             for name, value in logs.items():
                 sums[name] = sums.get(name, 0.0) + value * len(idx)
             means = {k: v / seen for k, v in sums.items()}
+            self._position = {"epoch": epoch, "batch": b + 1, "n_batches": n_batches, "n_samples": n, "seen": seen,
+                              "sums": dict(sums), "rng_at_epoch_start": rng_at_epoch_start}
             for cb in self.callbacks:
                 cb.on_batch_end(self, self.global_step, logs)
             if bar is not None:
@@ -232,6 +315,7 @@ class Trainer:
         for k, v in epoch_logs.items():
             self.history.setdefault(k, []).append(v)
         self.epoch = epoch
+        self._position = None
         if bar is not None:
             shown = {k: v for k, v in epoch_logs.items() if k != "samples_per_s"}
             bar.update(epoch, n_batches, n_batches, shown, epoch_logs["samples_per_s"], final=True)

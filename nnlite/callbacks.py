@@ -1,0 +1,167 @@
+"""Callbacks for :class:`nnlite.Trainer`: checkpoints, history files, early stopping.
+
+>>> trainer = Trainer(model, opt, loss=MSELoss(), epochs=20, random_state=0,          # doctest: +SKIP
+...                   callbacks=[ModelCheckpoint("runs/ae/checkpoint.npz"),
+...                              HistoryLogger("runs/ae/history")])
+>>> trainer.fit(X)                                                                     # doctest: +SKIP
+>>> trainer.fit(X, epochs=20, resume_from="runs/ae/checkpoint.npz")  # after a crash   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import CheckpointError, atomic_write_text, save_checkpoint
+from .trainer import Callback
+
+__all__ = ["ModelCheckpoint", "HistoryLogger", "EarlyStopping", "history_to_csv"]
+
+
+def _positive_int_or_none(owner, name, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be an int >= 1 or None, got {value!r}")
+    return int(value)
+
+
+class ModelCheckpoint(Callback):
+    """Save a resumable checkpoint (model, optimizer, trainer state, RNGs) during training.
+
+    Parameters
+    ----------
+    path : str or Path
+        The checkpoint file, overwritten atomically each time, so it always holds the **last good**
+        state. May contain ``{epoch}`` / ``{step}`` to keep one file per save instead.
+    every_epochs : int or None
+        Save at the end of every ``every_epochs``-th epoch (default 1).
+    every_steps : int or None
+        Also save every ``every_steps`` optimizer steps, in the middle of epochs (resume replays the rest
+        of the epoch exactly).
+    best_path : str or Path, optional
+        Also keep the checkpoint with the lowest ``monitor`` value seen so far here.
+    monitor : str
+        History key for ``best_path`` (default ``'val_loss'`` falling back to ``'loss'``).
+    config, extra, generators :
+        Passed to :func:`nnlite.checkpoint.save_checkpoint` (model configuration, your JSON-able data,
+        named generators).
+    model : object, optional
+        What to save as the model (default ``trainer.model``); e.g. a scikit-learn-like wrapper whose
+        configuration should be recorded.
+    verbose : int
+        1 prints a line to stderr each time a checkpoint is written.
+
+    A save is skipped (the previous file kept) with a warning when the weights are not finite; a run
+    that diverges therefore leaves its last good checkpoint in place.
+    """
+
+    def __init__(self, path, every_epochs: int | None = 1, every_steps: int | None = None, best_path=None,
+                 monitor: str | None = None, config=None, extra=None, generators=None, model=None,
+                 verbose: int = 0):
+        self.every_epochs = _positive_int_or_none("ModelCheckpoint", "every_epochs", every_epochs)
+        self.every_steps = _positive_int_or_none("ModelCheckpoint", "every_steps", every_steps)
+        if self.every_epochs is None and self.every_steps is None and best_path is None:
+            raise ValueError("ModelCheckpoint: nothing to do: give every_epochs, every_steps or best_path")
+        self.path = str(path)
+        self.best_path = None if best_path is None else str(best_path)
+        self.monitor = monitor
+        self.config, self.extra, self.generators, self.model = config, extra, generators, model
+        self.verbose = verbose
+        self.best = math.inf
+        self.last_saved: Path | None = None
+
+    def _save(self, trainer, template):
+        path = Path(template.format(epoch=trainer.epoch, step=trainer.global_step))
+        try:
+            written = save_checkpoint(path, self.model if self.model is not None else trainer.model,
+                                      optimizer=trainer.optimizer, trainer=trainer, config=self.config,
+                                      extra=self.extra, generators=self.generators)
+        except CheckpointError as exc:
+            warnings.warn(f"ModelCheckpoint: {exc}", RuntimeWarning, stacklevel=3)
+            return None
+        if self.verbose:
+            print(f"checkpoint: {written} (epoch {trainer.epoch}, step {trainer.global_step})", file=sys.stderr)
+        return written
+
+    def on_batch_end(self, trainer, step, logs):
+        if self.every_steps is not None and step % self.every_steps == 0:
+            self.last_saved = self._save(trainer, self.path) or self.last_saved
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.every_epochs is not None and epoch % self.every_epochs == 0:
+            self.last_saved = self._save(trainer, self.path) or self.last_saved
+        if self.best_path is not None:
+            key = self.monitor or ("val_loss" if "val_loss" in logs else "loss")
+            if key not in logs:
+                raise ValueError(f"ModelCheckpoint: monitor {key!r} is not in the epoch logs {sorted(logs)}")
+            value = logs[key]
+            if math.isfinite(value) and value < self.best:
+                if self._save(trainer, self.best_path) is not None:
+                    self.best = value
+
+
+def history_to_csv(history: dict) -> str:
+    """``epoch,<key>,...`` rows, one per epoch (shorter series are left blank)."""
+    keys = list(history)
+    n = max((len(v) for v in history.values()), default=0)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["epoch"] + keys)
+    for i in range(n):
+        w.writerow([i + 1] + [repr(float(history[k][i])) if i < len(history[k]) else "" for k in keys])
+    return buf.getvalue()
+
+
+class HistoryLogger(Callback):
+    """Write the trainer's history to ``<stem>.json`` and ``<stem>.csv`` after every epoch (atomically).
+
+    The JSON is ``{"loss": [...], "val_loss": [...], ...}``; the CSV has one row per epoch.
+    """
+
+    def __init__(self, stem):
+        stem = Path(stem)
+        if stem.suffix in (".json", ".csv"):
+            stem = stem.with_suffix("")
+        self.json_path, self.csv_path = stem.with_suffix(".json"), stem.with_suffix(".csv")
+
+    def write(self, history):
+        atomic_write_text(self.json_path, json.dumps(history, indent=1) + "\n")
+        atomic_write_text(self.csv_path, history_to_csv(history))
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.write(trainer.history)
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs (Keras' rule)."""
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0):
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
+        if not isinstance(min_delta, (int, float)) or not math.isfinite(min_delta) or min_delta < 0:
+            raise ValueError(f"EarlyStopping: min_delta must be a finite number >= 0, got {min_delta!r}")
+        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
+        self.best, self.wait, self.stopped_epoch = math.inf, 0, None
+
+    def on_train_begin(self, trainer):
+        self.best, self.wait, self.stopped_epoch = math.inf, 0, None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.monitor not in logs:
+            raise ValueError(f"EarlyStopping: monitor {self.monitor!r} is not in the epoch logs {sorted(logs)}; "
+                             "pass validation_data to fit() to get 'val_loss'")
+        value = logs[self.monitor]
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+        else:
+            self.wait += 1
+            if self.wait > self.patience:
+                self.stopped_epoch = epoch
+                trainer.stop_training = True
