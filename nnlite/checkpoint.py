@@ -77,7 +77,7 @@ class CheckpointError(ValueError):
 
     def __init__(self, message: str, path=None):
         self.path = None if path is None else os.fspath(path)
-        if self.path is not None and self.path not in message:
+        if self.path is not None and not message.startswith(self.path):
             message = f"{self.path}: {message}"
         super().__init__(message)
 
