@@ -242,3 +242,47 @@ def test_missing_dataset_message(tmp_path, monkeypatch):
     assert str(tmp_path / "data" / "cifar-10") in msg and "/usr/share/datasets/cifar-10" in msg
     assert "cifar-10-batches-py/ is accepted" in msg
     assert "c58f30108f718f92721af3b95e74349a" in msg
+
+
+# ------------------------------------------------------------------------------------------- restricted unpickler
+
+@pytest.mark.parametrize("protocol", range(0, pickle.HIGHEST_PROTOCOL + 1))
+def test_restricted_unpickler_rebuilds_numeric_arrays_exactly(protocol):
+    from nnlite.data.cifar import RestrictedUnpickler
+
+    rng = np.random.default_rng(protocol)
+    arrays = [rng.integers(0, 256, (4, 5), dtype=np.uint8),
+              np.asfortranarray(rng.standard_normal((3, 2))),          # Fortran order
+              rng.standard_normal(6).astype(">f4"),                      # big-endian
+              np.arange(7, dtype=np.int64), np.zeros((0, 3), np.int16), np.array([True, False])]
+    obj = {b"arrays": arrays, b"nested": (1, [2.5, b"x", "y"])}
+    back = RestrictedUnpickler(io.BytesIO(pickle.dumps(obj, protocol=protocol))).load()
+    assert back[b"nested"] == (1, [2.5, b"x", "y"])
+    for a, b in zip(arrays, back[b"arrays"]):
+        assert type(b) is np.ndarray and b.shape == a.shape and b.dtype == a.dtype.newbyteorder("=")
+        np.testing.assert_array_equal(a, b)
+        assert b.flags.writeable and b.dtype.isnative
+
+
+def test_object_arrays_are_refused():
+    from nnlite.data.cifar import RestrictedUnpickler
+
+    data = pickle.dumps({b"data": np.array([1, "a"], dtype=object)}, protocol=2)
+    with pytest.raises(DatasetError, match="unsupported array element type 'O"):
+        RestrictedUnpickler(io.BytesIO(data), "x").load()
+
+
+class _ShortArray:
+    """Pickles exactly like ndarray.__reduce__ does, but with half the bytes its shape needs."""
+
+    def __reduce__(self):
+        reconstruct, args, (version, shape, dtype, fortran, data) = np.zeros((2, 3072), np.uint8).__reduce__()
+        return reconstruct, args, (version, shape, dtype, fortran, data[:3072])
+
+
+def test_array_with_wrong_byte_count_is_refused(tmp_path):
+    p = _folder_with_test_batch(tmp_path, {b"data": _ShortArray(), b"labels": [0, 1]})
+    with pytest.raises(DatasetError, match=r"shape \(2, 3072\) and type uint8 needs 6144 bytes, the pickle "
+                                           r"holds 3072") as info:
+        load_cifar10("test", path=tmp_path)
+    assert str(p) in str(info.value)

@@ -136,10 +136,20 @@ def test_truncated_gzip(tmp_path):
 
 
 def test_huge_claimed_size_fails_fast_without_allocating(tmp_path):
-    # 2^32-1 x 2^32-1 x 2^32-1 float64 would be 6e29 bytes: must report truncation, not MemoryError.
+    # (2^32-1) x 2^20 float64 (3.6e16 bytes) could exist in principle: report truncation, not MemoryError.
     p = tmp_path / "x.idx"
-    p.write_bytes(bytes([0, 0, 0x0E, 3]) + b"\xff" * 12 + b"\x00" * 16)
+    p.write_bytes(bytes([0, 0, 0x0E, 2]) + struct.pack(">2I", 2**32 - 1, 2**20) + b"\x00" * 16)
     assert "truncated data" in _error(p)
+    # 3 such dimensions exceed any array: refused from the header alone.
+    p.write_bytes(bytes([0, 0, 0x0E, 3]) + b"\xff" * 12 + b"\x00" * 16)
+    assert "impossible sizes" in _error(p)
+
+
+def test_zero_sized_but_impossible_shape(tmp_path):
+    # Found by fuzzing: 0 elements, yet the other sizes multiply beyond any possible array.
+    p = tmp_path / "x.idx"
+    p.write_bytes(bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 0, 2**32 - 1, 2**32 - 1))
+    assert "impossible sizes (0, 4294967295, 4294967295)" in _error(p)
 
 
 def test_missing_file_and_folder(tmp_path):

@@ -10,16 +10,19 @@ then green, then blue 32x32 plane, each row-major; ``b'labels'`` a list of N int
 ``b'fine_labels'`` and ``b'coarse_labels'``). ``batches.meta`` (CIFAR-100: ``meta``) holds the class names.
 
 Security: pickles can run arbitrary code when loaded. These files are unpickled with
-:class:`RestrictedUnpickler`, which resolves only the handful of globals a NumPy array needs
-(``numpy.ndarray``, ``numpy.dtype``, ``numpy.core.multiarray._reconstruct``/``scalar``,
-``numpy.core.numeric._frombuffer`` and ``_codecs.encode`` for latin-1 bytes); any other global (``os.system``, ``builtins.eval``, ...) raises
-:class:`DatasetError` before anything is called.
+:class:`RestrictedUnpickler`, which resolves only the globals a NumPy array's pickle names
+(``numpy.ndarray``, ``numpy.dtype``, ``numpy.core.multiarray._reconstruct``, ``numpy.core.numeric._frombuffer``;
+``_codecs.encode`` for latin-1 bytes and argument-less ``bytes()``), and even those only to inert stand-ins that record their
+arguments: no NumPy code runs on untrusted state. Once the pickle is read, each recorded array is
+checked (a plain numeric type code, a byte order, a shape, exactly ``prod(shape) * itemsize`` bytes)
+and only then built with ``numpy.frombuffer``. Any other global (``os.system``, ``builtins.eval``, ...)
+raises :class:`DatasetError` before anything is called.
 """
 from __future__ import annotations
 
 import codecs
 import io
-import os
+import math
 import pickle
 import tarfile
 import zlib
@@ -37,40 +40,122 @@ __all__ = ["load_cifar10", "load_cifar100", "cifar10_class_names", "cifar100_cla
 #: CIFAR-10 class names, index = label (the content of ``batches.meta``).
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
-try:  # NumPy >= 2
-    from numpy._core import multiarray as _multiarray
-    from numpy._core import numeric as _numeric
-except ImportError:  # pragma: no cover - NumPy 1.x
-    from numpy.core import multiarray as _multiarray
-    from numpy.core import numeric as _numeric
+#: Array element types a pickled batch may use (plain numbers only: no objects, records or strings).
+_SAFE_TYPECODES = {"b1", "u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "f2", "f4", "f8"}
+_MAX_NDIM = 32
+
+
+class _NdarrayClass:
+    """Stand-in for the ``numpy.ndarray`` global (only ever passed to ``_reconstruct``)."""
+
+
+class _DtypeStub:
+    """Records ``numpy.dtype(spec, align, copy)`` and its state; validated later by :meth:`resolve`."""
+
+    def __init__(self, spec=None, align=False, copy=False):
+        self.spec, self.state = spec, None
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def resolve(self, name: str) -> np.dtype:
+        spec = self.spec.decode("latin1") if isinstance(self.spec, bytes) else self.spec
+        if spec not in _SAFE_TYPECODES:
+            raise DatasetError(f"unsupported array element type {spec!r} in the pickle; expected one of "
+                               f"{sorted(_SAFE_TYPECODES)}", path=name)
+        order = self.state[1] if isinstance(self.state, tuple) and len(self.state) > 1 else "|"
+        order = order.decode("latin1") if isinstance(order, bytes) else order
+        if order not in ("<", ">", "|", "="):
+            raise DatasetError(f"bad byte order {order!r} for array type {spec}", path=name)
+        dtype = np.dtype(spec)
+        return dtype.newbyteorder(order) if order in "<>" else dtype
+
+
+class _ArrayStub:
+    """Records an ndarray's (shape, dtype, order, raw bytes); built by :meth:`resolve` after checks."""
+
+    def __init__(self, shape=None, dtype=None, data=None, order="C"):
+        self.shape, self.dtype, self.data, self.order = shape, dtype, data, order
+
+    def __setstate__(self, state):
+        # ndarray.__reduce__ state: (version, shape, dtype, is_fortran, raw bytes); version-less in old pickles
+        if isinstance(state, tuple) and len(state) == 5:
+            state = state[1:]
+        if not (isinstance(state, tuple) and len(state) == 4):
+            raise pickle.UnpicklingError("malformed ndarray state")
+        self.shape, self.dtype, fortran, self.data = state
+        self.order = "F" if fortran else "C"
+
+    def resolve(self, name: str) -> np.ndarray:
+        if not isinstance(self.dtype, _DtypeStub):
+            raise DatasetError("malformed array in the pickle: no dtype", path=name)
+        dtype = self.dtype.resolve(name)
+        shape = self.shape
+        if not (isinstance(shape, tuple) and len(shape) <= _MAX_NDIM
+                and all(isinstance(s, int) and s >= 0 for s in shape)):
+            raise DatasetError(f"malformed array shape {shape!r} in the pickle", path=name)
+        data = self.data
+        if isinstance(data, pickle.PickleBuffer):
+            data = bytes(data)
+        if not isinstance(data, (bytes, bytearray)):
+            raise DatasetError(f"array data must be bytes, got {type(data).__name__}", path=name)
+        expected = math.prod(shape) * dtype.itemsize
+        if len(data) != expected:
+            raise DatasetError(f"array of shape {shape} and type {dtype} needs {expected} bytes, the pickle "
+                               f"holds {len(data)}", path=name)
+        order = self.order.decode("latin1") if isinstance(self.order, bytes) else self.order
+        if order not in ("C", "F"):
+            raise DatasetError(f"bad array order {order!r}", path=name)
+        array = np.frombuffer(data, dtype=dtype).reshape(shape, order=order)
+        return array.astype(dtype.newbyteorder("="), order="C")  # native, writable copy
+
+
+def _reconstruct_stub(subtype, shape, typecode):
+    """Stand-in for ``numpy.core.multiarray._reconstruct``: the array is filled in by ``__setstate__``."""
+    if subtype is not _NdarrayClass:
+        raise pickle.UnpicklingError("_reconstruct of something other than numpy.ndarray")
+    return _ArrayStub()
+
+
+def _frombuffer_stub(buf, dtype, shape, order):
+    """Stand-in for ``numpy.core.numeric._frombuffer`` (arrays pickled with protocol 5)."""
+    return _ArrayStub(shape, dtype, buf, order)
 
 
 def _latin1_encode(text, encoding="latin1"):
     """``_codecs.encode`` as protocol-2 pickles use it for bytes; only latin-1 is honoured."""
-    if encoding.replace("-", "").replace("_", "").lower() not in ("latin1", "iso88591"):
+    if not isinstance(text, str) or not isinstance(encoding, str) \
+            or encoding.replace("-", "").replace("_", "").lower() not in ("latin1", "iso88591"):
         raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
     return codecs.encode(text, "latin1")
 
 
+def _empty_bytes(*args):
+    """``bytes()`` as protocol 0-2 pickles write an empty byte string; any argument is refused."""
+    if args:
+        raise pickle.UnpicklingError("refusing bytes() with arguments")
+    return b""
+
+
 _ALLOWED = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _multiarray._reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _multiarray._reconstruct,
-    ("numpy.core.multiarray", "scalar"): _multiarray.scalar,
-    ("numpy._core.multiarray", "scalar"): _multiarray.scalar,
-    ("numpy.core.numeric", "_frombuffer"): _numeric._frombuffer,   # pickle protocol 5 arrays
-    ("numpy._core.numeric", "_frombuffer"): _numeric._frombuffer,
+    ("__builtin__", "bytes"): _empty_bytes,
+    ("builtins", "bytes"): _empty_bytes,
+    ("numpy", "ndarray"): _NdarrayClass,
+    ("numpy", "dtype"): _DtypeStub,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct_stub,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct_stub,
+    ("numpy.core.numeric", "_frombuffer"): _frombuffer_stub,
+    ("numpy._core.numeric", "_frombuffer"): _frombuffer_stub,
     ("_codecs", "encode"): _latin1_encode,
 }
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """An Unpickler that builds only plain containers and NumPy arrays.
+    """An Unpickler that builds only plain containers and (checked) NumPy arrays.
 
-    Dicts, lists, tuples, str, bytes, ints and floats need no globals; of the globals, only those a
-    NumPy array's pickle refers to are resolved (see the module docstring). Anything else raises
-    :class:`DatasetError` naming the refused global and the file.
+    Dicts, lists, tuples, str, bytes, ints and floats need no globals. The few globals of a NumPy
+    array's pickle resolve to inert stand-ins (see the module docstring); :meth:`load` then turns them
+    into arrays after validating them. Any other global raises :class:`DatasetError` naming it and the file.
     """
 
     def __init__(self, file, name: str = "<pickle>"):
@@ -84,6 +169,26 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise DatasetError(f"refusing to unpickle global {module}.{name}: a CIFAR batch holds only dicts, "
                                f"lists, bytes and NumPy arrays (possibly a malicious file)",
                                path=self._name) from None
+
+    def load(self):
+        return _resolve(super().load(), self._name, 0)
+
+
+def _resolve(obj, name: str, depth: int):
+    """Replace the stand-ins inside plain containers by validated arrays / dtypes."""
+    if depth > 50:
+        raise DatasetError("pickle nested too deeply for a CIFAR batch", path=name)
+    if isinstance(obj, (_ArrayStub, _DtypeStub)):
+        return obj.resolve(name)
+    if obj is _NdarrayClass:
+        raise DatasetError("stray numpy.ndarray reference in the pickle", path=name)
+    if isinstance(obj, dict):
+        return {_resolve(k, name, depth + 1): _resolve(v, name, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_resolve(v, name, depth + 1) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_resolve(v, name, depth + 1) for v in obj)
+    return obj
 
 
 def _unpickle(data: bytes, name: str):

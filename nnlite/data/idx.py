@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import struct
 import zipfile
@@ -125,9 +126,9 @@ def _parse(stream, name: str, compressed: bool) -> np.ndarray:
                            f"found {len(dims_raw)}", path=name)
     shape = struct.unpack(f">{ndim}I", bytes(dims_raw))
     dtype = IDX_DTYPES[code]
-    n_bytes = dtype.itemsize
-    for s in shape:
-        n_bytes *= s  # Python ints: no overflow
+    n_bytes = dtype.itemsize * math.prod(shape)  # Python ints: no overflow
+    if dtype.itemsize * math.prod(s for s in shape if s) > np.iinfo(np.intp).max:
+        raise DatasetError(f"IDX header gives impossible sizes {shape}: larger than any array", path=name)
     data = _read_exactly(stream, n_bytes)
     if len(data) < n_bytes:
         raise DatasetError(f"truncated data: shape {shape} of {dtype.name} needs {n_bytes} bytes after the "
