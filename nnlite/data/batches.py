@@ -8,8 +8,6 @@ from __future__ import annotations
 import numbers
 from typing import Iterator
 
-import numpy as np
-
 from ..random import as_generator
 
 __all__ = ["iterate_minibatches", "Minibatches"]

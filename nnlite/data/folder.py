@@ -6,21 +6,15 @@ tiles (or both: resize first, then tile).
 """
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..images import IMAGE_EXTENSIONS, ImageError, read_image
 from .errors import DatasetError
 
 __all__ = ["load_image_folder", "IMAGE_EXTENSIONS"]
-
-#: File name endings read by :func:`load_image_folder` (case-insensitive).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-
-# ITU-R BT.601 luma, as Pillow's convert("L") uses.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def _pair(value, argname):
@@ -47,54 +41,21 @@ def _list_files(root: Path, recursive: bool) -> list[Path]:
 
 
 def _decode(path: Path, mode: str) -> np.ndarray:
-    """Read one image as float32 in [0, 1]: (H, W) for mode 'L', (H, W, 3) for 'RGB'."""
-    from PIL import Image, UnidentifiedImageError
+    """Read one image as float32 in [0, 1]: (H, W) for mode 'L', (H, W, 3) for 'RGB'.
 
+    Decoding is :func:`nnlite.images.read_image`'s (palette, 16-bit, CMYK, alpha on white). Of its
+    conversion notes only the lossy one, transparency composited on white, becomes a warning here:
+    a data set of colour files loaded as grey should not print one line per file.
+    """
+    notes: list[str] = []
     try:
-        with Image.open(path) as im:
-            im.load()
-            im_mode = im.mode
-            if im_mode == "P":  # palette: expand, keeping transparency if the palette has some
-                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-            elif im_mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
-                im = im.convert("RGB")
-            elif im_mode == "PA":
-                im = im.convert("RGBA")
-            elif im_mode == "La":
-                im = im.convert("LA")
-            elif im_mode == "RGBa":
-                im = im.convert("RGBA")
-            arr = np.asarray(im)
-            mode_now = im.mode
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise DatasetError(f"cannot read the image ({type(exc).__name__}: {exc})", path=path) from exc
-
-    if mode_now.startswith("I;16") or mode_now == "I":  # 16-bit grey (PNG) -> [0, 1]
-        x = arr.astype(np.float32) / np.float32(65535.0)
-    elif mode_now == "F":
-        x = np.clip(arr.astype(np.float32), 0.0, 1.0)
-    elif arr.dtype == np.uint8:
-        x = arr.astype(np.float32) / np.float32(255.0)
-    else:
-        raise DatasetError(f"unsupported image mode {mode_now!r} (pixel type {arr.dtype})", path=path)
-
-    if x.ndim == 3 and x.shape[2] in (2, 4):  # LA / RGBA: composite on white
-        alpha = x[..., -1:]
-        x = x[..., :-1]
-        if float(alpha.min()) < 1.0:
-            warnings.warn(f"{path}: image has transparency (mode {im_mode}); composited on a white background",
-                          UserWarning, stacklevel=4)
-            x = x * alpha + (1.0 - alpha)
-        if x.shape[2] == 1:
-            x = x[..., 0]
-    if x.ndim == 3 and x.shape[2] != 3:
-        raise DatasetError(f"unsupported image with {x.shape[2]} channels (mode {im_mode})", path=path)
-
-    if mode == "L" and x.ndim == 3:
-        x = x @ _LUMA
-    elif mode == "RGB" and x.ndim == 2:
-        x = np.repeat(x[..., None], 3, axis=2)
-    return np.ascontiguousarray(x, dtype=np.float32)
+        x = read_image(path, mode=mode, notes=notes)
+    except ImageError as exc:
+        raise DatasetError(str(exc), path=path) from None
+    for note in notes:
+        if "transparency" in note:
+            warnings.warn(note, UserWarning, stacklevel=4)
+    return x
 
 
 def _resize(x: np.ndarray, h: int, w: int) -> np.ndarray:
