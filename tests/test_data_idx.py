@@ -184,6 +184,12 @@ def test_lecun_dotted_raw_names_accepted(tmp_path):
     np.testing.assert_array_equal(labels, written["t10k"][1])
 
 
+def test_torchvision_layout_accepted(tmp_path):
+    written = make_mnist_folder(tmp_path / "FashionMNIST" / "raw", gz=False)
+    images, _ = load_fashion_mnist("test", path=tmp_path, dtype="uint8")
+    np.testing.assert_array_equal(images, written["t10k"][0])
+
+
 @pytest.mark.parametrize("loader, folder", [(load_fashion_mnist, "fashion-mnist"), (load_kmnist, "kmnist"),
                                             (load_mnist, "mnist")])
 def test_found_under_nnlite_data(tmp_path, monkeypatch, loader, folder):

@@ -150,6 +150,7 @@ def _parse(stream, name: str, compressed: bool) -> np.ndarray:
 # MNIST-family loaders
 
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+_TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 
 
 def _check_split(split):
@@ -197,8 +198,10 @@ def _load_idx_dataset(dataset, split, path, dtype, download, n_classes):
     prefix = _SPLIT_PREFIX[split]
     names = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
     # Raw (decompressed) copies are accepted too, under the same name without .gz or with LeCun's
-    # original dot ("t10k-images.idx3-ubyte", as some unzip tools produce).
-    alternatives = {n: [n[:-3], n[:-3].replace("-idx", ".idx")] for n in names}
+    # original dot ("t10k-images.idx3-ubyte", as some unzip tools produce), and torchvision's layout
+    # (<root>/MNIST/raw/...), so a folder torchvision downloaded into works as ``path``.
+    tv = f"{_TORCHVISION_FOLDER[dataset]}/raw/"
+    alternatives = {n: [n[:-3], n[:-3].replace("-idx", ".idx"), tv + n, tv + n[:-3]] for n in names}
     image_path, label_path = _locate.fetch(dataset, names, path=path, download=download,
                                            alternatives=alternatives)
     return _load_pair(image_path, label_path, str(image_path), str(label_path), n_classes, dtype)
@@ -212,7 +215,8 @@ def load_mnist(split: str = "train", path=None, dtype="float32", download: bool 
     split : {'train', 'test'}
         60,000 training or 10,000 test images.
     path : path-like, optional
-        Folder holding ``train-images-idx3-ubyte.gz`` etc. (``.gz`` or decompressed). Default: search
+        Folder holding ``train-images-idx3-ubyte.gz`` etc. (``.gz`` or decompressed; torchvision's
+        ``<path>/MNIST/raw/`` layout works too). Default: search
         ``$NNLITE_DATA/mnist``, ``~/.cache/nnlite/mnist``, ``/usr/share/datasets/mnist``.
     dtype : {'float32', 'float64', 'uint8'}
         Floats are scaled to [0, 1]; ``uint8`` gives the stored 0..255 values.
