@@ -286,3 +286,33 @@ def test_array_with_wrong_byte_count_is_refused(tmp_path):
                                            r"holds 3072") as info:
         load_cifar10("test", path=tmp_path)
     assert str(p) in str(info.value)
+
+
+def python2_style_batch(rows: np.ndarray, labels) -> bytes:
+    """A batch pickled as the official files are (Python 2 cPickle, protocol 2), assembled opcode by
+    opcode: Python 2 str (BINSTRING) for keys, type code, byte order and the raw array data."""
+    import struct
+
+    n, d = rows.shape
+    data = rows.tobytes()
+    return (b"\x80\x02}q\x00("                                                   # PROTO 2, {}, MARK
+            b"U\x04data"                                                          # 'data'
+            b"cnumpy.core.multiarray\n_reconstruct\nq\x01cnumpy\nndarray\nq\x02K\x00\x85U\x01b\x87R"
+            b"(K\x01J" + struct.pack("<i", n) + b"J" + struct.pack("<i", d) + b"\x86"   # (1, (n, d),
+            b"cnumpy\ndtype\nU\x02u1K\x00K\x01\x87R"                              # dtype('u1', 0, 1)
+            b"(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"           # .__setstate__(...)
+            b"\x89T" + struct.pack("<I", len(data)) + data + b"tb"                # False, data) BUILD
+            b"U\x06labels](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
+            b"u.")
+
+
+def test_python2_pickles_like_the_official_files(tmp_path):
+    rng = np.random.default_rng(9)
+    rows = rng.integers(0, 256, (3, 3072), dtype=np.uint8)
+    blob = python2_style_batch(rows, [4, 0, 9])
+    reference = pickle.loads(blob, encoding="bytes")        # the unrestricted loader agrees it is valid
+    np.testing.assert_array_equal(reference[b"data"], rows)
+    _folder_with_test_batch(tmp_path, blob)
+    images, labels = load_cifar10("test", path=tmp_path, dtype="uint8")
+    np.testing.assert_array_equal(images.reshape(3, 3072), rows)
+    assert labels.tolist() == [4, 0, 9]
