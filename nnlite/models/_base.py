@@ -1,0 +1,309 @@
+"""What every scikit-learn-like nnlite model shares: parameters, validation, the fit loop, not-fitted errors.
+
+A model is both an estimator (``__init__`` only stores its arguments; ``fit`` resolves the seed, builds
+the networks and trains; fitted attributes end in ``_``) and an :class:`nnlite.Module` whose children
+are the fitted networks (``encoder_``, ``decoder_``), so ``parameters()``, ``state_dict()``,
+``double()`` and :func:`nnlite.gradcheck` work on a fitted model as on any layer.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+
+import numpy as np
+
+from ..layers import Linear, Sequential, get_activation
+from ..layers.activations import ACTIVATIONS
+from ..module import Module
+from ..optim import OPTIMIZERS, get_optimizer
+from ..random import as_generator, spawn
+from ..trainer import Callback, Trainer
+
+__all__ = ["NotFittedError", "BaseModel", "mlp"]
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a model is used before ``fit`` (like ``sklearn.exceptions.NotFittedError``)."""
+
+
+#: Activation names a hidden layer may use (softmax is not elementwise; 'linear' is an alias of identity).
+HIDDEN_ACTIVATIONS = tuple(sorted(set(ACTIVATIONS) - {"softmax"}))
+
+LR_SCHEDULES = ("cosine", "constant")
+
+
+def mlp(sizes, activation, random_state=None, dtype=np.float32, output_activation=None) -> Sequential:
+    """``Linear -> act -> ... -> Linear [-> output_activation]`` through ``sizes = (n_in, h1, ..., n_out)``.
+
+    Every Linear uses PyTorch's default initialisation and draws from ``random_state`` in order.
+    """
+    rng = as_generator(random_state)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Linear(a, b, dtype=dtype, random_state=rng))
+        if i < len(sizes) - 2:
+            layers.append(get_activation(activation))
+    if output_activation is not None:
+        layers.append(get_activation(output_activation))
+    return Sequential(*layers)
+
+
+class _CosineLR(Callback):
+    """Cosine decay of the learning rate from ``lr`` to ``lr * final_fraction`` over ``total_steps`` steps.
+
+    ``lr_t = lr * (f + (1 - f) * (1 + cos(pi * t / T)) / 2)``, set after every optimizer step.
+    """
+
+    def __init__(self, lr, total_steps, final_fraction=0.01):
+        self.lr, self.total, self.f = lr, max(int(total_steps), 1), final_fraction
+
+    def lr_at(self, t):
+        return self.lr * (self.f + (1 - self.f) * 0.5 * (1 + math.cos(math.pi * min(t, self.total) / self.total)))
+
+    def on_train_begin(self, trainer):
+        trainer.optimizer.lr = self.lr_at(0)
+
+    def on_batch_end(self, trainer, step, logs):
+        trainer.optimizer.lr = self.lr_at(step)
+
+
+class BaseModel(Module):
+    """Shared machinery. Subclasses define ``__init__`` (storing arguments only), ``_validate_params``,
+    ``_build(n_features, rng)``, ``_train_step(xb, yb)`` and ``_eval_step(xb, yb)``.
+
+    Class attributes
+    ----------------
+    _default_steps : int
+        ``epochs=None`` trains for ``max(_min_epochs, ceil(_default_steps / batches_per_epoch))`` epochs.
+    _default_batch_size : int
+        ``batch_size=None`` uses ``min(n_samples, _default_batch_size)``.
+    """
+
+    _default_steps = 2000
+    _min_epochs = 10
+    _default_batch_size = 256
+    _final_lr_fraction = 0.01
+
+    # ------------------------------------------------------------------ scikit-learn protocol
+    @classmethod
+    def _param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor arguments, as in scikit-learn."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set constructor arguments (takes effect at the next ``fit``); unknown names raise ValueError."""
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"{type(self).__name__}.set_params: unknown parameter {name!r}; valid: {valid}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        sig = inspect.signature(type(self).__init__)
+        parts = []
+        for name in self._param_names():
+            default = sig.parameters[name].default
+            value = getattr(self, name)
+            if default is inspect.Parameter.empty or not _same(value, default):
+                parts.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    # ------------------------------------------------------------------ validation helpers
+    def _name(self):
+        return type(self).__name__
+
+    def _check_int(self, name, value, low=1, allow_none=False):
+        if value is None and allow_none:
+            return None
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{self._name()}: {name} must be an int >= {low}"
+                             f"{' or None' if allow_none else ''}, got {value!r}")
+        return int(value)
+
+    def _check_positive(self, name, value, allow_zero=False):
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value) and (
+            value >= 0 if allow_zero else value > 0)
+        if not ok:
+            raise ValueError(f"{self._name()}: {name} must be a finite number {'>= 0' if allow_zero else '> 0'}, "
+                             f"got {value!r}")
+        return float(value)
+
+    def _check_hidden(self, hidden):
+        if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+            hidden = (hidden,)
+        try:
+            hidden = tuple(hidden)
+        except TypeError:
+            raise ValueError(f"{self._name()}: hidden must be a tuple of layer widths (ints >= 1), got {hidden!r}")
+        for h in hidden:
+            if not isinstance(h, numbers.Integral) or isinstance(h, bool) or h < 1:
+                raise ValueError(f"{self._name()}: hidden must be a tuple of layer widths (ints >= 1), "
+                                 f"got {hidden!r}")
+        return tuple(int(h) for h in hidden)
+
+    def _check_choice(self, name, value, choices):
+        if not isinstance(value, str) or value.lower() not in choices:
+            raise ValueError(f"{self._name()}: {name} must be one of {sorted(choices)}, got {value!r}")
+        return value.lower()
+
+    def _check_common(self):
+        """Arguments every model has: hidden, activation, optimizer, lr, epochs, batch_size, lr_schedule."""
+        self._check_hidden(self.hidden)
+        self._check_choice("activation", self.activation, HIDDEN_ACTIVATIONS)
+        self._check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
+        self._check_positive("lr", self.lr)
+        self._check_int("epochs", self.epochs, allow_none=True)
+        self._check_int("batch_size", self.batch_size, allow_none=True)
+        self._check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if self.dtype is None or np.dtype(self.dtype) not in (np.float32, np.float64):
+            raise ValueError(f"{self._name()}: dtype must be float32 or float64, got {self.dtype!r}")
+        as_generator(self.random_state)  # raises on a negative or non-int seed
+
+    # ------------------------------------------------------------------ data
+    def _param_dtype(self):
+        params = self.parameters()
+        return params[0].dtype if params else np.dtype(self.dtype)
+
+    def _check_X(self, X, name="X", reset=False):
+        """``X`` as a C-contiguous ``(N, n_features)`` array of the model's dtype (images are flattened)."""
+        if not isinstance(X, np.ndarray):
+            X = np.asarray(X)
+        if X.ndim < 2:
+            raise ValueError(f"{self._name()}: {name} must have samples on axis 0 and features after "
+                             f"(2-D, or images (N, H, W)), got shape {X.shape}")
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+            raise TypeError(f"{self._name()}: {name} must be numeric, got dtype {X.dtype}")
+        if reset:
+            self.input_shape_ = tuple(X.shape[1:])
+            self.n_features_in_ = int(np.prod(X.shape[1:]))
+        elif tuple(X.shape[1:]) != self.input_shape_ and int(np.prod(X.shape[1:])) != self.n_features_in_:
+            raise ValueError(f"{self._name()}: {name} has shape {X.shape}, but the model was fitted on samples of "
+                             f"shape {self.input_shape_} ({self.n_features_in_} features)")
+        dtype = np.dtype(self.dtype) if reset else self._param_dtype()
+        X = np.ascontiguousarray(X.reshape(len(X), -1), dtype=dtype)
+        if len(X) == 0:
+            raise ValueError(f"{self._name()}: {name} has no samples")
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"{self._name()}: {name} contains NaN or inf")
+        return X
+
+    def _as_input_shape(self, Y):
+        """Reshape flat outputs ``(N, n_features_in_)`` back to the sample shape seen in ``fit``."""
+        return Y.reshape((len(Y),) + self.input_shape_)
+
+    def _check_fitted(self):
+        if not hasattr(self, "decoder_"):
+            raise NotFittedError(f"This {self._name()} instance is not fitted yet. Call 'fit' with appropriate "
+                                 "data before using this method.")
+
+    # ------------------------------------------------------------------ training
+    def _resolve_schedule(self, n, epochs, batch_size, lr):
+        bs = self.batch_size if batch_size is None else self._check_int("batch_size", batch_size)
+        bs = min(n, self._default_batch_size) if bs is None else min(bs, n)
+        steps_per_epoch = math.ceil(n / bs)
+        ep = self.epochs if epochs is None else self._check_int("epochs", epochs)
+        if ep is None:
+            ep = max(self._min_epochs, math.ceil(self._default_steps / steps_per_epoch))
+        lr = self.lr if lr is None else self._check_positive("lr", lr)
+        return bs, ep, lr, steps_per_epoch
+
+    def fit(self, X, epochs=None, batch_size=None, lr=None, validation_data=None, verbose=0):
+        """Build the networks for ``X`` and train them from scratch (a second ``fit`` starts over).
+
+        Parameters
+        ----------
+        X : array of shape ``(N, n_features)`` or ``(N, H, W)``
+            Training samples, values in [0, 1] for a BCE loss.
+        epochs : int, optional
+            ``None``: the constructor's ``epochs``, and if that is ``None`` too, the model's default
+            (enough epochs for ``_default_steps`` optimizer steps, at least ``_min_epochs``).
+        batch_size : int, optional
+            ``None``: the constructor's, else ``min(N, 256)`` (full batch on the tiny bitmaps).
+        lr : float, optional
+            Initial learning rate (``None``: the constructor's ``lr``); with ``lr_schedule='cosine'``
+            it decays to 1% of that over the run.
+        validation_data : array, optional
+            Samples to evaluate after every epoch (``history_['val_loss']``, ...).
+        verbose : int
+            0 silent, 1 a progress line per epoch.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X = self._check_X(X, reset=True)
+        Xv = None if validation_data is None else self._check_X(validation_data, "validation_data")
+        self._check_data_range(X)
+        rng = as_generator(self.random_state)
+        init_rng, shuffle_rng, self._rng = spawn(rng), spawn(rng), spawn(rng)
+        self._build(self.n_features_in_, init_rng)
+        bs, ep, lr, steps_per_epoch = self._resolve_schedule(len(X), epochs, batch_size, lr)
+        opt = get_optimizer(self.optimizer, self.parameters(), lr=lr)
+        callbacks = []
+        if self.lr_schedule == "cosine":
+            callbacks.append(_CosineLR(lr, ep * steps_per_epoch, self._final_lr_fraction))
+        self._before_fit(X, Xv)
+        callbacks += self._extra_callbacks()
+        trainer = Trainer(self, opt, step=self._train_step, eval_step=self._eval_step, batch_size=bs, epochs=ep,
+                          shuffle=True, random_state=shuffle_rng, callbacks=callbacks, verbose=verbose)
+        history = trainer.fit(X, validation_data=Xv)
+        self.history_ = {k: list(v) for k, v in history.items()}
+        self._after_fit()
+        self.loss_curve_ = self.history_["loss"]
+        self.n_epochs_ = trainer.epoch
+        self.n_iter_ = trainer.global_step
+        self.batch_size_ = bs
+        self.eval()
+        return self
+
+    def _check_data_range(self, X):
+        pass
+
+    def _before_fit(self, X, Xv):
+        pass
+
+    def _after_fit(self):
+        pass
+
+    def _extra_callbacks(self):
+        return []
+
+    def _validate_params(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _build(self, n_features, rng):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _train_step(self, xb, yb):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _eval_step(self, xb, yb):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def run_layers(layers, x):
+    """Forward through a list of layers (a Sequential without its last layer, say)."""
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+def backward_layers(layers, dy):
+    """Backward through a list of layers, last first."""
+    for layer in reversed(layers):
+        dy = layer.backward(dy)
+    return dy
+
+
+def _same(a, b):
+    try:
+        return bool(a == b) if not isinstance(a, np.ndarray) else False
+    except Exception:  # noqa: BLE001 - comparison of odd types
+        return False

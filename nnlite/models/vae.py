@@ -1,0 +1,291 @@
+r"""Variational autoencoder (Kingma & Welling, 2014) with every derivative written out.
+
+Model. The encoder outputs, for each sample, the mean and log-variance of a diagonal Gaussian
+:math:`q(z|x) = \mathcal N(\mu, \mathrm{diag}(\sigma^2))`, :math:`\log\sigma^2 = \mathrm{logvar}`.
+A code is drawn with the reparameterisation trick and decoded to pixel probabilities:
+
+.. math::
+    \sigma = e^{\frac12 \mathrm{logvar}}, \qquad z = \mu + \sigma \odot \varepsilon, \quad
+    \varepsilon \sim \mathcal N(0, I), \qquad \hat x = \mathrm{sigmoid}(g_\phi(z)).
+
+Loss (the negative ELBO), per batch of :math:`B` samples, summed over the :math:`n` pixels and the
+:math:`m` latent dimensions and averaged over the batch, as in PyTorch's VAE example:
+
+.. math::
+    L = \frac1B \sum_{i=1}^B \Big[\underbrace{\sum_{j=1}^n \mathrm{BCE}(\hat x_{ij}, x_{ij})}_{\text{recon}}
+        + \beta\, \underbrace{\Big(-\tfrac12 \sum_{k=1}^m 1 + \mathrm{logvar}_{ik} - \mu_{ik}^2
+        - e^{\mathrm{logvar}_{ik}}\Big)}_{\mathrm{KL}(q(z|x_i)\,\|\,\mathcal N(0, I))}\Big]
+
+Gradients (``dz`` is what the decoder's backward returns for the reconstruction term):
+
+.. math::
+    \frac{\partial L}{\partial \mathrm{logits}} = \frac{\hat x - x}{B}, \qquad
+    \frac{\partial L}{\partial \mu} = dz + \frac{\beta}{B}\mu, \qquad
+    \frac{\partial L}{\partial \mathrm{logvar}} = dz \odot \varepsilon \odot \tfrac12\sigma
+        + \frac{\beta}{B}\,\tfrac12\big(e^{\mathrm{logvar}} - 1\big).
+
+The BCE is computed on the decoder's logits (``BCEWithLogitsLoss``): exact and finite for any logit.
+``logvar`` is clamped to [-30, 20] before it is exponentiated (``exp(20)`` is a variance of 5e8; float32
+overflows near ``exp(88)``); where the clamp is active its derivative is 0.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..layers.activations import sigmoid
+from ..losses import BCEWithLogitsLoss
+from ..random import as_generator
+from ._base import BaseModel, backward_layers, mlp, run_layers
+
+__all__ = ["VAE", "reparameterize", "reparameterize_backward", "kl_divergence", "kl_divergence_backward"]
+
+LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
+_CHUNK = 4096
+
+
+# ---------------------------------------------------------------------------------------- pure math
+def _clamped(logvar):
+    return np.clip(logvar, LOGVAR_MIN, LOGVAR_MAX)
+
+
+def reparameterize(mu, logvar, eps):
+    """``z = mu + exp(0.5 * logvar) * eps``; returns ``(z, std)``. All arrays ``(N, m)``."""
+    std = np.exp(0.5 * _clamped(logvar))                  # (N, m), sigma
+    return mu + std * eps, std
+
+
+def reparameterize_backward(dz, eps, std, logvar=None):
+    """``(dL/dmu, dL/dlogvar)`` from ``dL/dz`` for ``z = mu + exp(logvar/2) * eps``.
+
+    ``dz/dmu = 1`` and ``dz/dlogvar = eps * std / 2`` (0 where ``logvar`` is clamped, if given).
+    """
+    dlogvar = dz * eps * (0.5 * std)
+    if logvar is not None:
+        dlogvar = dlogvar * ((logvar >= LOGVAR_MIN) & (logvar <= LOGVAR_MAX))
+    return dz, dlogvar
+
+
+def kl_divergence(mu, logvar):
+    """Per-sample ``KL(N(mu, e^logvar) || N(0, I)) = -0.5 * sum_k (1 + logvar - mu^2 - e^logvar)``, shape ``(N,)``."""
+    lv = _clamped(logvar)
+    return -0.5 * np.sum(1.0 + lv - mu * mu - np.exp(lv), axis=-1)
+
+
+def kl_divergence_backward(mu, logvar):
+    """Derivatives of each sample's KL: ``dKL/dmu = mu``, ``dKL/dlogvar = 0.5 * (exp(logvar) - 1)``."""
+    inside = (logvar >= LOGVAR_MIN) & (logvar <= LOGVAR_MAX)
+    return mu.copy(), 0.5 * (np.exp(_clamped(logvar)) - 1.0) * inside
+
+
+# ---------------------------------------------------------------------------------------- the model
+class VAE(BaseModel):
+    """A fully connected VAE with a Bernoulli decoder.
+
+    Parameters
+    ----------
+    latent_dim : int, default 2
+        Size of ``z``. 2 lets you plot and walk the latent space; ``latent_dim=20, hidden=(400,)`` is
+        the classic MNIST model of Kingma & Welling / PyTorch's example.
+    hidden : tuple of int, default (256, 128)
+        Encoder widths; the decoder uses them reversed.
+    beta : float, default 1.0
+        Weight of the KL term (beta-VAE; 1 is the ELBO).
+    activation : str, default 'relu'
+    optimizer, lr, epochs, batch_size, lr_schedule, dtype, random_state
+        As in :class:`~nnlite.models.Autoencoder`. ``epochs=None`` trains for about 3000 optimizer steps.
+
+    Attributes
+    ----------
+    encoder_ : nnlite.Sequential
+        ``n_features -> hidden -> 2 * latent_dim``; columns ``[:latent_dim]`` are ``mu``, the rest ``logvar``.
+    decoder_ : nnlite.Sequential
+        ``latent_dim -> hidden reversed -> n_features``, ending with a Sigmoid.
+    history_ : dict of lists
+        Per epoch, sample-averaged: ``'loss'`` (negative ELBO), ``'recon'`` (summed BCE), ``'kl'`` and
+        ``'elbo'`` (= -loss); ``'val_*'`` with ``validation_data``.
+    loss_curve_ : list of float
+    """
+
+    _default_steps = 3000
+
+    def __init__(self, latent_dim=2, hidden=(256, 128), beta=1.0, activation="relu", optimizer="adam", lr=1e-3,
+                 epochs=None, batch_size=None, lr_schedule="cosine", dtype=np.float32, random_state=None):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.beta = beta
+        self.activation = activation
+        self.optimizer = optimizer
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr_schedule = lr_schedule
+        self.dtype = dtype
+        self.random_state = random_state
+
+    def _validate_params(self):
+        self._check_int("latent_dim", self.latent_dim)
+        self._check_common()
+        self._check_positive("beta", self.beta, allow_zero=True)
+
+    def _build(self, n_features, rng):
+        hidden = self._check_hidden(self.hidden)
+        m = self.latent_dim
+        dtype = np.dtype(self.dtype)
+        self.encoder_ = mlp((n_features, *hidden, 2 * m), self.activation, rng, dtype)
+        self.decoder_ = mlp((m, *hidden[::-1], n_features), self.activation, rng, dtype, output_activation="sigmoid")
+        self._bce = BCEWithLogitsLoss(reduction="sum")
+
+    def _check_data_range(self, X):
+        if X.min() < 0 or X.max() > 1:
+            raise ValueError(f"{self._name()}: the Bernoulli decoder needs data in [0, 1], got values in "
+                             f"[{X.min():.4g}, {X.max():.4g}]; rescale X (e.g. X / 255)")
+
+    # ------------------------------------------------------------------ loss and gradients
+    def _split(self, h):
+        m = self.latent_dim
+        return h[:, :m], h[:, m:]                            # mu (N, m), logvar (N, m)
+
+    def _draw_eps(self, shape, dtype, rng):
+        return rng.standard_normal(shape, dtype=dtype if dtype in (np.float32, np.float64) else np.float64)
+
+    def _elbo_forward_backward(self, X, eps, backward=True):
+        """Negative ELBO of the batch ``X`` with noise ``eps``; returns ``(loss, recon, kl, dX)``.
+
+        With ``backward`` the gradients are added into the parameters' ``.grad``.
+        """
+        B = len(X)
+        h = self.encoder_(X)                                 # (B, 2m)
+        mu, logvar = self._split(h)
+        z, std = reparameterize(mu, logvar, eps)             # (B, m)
+        body = list(self.decoder_)[:-1]                      # decoder without its Sigmoid
+        logits = run_layers(body, z)                         # (B, n)
+        recon = self._bce.forward(logits, X) / B             # summed over pixels, mean over batch
+        kl = float(np.mean(kl_divergence(mu, logvar)))
+        beta = float(self.beta)
+        loss = recon + beta * kl
+        if not backward:
+            return loss, recon, kl, None
+        dlogits = self._bce.backward() * np.asarray(1.0 / B, dtype=logits.dtype)
+        dz = backward_layers(body, dlogits)                  # (B, m)
+        dmu, dlogvar = reparameterize_backward(dz, eps, std, logvar)
+        kmu, klv = kl_divergence_backward(mu, logvar)
+        scale = np.asarray(beta / B, dtype=dmu.dtype)
+        dh = np.concatenate([dmu + scale * kmu, dlogvar + scale * klv], axis=1)   # (B, 2m)
+        dX = self.encoder_.backward(dh)                      # through the encoder ...
+        dX -= logits * np.asarray(1.0 / B, dtype=logits.dtype)   # ... and as the BCE target: dBCE/dx = -logit
+        return loss, recon, kl, dX
+
+    def loss_and_grad(self, X, eps=None, random_state=None):
+        """Negative ELBO of ``X`` and its gradients; ``eps`` ``(N, latent_dim)`` is the reparameterisation
+        noise (drawn from ``random_state`` when not given).
+
+        Adds ``dL/dparam`` into every parameter's ``.grad`` (call ``zero_grad()`` first) and returns
+        ``(loss, dL/dX)``, the total derivative: ``X`` is both the encoder's input and the reconstruction
+        target (``d BCE / d target = -logit``). Works in the parameters' dtype (``model.double()`` for
+        gradient checks).
+        """
+        self._check_fitted()
+        X = self._check_X(X)
+        eps = self._check_eps(eps, len(X), random_state)
+        loss, _, _, dX = self._elbo_forward_backward(X, eps)
+        return loss, dX
+
+    def compute_loss(self, X, eps=None, random_state=None) -> dict:
+        """``{'loss', 'recon', 'kl', 'elbo'}`` of ``X`` (per-sample means), one draw of ``eps``."""
+        self._check_fitted()
+        X = self._check_X(X)
+        eps = self._check_eps(eps, len(X), random_state)
+        loss, recon, kl, _ = self._elbo_forward_backward(X, eps, backward=False)
+        return {"loss": loss, "recon": recon, "kl": kl, "elbo": -loss}
+
+    def _check_eps(self, eps, n, random_state):
+        dtype = self._param_dtype()
+        if eps is None:
+            return self._draw_eps((n, self.latent_dim), dtype, as_generator(random_state))
+        eps = np.asarray(eps, dtype=dtype)
+        if eps.shape != (n, self.latent_dim):
+            raise ValueError(f"{self._name()}: eps must have shape ({n}, {self.latent_dim}), got {eps.shape}")
+        return eps
+
+    def _train_step(self, xb, yb):
+        eps = self._draw_eps((len(xb), self.latent_dim), xb.dtype, self._rng)
+        loss, recon, kl, _ = self._elbo_forward_backward(xb, eps)
+        return {"loss": loss, "recon": recon, "kl": kl}
+
+    def _before_fit(self, X, Xv):
+        self._val_seed = int(self._rng.integers(2**63 - 1))
+
+    def _eval_step(self, xb, yb):
+        rng = np.random.default_rng([self._val_seed, len(xb)])
+        eps = self._draw_eps((len(xb), self.latent_dim), xb.dtype, rng)
+        loss, recon, kl, _ = self._elbo_forward_backward(xb, eps, backward=False)
+        return {"loss": loss, "recon": recon, "kl": kl}
+
+    def _after_fit(self):
+        h = self.history_
+        h["elbo"] = [-v for v in h["loss"]]
+        if "val_loss" in h:
+            h["val_elbo"] = [-v for v in h["val_loss"]]
+
+    # ------------------------------------------------------------------ Module interface (for gradcheck)
+    def forward(self, x):
+        """Reconstruction probabilities through one sampled code, ``eps`` drawn from the model's generator.
+
+        Flat input ``(N, n_features_in_)``; no validation. ``gradcheck`` restores the generator before
+        each evaluation, so every evaluation sees the same ``eps``.
+        """
+        h = self.encoder_(x)
+        mu, logvar = self._split(h)
+        eps = self._draw_eps(mu.shape, mu.dtype, self._rng)
+        z, std = reparameterize(mu, logvar, eps)
+        self._cache = (eps, std, logvar)
+        return self.decoder_(z)
+
+    def backward(self, dy):
+        eps, std, logvar = self._cache
+        dz = self.decoder_.backward(dy)
+        dmu, dlogvar = reparameterize_backward(dz, eps, std, logvar)
+        return self.encoder_.backward(np.concatenate([dmu, dlogvar], axis=1))
+
+    # ------------------------------------------------------------------ inference
+    def encode(self, X):
+        """``(mu, logvar)``, each ``(N, latent_dim)``: the posterior ``q(z|x)`` of every sample."""
+        self._check_fitted()
+        X = self._check_X(X)
+        H = np.concatenate([self.encoder_(X[s:s + _CHUNK]) for s in range(0, len(X), _CHUNK)])
+        mu, logvar = self._split(H)
+        return mu.copy(), logvar.copy()
+
+    def transform(self, X):
+        """The posterior means ``mu`` ``(N, latent_dim)`` (scikit-learn style)."""
+        return self.encode(X)[0]
+
+    def decode(self, Z):
+        """Pixel probabilities ``(N, *input_shape_)`` in [0, 1] for codes ``Z`` ``(N, latent_dim)``."""
+        self._check_fitted()
+        Z = np.asarray(Z)
+        if Z.ndim != 2 or Z.shape[1] != self.latent_dim:
+            raise ValueError(f"{self._name()}.decode expects codes of shape (N, {self.latent_dim}), got {Z.shape}")
+        Z = np.ascontiguousarray(Z, dtype=self._param_dtype())
+        out = np.concatenate([self.decoder_(Z[s:s + _CHUNK]) for s in range(0, len(Z), _CHUNK)])
+        return self._as_input_shape(out)
+
+    def reconstruct(self, X, sample=False, random_state=None):
+        """``decode(mu)`` (or ``decode(z)`` with ``z`` drawn from ``q(z|x)`` if ``sample``), shaped like ``X``."""
+        X = np.asarray(X)
+        mu, logvar = self.encode(X)
+        if sample:
+            eps = self._draw_eps(mu.shape, mu.dtype, as_generator(random_state))
+            mu, _ = reparameterize(mu, logvar, eps)
+        return self.decode(mu).reshape(X.shape)
+
+    def sample(self, n, random_state=None):
+        """``n`` new samples ``(n, *input_shape_)``: ``decode(z)`` with ``z ~ N(0, I)``."""
+        self._check_fitted()
+        if not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"{self._name()}.sample: n must be an int >= 1, got {n!r}")
+        z = self._draw_eps((int(n), self.latent_dim), self._param_dtype(), as_generator(random_state))
+        return self.decode(z)
