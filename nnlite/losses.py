@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._kernels import dense as _kd
 from .layers.activations import sigmoid
 
 _REDUCTIONS = ("mean", "sum")
+
+
+def _fusable(pred, target) -> bool:
+    """Whether the fused Numba kernels of :mod:`nnlite._kernels.dense` apply (else plain NumPy)."""
+    return (pred.dtype in (np.float32, np.float64) and target.dtype == pred.dtype and pred.ndim >= 1
+            and pred.size > 0 and pred.flags.c_contiguous and target.flags.c_contiguous)
 
 
 class Loss:
@@ -51,11 +58,19 @@ class MSELoss(Loss):
 
     def forward(self, pred, target):
         pred, target = self._check_same_shape(pred, target)
-        self._diff = pred - target
         self._n = pred.size
+        if _fusable(pred, target):  # one Numba pass: the sum and the gradient together
+            self._grad = np.empty_like(pred)
+            self._diff = None
+            total = _kd.mse(pred, target, self._grad, self._scale(self._n))
+            return total / self._n if self.reduction == "mean" else total
+        self._grad = None
+        self._diff = pred - target
         return self._reduce(self._diff * self._diff, self._n)
 
     def backward(self):
+        if self._grad is not None:
+            return self._grad
         return self._diff * np.asarray(2.0 * self._scale(self._n), dtype=self._diff.dtype)
 
 
@@ -114,9 +129,16 @@ class BCEWithLogitsLoss(Loss):
     def forward(self, pred, target):
         x, t = self._check_same_shape(pred, target)
         self._x, self._t, self._n = x, t, x.size
+        if _fusable(x, t):  # one Numba pass: the sum and the gradient together
+            self._grad = np.empty_like(x)
+            total = _kd.bce_with_logits(x, t, self._grad, self._scale(self._n))
+            return total / self._n if self.reduction == "mean" else total
+        self._grad = None
         return self._reduce(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))), self._n)
 
     def backward(self):
+        if self._grad is not None:
+            return self._grad
         return (sigmoid(self._x) - self._t) * np.asarray(self._scale(self._n), dtype=self._x.dtype)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import threads as _threads
 from ._kernels.optim import adam_update
 from .module import Module, Parameter
 
@@ -211,6 +212,7 @@ class Adam(Optimizer):
         h = self.hyper
         b1, b2 = h["betas"]
         t = self.step_count
+        _threads.sync_numba()  # parallel kernels use the thread count of nnlite.threads' policy
         for i, p in enumerate(self.params):
             st = self._state(i, "exp_avg", "exp_avg_sq")
             adam_update(p.data.reshape(-1), p.grad.reshape(-1), st["exp_avg"].reshape(-1),

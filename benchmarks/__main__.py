@@ -1,0 +1,296 @@
+"""``python -m benchmarks``: time nnlite's training steps against plain NumPy and PyTorch, interleaved.
+
+Usage::
+
+    python -m benchmarks                      # all steps, kernels and compile times; writes results/*.md
+    python -m benchmarks --quick              # fewer steps (a smoke run, ~1 minute)
+    python -m benchmarks --steps 400 --only vae,mlp_dae --dtype float64 --out /tmp/steps64.md
+    python -m benchmarks --what kernels       # only the per-kernel micro-benchmarks
+
+How it measures (so the numbers can be trusted on a busy machine):
+
+* every implementation of a step runs in the **same process**, **interleaved** step by step
+  (nnlite, nnlite with 1 BLAS thread, nnlite's matrix products alone, NumPy, PyTorch, nnlite, ...),
+  so a burst of load from another program hits all of them alike; a short untimed pause between
+  them lets spinning BLAS/OpenMP threads of the previous one go idle;
+* after a warm-up, it reports the **median** and the **interquartile range** of the step times, the
+  images per second, the time **ratio to PyTorch** and to nnlite's own matrix products, and the
+  GFLOP/s of the step's products as a fraction of the **BLAS peak** measured at the start (a large
+  square matrix product);
+* nothing here is a pass/fail test: the tables are written to ``benchmarks/results/``.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def load_batch(batch: int, dtype) -> tuple[np.ndarray, str]:
+    """The first ``batch`` Fashion-MNIST test images as (batch, 784) in [0, 1], else uniform noise."""
+    try:
+        from nnlite.data import load_fashion_mnist
+
+        default = ROOT.parent / "shared" / "data" / "fashion-mnist"
+        path = None if os.environ.get("NNLITE_DATA") or not default.is_dir() else default
+        images, _ = load_fashion_mnist("test", path=path)
+        x = images[:batch].reshape(batch, -1).astype(dtype)
+        return x, "Fashion-MNIST test images"
+    except Exception as e:  # data absent: timing does not depend on pixel values
+        rng = np.random.default_rng(0)
+        return rng.random((batch, 784)).astype(dtype), f"uniform random pixels ({type(e).__name__})"
+
+
+def blas_peak(dtype, n=1024, reps=5) -> dict:
+    """Best GFLOP/s of an n x n x n product at 1 thread and at the default thread count."""
+    from nnlite import threads
+
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
+    out = np.empty_like(a)
+    res = {}
+    for label, count in (("1 thread", 1), ("max threads", threads.cpu_count())):
+        with threads.blas_threads(count):
+            np.matmul(a, a, out=out)
+            best = min(_timeit(lambda: np.matmul(a, a, out=out)) for _ in range(reps))
+        res[label] = 2 * n ** 3 / best / 1e9
+    return res
+
+
+def _timeit(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def interleave(impls: list[tuple[str, callable, callable]], steps: int, warmup: int, gap: float) -> dict:
+    """Run ``[(label, setup, step), ...]`` round-robin; returns label -> array of step seconds."""
+    times = {label: [] for label, _, _ in impls}
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(warmup + steps):
+            for label, setup, step in impls:
+                setup()
+                if gap:
+                    time.sleep(gap)
+                t = time.perf_counter()
+                step()
+                dt = time.perf_counter() - t
+                if r >= warmup:
+                    times[label].append(dt)
+            if r % 50 == 0:
+                gc.collect()
+    finally:
+        if gc_was:
+            gc.enable()
+    return {k: np.array(v) for k, v in times.items()}
+
+
+# ------------------------------------------------------------------------------------------- step tables
+def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
+    from benchmarks import reference_numpy, reference_torch, steps
+    from nnlite import threads
+
+    names = [n for n in args.only if n in ("vae", "mlp_dae", "conv_dae")]
+    lines, summary = [], {}
+    n_cpu = threads.cpu_count()
+    for name in names:
+        if name == "conv_dae":
+            ok, why = steps.conv_dae_available()
+            if not ok or "conv_dae" not in steps.STEPS:
+                reason = why or "conv DAE step not written yet"
+                log(f"conv_dae: pending ({reason})")
+                lines += [f"### conv DAE (2 convs + 2 transposed convs, 28x28)", "",
+                          f"Pending: {reason}.", ""]
+                continue
+        nn_step = steps.STEPS[name](x, dtype=args.dtype)
+        impls = [("nnlite", lambda: threads.set_policy("auto"), nn_step.step)]
+        if n_cpu > 1:
+            nn1 = steps.STEPS[name](x, dtype=args.dtype)
+            impls.append(("nnlite, 1 thread", lambda: threads.set_policy(1), nn1.step))
+            nn2 = steps.STEPS[name](x, dtype=args.dtype)
+            impls.append((f"nnlite, {n_cpu} threads", lambda: threads.set_policy("max"), nn2.step))
+        impls.append(("nnlite matmuls only", lambda: threads.set_policy("auto"), nn_step.matmul_only))
+        if not args.no_numpy and name in reference_numpy.STEPS:
+            np_step = reference_numpy.STEPS[name](x, dtype=args.dtype)
+            impls.append(("NumPy (naive)", lambda: (threads.set_policy("auto"), threads._apply(n_cpu)),
+                          np_step.step))
+        if not args.no_torch and reference_torch.available() and name in reference_torch.STEPS:
+            t_step = reference_torch.STEPS[name](x, dtype=args.dtype)
+            impls.append(("PyTorch " + reference_torch.version(), lambda: None, t_step.step))
+        log(f"{name}: {len(impls)} implementations x {args.steps} steps (+{args.warmup} warm-up), interleaved")
+        times = interleave(impls, args.steps, args.warmup, args.gap_ms / 1000)
+        threads.set_policy("auto")
+        med = {k: float(np.median(v)) for k, v in times.items()}
+        torch_label = next((k for k in med if k.startswith("PyTorch")), None)
+        mm = med.get("nnlite matmuls only")
+        lines += [f"### {nn_step.title}", "",
+                  f"batch {x.shape[0]}, {np.dtype(args.dtype).name}; matrix products: "
+                  f"{nn_step.flops / 1e6:.0f} MFLOP per step", "",
+                  "| implementation | median ms | IQR ms | images/s | time x PyTorch | time x own matmuls "
+                  "| GFLOP/s | % of BLAS peak |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for label, v in times.items():
+            q1, q3 = np.percentile(v, [25, 75])
+            m = med[label]
+            gflops = nn_step.flops / m / 1e9
+            vs_torch = f"{m / med[torch_label]:.2f}" if torch_label else "-"
+            vs_mm = f"{m / mm:.2f}" if mm and label.startswith("nnlite") and "matmuls" not in label else "-"
+            lines.append(f"| {label} | {m * 1e3:.2f} | {q1 * 1e3:.2f}-{q3 * 1e3:.2f} | {x.shape[0] / m:,.0f} | "
+                         f"{vs_torch} | {vs_mm} | {gflops:.1f} | {100 * gflops / peak:.0f}% |")
+        lines.append("")
+        summary[name] = med
+        for line in lines[-len(times) - 3:]:
+            log(line)
+    return lines, summary
+
+
+# ---------------------------------------------------------------------------------------- compile times
+_COMPILE_SNIPPET = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import nnlite
+t1 = time.perf_counter()
+sys.path.insert(0, {root!r})
+import numpy as np
+from benchmarks import steps
+out = {{"import nnlite": t1 - t0}}
+x = np.random.default_rng(0).random(({batch}, 784)).astype(np.float32)
+for name in {names!r}:
+    t = time.perf_counter()
+    s = steps.STEPS[name](x)
+    s.step()
+    out["first step " + name] = time.perf_counter() - t
+out["total"] = time.perf_counter() - t0
+print(json.dumps(out))
+"""
+
+
+def compile_times(names, batch, log) -> list[str]:
+    """Import + first step of each model in a fresh process: cold (empty Numba cache) then warm."""
+    from benchmarks import steps
+
+    names = [n for n in names if n in steps.STEPS]
+    code = _COMPILE_SNIPPET.format(root=str(ROOT), batch=batch, names=names)
+    rows = {}
+    with tempfile.TemporaryDirectory(prefix="nnlite-numba-cache-") as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for label in ("cold (empty Numba cache)", "warm (cached)"):
+            res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+            if res.returncode != 0:
+                log(f"compile-time run failed:\n{res.stderr[-2000:]}")
+                return ["Compile-time run failed: " + res.stderr.strip().splitlines()[-1], ""]
+            rows[label] = json.loads(res.stdout.strip().splitlines()[-1])
+            log(f"{label}: " + ", ".join(f"{k} {v:.2f} s" for k, v in rows[label].items()))
+    keys = list(next(iter(rows.values())))
+    lines = ["### Start-up: `import nnlite` + first training step, fresh process", "",
+             "| run | " + " | ".join(keys) + " |", "| --- |" + " ---: |" * len(keys)]
+    for label, r in rows.items():
+        lines.append(f"| {label} | " + " | ".join(f"{r[k]:.2f} s" for k in keys) + " |")
+    return lines + [""]
+
+
+# ------------------------------------------------------------------------------------------------- main
+def machine_lines(args, peak, data_desc) -> list[str]:
+    import numba
+
+    import nnlite
+    from benchmarks import reference_torch
+    from nnlite import threads
+    from nnlite._kernels.blas import direct_available
+
+    blas = threads.blas_info()
+    blas_desc = ", ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, "
+                          f"{b.get('num_threads')} threads)" for b in blas)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    cmd = "python -m benchmarks " + " ".join(sys.argv[1:])
+    return [
+        f"Command: `{cmd.strip()}`  ",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  ",
+        f"Machine: {platform.processor() or platform.machine()}, {threads.cpu_count()} cores usable, "
+        f"load average {load[0]:.1f} at start (the machine is shared: compare ratios from one run)  ",
+        f"Python {platform.python_version()}, NumPy {np.__version__}, Numba {numba.__version__}, "
+        f"nnlite {nnlite.__version__}, PyTorch {reference_torch.version()} "
+        f"({'torch threads ' + str(reference_torch.torch.get_num_threads()) if reference_torch.available() else ''})  ",
+        f"BLAS: {blas_desc}; direct gemm accumulate: {direct_available()}; nnlite thread policy 'auto'  ",
+        f"BLAS peak ({np.dtype(args.dtype).name}, 1024^3 product): "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in peak.items()) + "  ",
+        f"Data: {data_desc}; {args.steps} timed steps per implementation after {args.warmup} warm-up, "
+        f"{args.gap_ms} ms untimed pause between implementations",
+        "",
+    ]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer steps and kernel repeats (smoke run)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps per implementation (default 300)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 30)")
+    p.add_argument("--only", default="vae,mlp_dae,conv_dae", help="comma-separated: vae,mlp_dae,conv_dae")
+    p.add_argument("--what", default="steps,kernels,compile", help="comma-separated: steps,kernels,compile")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--out", default=None, help="steps table file (default benchmarks/results/steps.md, or "
+                                                "steps_float64.md)")
+    p.add_argument("--kernels-out", default=None, help="default benchmarks/results/kernels.md")
+    p.add_argument("--gap-ms", type=float, default=1.0, help="untimed pause between implementations")
+    p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--no-numpy", action="store_true")
+    args = p.parse_args(argv)
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+    what = {s.strip() for s in args.what.split(",") if s.strip()}
+    unknown = what - {"steps", "kernels", "compile"} | set(args.only) - {"vae", "mlp_dae", "conv_dae"}
+    if unknown:
+        p.error(f"unknown names {sorted(unknown)}; --what takes steps,kernels,compile and --only "
+                "vae,mlp_dae,conv_dae")
+    args.steps = args.steps or (40 if args.quick else 300)
+    args.warmup = args.warmup or (5 if args.quick else 30)
+    args.dtype = np.dtype(args.dtype)
+    sys.path.insert(0, str(ROOT))
+
+    def log(msg):
+        print(msg, flush=True)
+
+    t_start = time.perf_counter()
+    import nnlite  # noqa: F401  (imported here so the import time is not in the step timings)
+
+    peak = blas_peak(args.dtype)
+    x, data_desc = load_batch(args.batch, args.dtype)
+    header = machine_lines(args, peak, data_desc)
+    for line in header:
+        log(line)
+    if "steps" in what:
+        lines, _ = run_steps(args, x, max(peak.values()), log)
+        if "compile" in what and args.dtype == np.float32:
+            lines += compile_times(args.only, args.batch, log)
+        out = Path(args.out) if args.out else RESULTS / ("steps.md" if args.dtype == np.float32
+                                                         else f"steps_{args.dtype.name}.md")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("## Training steps: nnlite vs plain NumPy vs PyTorch\n\n" + "\n".join(header + lines))
+        log(f"wrote {out}")
+    if "kernels" in what:
+        from benchmarks import kernels
+
+        lines = kernels.run(args, log)
+        out = Path(args.kernels_out) if args.kernels_out else RESULTS / "kernels.md"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("## Kernels: fused Numba vs their NumPy twins\n\n" + "\n".join(header + lines))
+        log(f"wrote {out}")
+    log(f"done in {time.perf_counter() - t_start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
