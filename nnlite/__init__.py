@@ -32,3 +32,7 @@ __all__ += ["callbacks", "checkpoint", "ModelCheckpoint", "HistoryLogger", "Earl
 from . import threads  # noqa: E402  (issue 7: BLAS thread control)
 from .layers import Dense  # noqa: E402  (issue 7: fused Linear + activation)
 __all__ += ["threads", "Dense"]
+from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Concat, Conv2d, ConvTranspose2d,  # noqa: E402
+                     MaxPool2d, Residual, Upsample)  # (issue 5: conv layers)
+__all__ += ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample", "BatchNorm1d", "BatchNorm2d",
+            "Residual", "Concat"]

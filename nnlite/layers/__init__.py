@@ -6,3 +6,8 @@ from .dropout import Dropout
 from .linear import Linear
 from .shape import Flatten, Reshape
 from .dense import Dense  # noqa: E402  (issue 7: Linear + activation fused)
+from .conv import Conv2d, ConvTranspose2d  # noqa: E402  (issue 5: conv layers)
+from .norm import BatchNorm1d, BatchNorm2d  # noqa: E402
+from .pooling import AvgPool2d, MaxPool2d  # noqa: E402
+from .skip import Concat, Residual  # noqa: E402
+from .upsample import Upsample  # noqa: E402
