@@ -1,0 +1,292 @@
+"""Figures for autoencoders: image grids, 2-D latent spaces, decoded latent grids, training curves.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without ``pyplot``, so it works on a
+headless machine (PNG is rendered by the Agg canvas) and displays inline in Jupyter. Save with
+:func:`save` (creates the folder, closes nothing global).
+
+>>> from nnlite import plots
+>>> fig = plots.image_rows([X, ae.reconstruct(X)], ["original", "reconstruction"], image_shape=(7, 5))
+>>> plots.save(fig, "out/font_reconstructions.png")                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from matplotlib import patheffects
+from matplotlib.figure import Figure
+from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+__all__ = ["save", "image_grid", "image_rows", "latent_scatter", "latent_grid", "mosaic", "curves",
+           "rate_vs_level"]
+
+CMAP = "gray_r"   # ink is dark: 1 = black, 0 = white, as on paper
+
+
+def save(fig: Figure, path: str, dpi: int = 110) -> str:
+    """Write ``fig`` to ``path`` (PNG by extension), creating the folder; returns the path."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", facecolor="white")
+    return path
+
+
+def _as_images(images, image_shape):
+    images = np.asarray(images, dtype=np.float64)
+    if image_shape is not None:
+        images = images.reshape((len(images),) + tuple(image_shape))
+    if images.ndim != 3:
+        raise ValueError(f"images must be (N, H, W) or flat with image_shape=(H, W), got shape {images.shape}")
+    return images
+
+
+def _blank(ax):
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color("0.75")
+
+
+def image_grid(images, image_shape=None, titles=None, ncols=None, title=None, cell=0.8, vmin=0.0, vmax=1.0):
+    """Images in a grid, each with an optional small title (a name or a character).
+
+    Parameters
+    ----------
+    images : array ``(N, H, W)``, or ``(N, H*W)`` with ``image_shape=(H, W)``
+    titles : list of str, optional
+    ncols : int, optional (default ``ceil(sqrt(N))``-ish, at most 16)
+    title : str, optional
+        Figure title.
+    cell : float
+        Inches per image.
+    """
+    images = _as_images(images, image_shape)
+    n = len(images)
+    ncols = ncols or min(16, int(np.ceil(np.sqrt(n * 1.5))))
+    nrows = int(np.ceil(n / ncols))
+    h, w = images.shape[1:]
+    aspect = h / w
+    fig = Figure(figsize=(ncols * cell, nrows * cell * aspect * (1.3 if titles else 1.05) + (0.5 if title else 0)))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i < n:
+            ax.imshow(images[i], cmap=CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
+            _blank(ax)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=9, pad=2)
+        else:
+            ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows, row_labels, image_shape=None, col_titles=None, title=None, cell=0.7, max_cols=16,
+               vmin=0.0, vmax=1.0, group_gap=True):
+    """Aligned rows of images (original / reconstruction, or clean / noisy / denoised), labelled on the left.
+
+    ``rows`` is a list of arrays with the same number of images. When there are more than ``max_cols``
+    images the rows wrap into several blocks, each block repeating the row labels.
+    """
+    rows = [_as_images(r, image_shape) for r in rows]
+    n = len(rows[0])
+    if any(len(r) != n for r in rows):
+        raise ValueError(f"image_rows: every row needs the same number of images, got {[len(r) for r in rows]}")
+    if len(row_labels) != len(rows):
+        raise ValueError(f"image_rows: {len(rows)} rows but {len(row_labels)} labels")
+    ncols = min(n, max_cols)
+    blocks = int(np.ceil(n / ncols))
+    h, w = rows[0].shape[1:]
+    nr = blocks * len(rows)
+    fig = Figure(figsize=(1.3 + ncols * cell, nr * cell * h / w * (1.25 if col_titles is not None else 1.05)
+                          + (0.6 if title else 0.1)))
+    axes = fig.subplots(nr, ncols, squeeze=False)
+    for b in range(blocks):
+        for r, (row, label) in enumerate(zip(rows, row_labels)):
+            for c in range(ncols):
+                ax = axes[b * len(rows) + r, c]
+                i = b * ncols + c
+                if i >= n:
+                    ax.axis("off")
+                    continue
+                ax.imshow(row[i], cmap=CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
+                _blank(ax)
+                if c == 0:
+                    ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
+                if r == 0 and col_titles is not None:
+                    ax.set_title(str(col_titles[i]), fontsize=9, pad=2)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout(h_pad=0.3 if group_gap else 0.1, w_pad=0.2)
+    return fig
+
+
+def latent_scatter(Z, labels=None, images=None, image_shape=None, title=None, zoom=None, xlabel="$z_1$",
+                   ylabel="$z_2$", size=7.0, color_by=None):
+    """A 2-D latent space: each sample at its code, drawn as its image (``images``) and/or its label.
+
+    Parameters
+    ----------
+    Z : array ``(N, 2)``
+    labels : list of str, optional
+        Written beside each point (e.g. the glyph's character or the emoji's name).
+    images : array, optional
+        Thumbnails drawn at the codes (``(N, H, W)`` or flat with ``image_shape``).
+    zoom : float, optional
+        Thumbnail scale (default chosen from the image size).
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[1] != 2:
+        raise ValueError(f"latent_scatter needs 2-D codes (N, 2), got shape {Z.shape}")
+    fig = Figure(figsize=(size, size))
+    ax = fig.subplots()
+    ax.scatter(Z[:, 0], Z[:, 1], s=12, c="tab:red" if color_by is None else color_by, zorder=3,
+               cmap=None if color_by is None else "viridis")
+    if images is not None:
+        ims = _as_images(images, image_shape)
+        zoom = zoom or 26.0 / max(ims.shape[1:]) * 1.2
+        for z, im in zip(Z, ims):
+            box = OffsetImage(im, cmap=CMAP, zoom=zoom, norm=None, interpolation="nearest")
+            box.get_children()[0].set_clim(0, 1)
+            ab = AnnotationBbox(box, (z[0], z[1]), frameon=True, pad=0.15,
+                                bboxprops=dict(edgecolor="0.6", linewidth=0.5), zorder=2)
+            ax.add_artist(ab)
+    if labels is not None:
+        span = np.ptp(Z, axis=0).max() if len(Z) > 1 else 1.0
+        off = 0.035 * span
+        for z, lab in zip(Z, labels):
+            ax.annotate(str(lab), (z[0], z[1]), xytext=(z[0] + off, z[1] + off), fontsize=9, color="tab:blue",
+                        zorder=4)
+    lo, hi = Z.min(0), Z.max(0)
+    pad = 0.12 * np.maximum(hi - lo, 1e-6)
+    ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+    ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def mosaic(images, nrows, ncols, gap=1, fill=0.15):
+    """Tile ``nrows * ncols`` images ``(N, H, W)`` (row-major) into one array with ``gap`` pixels between."""
+    images = np.asarray(images)
+    h, w = images.shape[1:]
+    out = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap), fill, dtype=np.float64)
+    for k in range(min(len(images), nrows * ncols)):
+        r, c = divmod(k, ncols)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = images[k]
+    return out
+
+
+def latent_grid(decode, xlim, ylim, n=15, image_shape=None, codes=None, code_labels=None, title=None, size=8.0,
+                xlabel="$z_1$", ylabel="$z_2$"):
+    """Images decoded on an ``n x n`` grid over a 2-D latent space, drawn at their coordinates.
+
+    Parameters
+    ----------
+    decode : callable ``(M, 2) -> (M, H, W)`` or ``(M, H*W)`` (e.g. ``model.decode``)
+    xlim, ylim : (float, float)
+        The square of latent space to walk. Rows go from ``ylim[1]`` (top) to ``ylim[0]``.
+    codes : array ``(N, 2)``, optional
+        Training codes to mark on top (small red dots), with optional ``code_labels``.
+
+    Returns
+    -------
+    Figure whose axes are the latent coordinates.
+    """
+    xs = np.linspace(xlim[0], xlim[1], n)
+    ys = np.linspace(ylim[1], ylim[0], n)                      # top row = largest z2
+    grid = np.array([[x, y] for y in ys for x in xs])          # (n*n, 2), row-major from the top
+    ims = _as_images(decode(grid), image_shape)
+    tile = mosaic(ims, n, n)
+    dx = (xlim[1] - xlim[0]) / max(n - 1, 1)
+    dy = (ylim[1] - ylim[0]) / max(n - 1, 1)
+    extent = (xlim[0] - dx / 2, xlim[1] + dx / 2, ylim[0] - dy / 2, ylim[1] + dy / 2)
+    h, w = ims.shape[1:]
+    fig = Figure(figsize=(size, size * (h / w)))
+    ax = fig.subplots()
+    ax.imshow(tile, cmap=CMAP, vmin=0, vmax=1, extent=extent, interpolation="nearest", aspect="auto")
+    if codes is not None:
+        codes = np.asarray(codes)
+        ax.scatter(codes[:, 0], codes[:, 1], s=14, c="tab:red", edgecolors="white", linewidths=0.5, zorder=3,
+                   label="training codes")
+        if code_labels is not None:
+            for z, lab in zip(codes, code_labels):
+                ax.annotate(str(lab), (z[0], z[1]), xytext=(3, 3), textcoords="offset points", fontsize=8,
+                            color="tab:red", zorder=4,
+                            path_effects=[patheffects.withStroke(linewidth=2.2, foreground="white")])
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def curves(history, keys, title=None, xlabel="epoch", ylabel="loss", logy=False, subplots=False, labels=None):
+    """Training curves from a ``history`` dict (``model.history_``).
+
+    With ``subplots=True`` each key gets its own panel (e.g. ELBO, reconstruction and KL, whose scales
+    differ); otherwise all share one axis.
+    """
+    keys = [k for k in keys if k in history]
+    if not keys:
+        raise ValueError(f"curves: none of the keys are in the history (it has {sorted(history)})")
+    labels = labels or {}
+    if subplots:
+        fig = Figure(figsize=(4.2 * len(keys), 3.6))
+        axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    else:
+        fig = Figure(figsize=(6.5, 4.2))
+        axes = [fig.subplots()] * len(keys)
+    for ax, k in zip(axes, keys):
+        y = np.asarray(history[k], dtype=np.float64)
+        ax.plot(np.arange(1, len(y) + 1), y, label=labels.get(k, k), lw=1.4)
+        val = history.get("val_" + k)
+        if val is not None:
+            ax.plot(np.arange(1, len(val) + 1), val, label=labels.get("val_" + k, "validation " + k), lw=1.2,
+                    ls="--")
+        ax.set_xlabel(xlabel)
+        if logy:
+            ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+        if subplots:
+            ax.set_title(labels.get(k, k))
+            ax.set_ylabel(ylabel if isinstance(ylabel, str) else ylabel.get(k, ""))
+    if not subplots:
+        axes[0].set_ylabel(ylabel)
+        axes[0].legend()
+        if title:
+            axes[0].set_title(title)
+    elif title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def rate_vs_level(levels, series, xlabel="noise level", ylabel="exact recovery rate", title=None,
+                  percent=True):
+    """Lines of a rate against the noise level: ``series`` maps a legend label to rates (one per level).
+
+    Labels containing 'bound' are drawn dashed in black, as the reference the others are measured against.
+    """
+    fig = Figure(figsize=(6.5, 4.4))
+    ax = fig.subplots()
+    scale = 100.0 if percent else 1.0
+    for label, rates in series.items():
+        style = dict(color="black", ls="--", marker="s") if "bound" in label.lower() else dict(marker="o")
+        ax.plot(levels, np.asarray(rates) * scale, label=label, lw=1.5, ms=5, **style)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel + (" (%)" if percent else ""))
+    ax.set_ylim(0, 102 if percent else 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
