@@ -1,0 +1,87 @@
+"""nnlite.threads: BLAS/Numba thread control and the per-product 'auto' policy (no timings here)."""
+import numba
+import numpy as np
+import pytest
+
+from nnlite import threads
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    before, policy = threads.get_blas_threads(), threads.get_policy()
+    max_before = threads._max_threads
+    yield
+    threads.set_policy(policy)
+    threads._max_threads = max_before
+    threads._apply(before)
+    threads.sync_numba()
+
+
+def test_blas_info_describes_a_blas_library():
+    info = threads.blas_info()
+    assert info and all("internal_api" in lib and "num_threads" in lib for lib in info)
+
+
+def test_set_and_get_blas_threads_round_trip():
+    threads.set_blas_threads(1)
+    assert threads.get_blas_threads() == 1
+    assert threads.threads_for(4096, 4096, 4096) == 1        # 'auto' never exceeds the set maximum
+
+
+def test_blas_threads_context_manager_limits_then_restores():
+    before = threads.get_blas_threads()
+    with threads.blas_threads(1) as n:
+        assert n == 1
+        assert threads.get_blas_threads() == 1
+        assert threads.threads_for(4096, 4096, 4096) == 1
+    assert threads.get_blas_threads() == before
+    assert threads.get_policy() == "auto"
+
+
+def test_auto_policy_one_thread_for_skinny_or_small_products(monkeypatch):
+    monkeypatch.setattr(threads, "busy", lambda: False)
+    threads._max_threads = 2
+    threads.set_policy("auto")
+    assert threads.threads_for(128, 20, 400) == 1             # the VAE decoder's skinny first layer
+    assert threads.threads_for(128, 400, 40) == 1             # small: 2 M multiply-adds
+    assert threads.threads_for(128, 784, 400) == 2            # 40 M multiply-adds, all dims >= 32
+    assert threads.threads_for(4096, 16, 4096) == 1           # big but skinny
+    monkeypatch.setattr(threads, "busy", lambda: True)        # oversubscribed machine: one thread
+    assert threads.threads_for(128, 784, 400) == 1
+    assert threads.parallel_threads() == 1
+
+
+def test_fixed_and_max_policies(monkeypatch):
+    monkeypatch.setattr(threads, "busy", lambda: True)
+    threads._max_threads = 2
+    threads.set_policy("max")
+    assert threads.threads_for(128, 20, 400) == 2 and threads.parallel_threads() == 2
+    with threads.policy(1):
+        assert threads.threads_for(4096, 4096, 4096) == 1 and threads.parallel_threads() == 1
+    assert threads.get_policy() == "max"
+
+
+def test_sync_numba_applies_the_policy():
+    with threads.policy(1):
+        assert threads.sync_numba() == 1
+        assert numba.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "two", True])
+def test_invalid_counts_and_policies_are_rejected(bad):
+    with pytest.raises(ValueError, match="must be an int >= 1|unknown BLAS thread policy"):
+        threads.set_policy(bad)
+    if not isinstance(bad, str):
+        with pytest.raises(ValueError, match=r"n must be an int >= 1 \(number of BLAS threads\)"):
+            threads.set_blas_threads(bad)
+    with pytest.raises(ValueError, match="valid: 'auto', 'max' or an int >= 1"):
+        threads.set_policy("fast")
+
+
+def test_matmul_equals_numpy_and_fills_out(rng):
+    a = rng.standard_normal((7, 33)).astype(np.float32)
+    b = rng.standard_normal((33, 5)).astype(np.float32)
+    out = np.empty((7, 5), np.float32)
+    assert threads.matmul(a, b, out=out) is out
+    np.testing.assert_allclose(out, a @ b, rtol=1e-6)
+    np.testing.assert_allclose(threads.matmul(a, b.T.copy().T), a @ b, rtol=1e-6)
