@@ -55,6 +55,8 @@ class _BatchNorm(Module):
         self.register_buffer("running_mean", np.zeros(C, self.dtype))
         self.register_buffer("running_var", np.ones(C, self.dtype))
         self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
+        # a 0-d counter, as PyTorch's (register_buffer's ascontiguousarray would make it shape (1,))
+        object.__setattr__(self, "num_batches_tracked", np.zeros((), np.int64))
 
     def reset_running_stats(self):
         self.running_mean[...] = 0
