@@ -123,7 +123,8 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
             impls.append(("nnlite, 1 thread", lambda: threads.set_policy(1), nn1.step))
             nn2 = steps.STEPS[name](x, dtype=args.dtype)
             impls.append((f"nnlite, {n_cpu} threads", lambda: threads.set_policy("max"), nn2.step))
-        impls.append(("nnlite matmuls only", lambda: threads.set_policy("auto"), nn_step.matmul_only))
+        if nn_step.matmul_only is not None:
+            impls.append(("nnlite matmuls only", lambda: threads.set_policy("auto"), nn_step.matmul_only))
         if not args.no_numpy and name in reference_numpy.STEPS:
             np_step = reference_numpy.STEPS[name](x, dtype=args.dtype)
             impls.append(("NumPy (naive)", lambda: (threads.set_policy("auto"), threads._apply(n_cpu)),

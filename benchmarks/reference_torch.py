@@ -66,7 +66,7 @@ class TorchVAE:
         loss = rec + kl
         loss.backward()
         self.opt.step()
-        return float(loss)
+        return float(loss.detach())
 
 
 class TorchMLPDAE:
@@ -94,7 +94,38 @@ class TorchMLPDAE:
         loss = F.mse_loss(self.net(self.noisy), self.x)
         loss.backward()
         self.opt.step()
-        return float(loss)
+        return float(loss.detach())
 
 
-STEPS = {"vae": TorchVAE, "mlp_dae": TorchMLPDAE}
+class TorchConvDAE:
+    """Same layers as benchmarks.steps.ConvDAEStep (weights copied from a freshly built nnlite model)."""
+
+    def __init__(self, x, dtype=np.float32, seed=0):
+        from benchmarks.steps import ConvDAEStep
+
+        ref = ConvDAEStep(x, dtype=dtype, seed=seed)
+        td = _tdtype(dtype)
+        self.x = torch.from_numpy(ref.x.copy())
+        self.noisy = torch.from_numpy(ref.noisy.copy())
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid()).to(td)
+        ours = [m for m in ref.net.children() if m.parameters()]
+        theirs = [m for m in self.net if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        with torch.no_grad():
+            for a, b in zip(ours, theirs):
+                b.weight.copy_(torch.from_numpy(np.ascontiguousarray(a.weight.data)))
+                b.bias.copy_(torch.from_numpy(np.ascontiguousarray(a.bias.data)))
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=1e-3)
+
+    def step(self):
+        self.opt.zero_grad()
+        loss = F.mse_loss(self.net(self.noisy), self.x)
+        loss.backward()
+        self.opt.step()
+        return float(loss.detach())
+
+
+STEPS = {"vae": TorchVAE, "mlp_dae": TorchMLPDAE, "conv_dae": TorchConvDAE}

@@ -166,9 +166,24 @@ def test_gaussian_sample_kl_and_backward_match_twin(N, L, dtype, rng):
     np.testing.assert_allclose(kl, -0.5 * np.sum(1 + lv64 - m64 ** 2 - np.exp(lv64)), **tol(dtype))
     dz = rng.standard_normal((N, L)).astype(dtype)
     dml = np.zeros((N, 2 * L), dtype)
-    kd.gaussian_sample_kl_backward(dz, mu, std, eps, 0.7, dml[:, :L], dml[:, L:])
+    kd.gaussian_sample_kl_backward(dz, mu, logvar, std, eps, 0.7, dml[:, :L], dml[:, L:])
     np.testing.assert_allclose(dml[:, :L], dz + 0.7 * m64, **tol(dtype))
     np.testing.assert_allclose(dml[:, L:], 0.5 * dz * e64 * s64 + 0.7 * 0.5 * (np.exp(lv64) - 1), **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gaussian_sample_kl_clamps_logvar(dtype):
+    mu = np.zeros((1, 3), dtype)
+    logvar = np.array([[-40.0, 0.5, 30.0]], dtype)
+    eps = np.ones((1, 3), dtype)
+    z, std = np.empty((1, 3), dtype), np.empty((1, 3), dtype)
+    kl = kd.gaussian_sample_kl(mu, logvar, eps, z, std, -30.0, 20.0)
+    lv = np.array([-30.0, 0.5, 20.0])
+    np.testing.assert_allclose(std[0], np.exp(0.5 * lv), rtol=1e-6)
+    np.testing.assert_allclose(kl, -0.5 * np.sum(1 + lv - np.exp(lv)), rtol=1e-6)
+    dmu, dlv = np.empty((1, 3), dtype), np.empty((1, 3), dtype)
+    kd.gaussian_sample_kl_backward(np.ones((1, 3), dtype), mu, logvar, std, eps, 1.0, dmu, dlv, -30.0, 20.0)
+    assert dlv[0, 0] == 0 and dlv[0, 2] == 0 and dlv[0, 1] != 0        # no gradient through the clamp
 
 
 def test_gaussian_sample_kl_backward_is_the_gradient():
@@ -185,7 +200,7 @@ def test_gaussian_sample_kl_backward_is_the_gradient():
     z, std = np.empty((N, L)), np.empty((N, L))
     kd.gaussian_sample_kl(mu, logvar, eps, z, std)
     dmu, dlv = np.empty((N, L)), np.empty((N, L))
-    kd.gaussian_sample_kl_backward(R, mu, std, eps, beta, dmu, dlv)
+    kd.gaussian_sample_kl_backward(R, mu, logvar, std, eps, beta, dmu, dlv)
     r1 = nnlite.check_gradient(lambda m: f(m, logvar), lambda m: dmu, mu)
     r2 = nnlite.check_gradient(lambda lv: f(mu, lv), lambda lv: dlv, logvar)
     assert r1.passed and r2.passed, (str(r1), str(r2))

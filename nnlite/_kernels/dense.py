@@ -246,43 +246,55 @@ def mse(p: np.ndarray, t: np.ndarray, grad: np.ndarray, scale: float) -> float:
 
 
 # ------------------------------------------------------------------------------ VAE: sampling + KL
-def _gaussian_sample_kl(mu, logvar, eps, z, std):
-    """``std = exp(logvar / 2)``, ``z = mu + std * eps``; returns ``-1/2 sum(1 + logvar - mu^2 - std^2)``."""
+def _gaussian_sample_kl(mu, logvar, eps, z, std, lo, hi):
+    """``std = exp(lv / 2)``, ``z = mu + std * eps`` with ``lv = clip(logvar, lo, hi)``; returns the
+    summed KL divergence ``-1/2 sum(1 + lv - mu^2 - std^2)``."""
     N, L = mu.shape
+    half = mu.dtype.type(0.5)
     kl = 0.0
     for i in range(N):
         for j in range(L):
-            s = math.exp(0.5 * logvar[i, j])
+            lv = logvar[i, j]
+            lv = lo if lv < lo else (hi if lv > hi else lv)      # clip; NaN stays NaN
+            s = exp(half * lv)
             std[i, j] = s
             z[i, j] = mu[i, j] + s * eps[i, j]
-            kl += -0.5 * (1.0 + logvar[i, j] - mu[i, j] * mu[i, j] - s * s)
+            kl += -0.5 * (1.0 + lv - mu[i, j] * mu[i, j] - s * s)
     return kl
 
 
-def _gaussian_sample_kl_backward(dz, mu, std, eps, kl_scale, dmu, dlogvar):
-    """Chain rule through ``z = mu + exp(logvar/2) eps`` plus ``kl_scale`` times the KL gradient::
+def _gaussian_sample_kl_backward(dz, mu, logvar, std, eps, kl_scale, dmu, dlogvar, lo, hi):
+    """Chain rule through ``z = mu + exp(clip(logvar)/2) eps`` plus ``kl_scale`` times the KL gradient::
 
         dmu     = dz + kl_scale * mu
-        dlogvar = dz * eps * std / 2 + kl_scale * (std^2 - 1) / 2
+        dlogvar = [lo <= logvar <= hi] * (dz * eps * std / 2 + kl_scale * (std^2 - 1) / 2)
     """
     N, L = mu.shape
     for i in range(N):
         for j in range(L):
             s = std[i, j]
             dmu[i, j] = dz[i, j] + kl_scale * mu[i, j]
-            dlogvar[i, j] = 0.5 * dz[i, j] * eps[i, j] * s + 0.5 * kl_scale * (s * s - 1.0)
+            inside = lo <= logvar[i, j] <= hi
+            dlogvar[i, j] = (0.5 * dz[i, j] * eps[i, j] * s + 0.5 * kl_scale * (s * s - 1.0)) if inside else 0.0
 
 
 _gaussian_sample_kl_jit = numba.njit(**KERNEL_FLAGS)(_gaussian_sample_kl)
 _gaussian_sample_kl_backward_jit = numba.njit(**KERNEL_FLAGS)(_gaussian_sample_kl_backward)
 
 
-def gaussian_sample_kl(mu, logvar, eps, z, std) -> float:
-    """Fill ``z`` and ``std`` (all ``(N, L)``; ``mu``/``logvar`` may be column slices of one array) and
-    return the summed KL divergence ``KL(N(mu, e^logvar) || N(0, I))`` as a float."""
-    return float(_gaussian_sample_kl_jit(mu, logvar, eps, z, std))
+def gaussian_sample_kl(mu, logvar, eps, z, std, logvar_min=-np.inf, logvar_max=np.inf) -> float:
+    """Fill ``z`` and ``std`` and return the summed ``KL(N(mu, e^logvar) || N(0, I))`` as a float.
+
+    All arrays ``(N, L)``; ``mu``/``logvar`` may be column slices of one ``(N, 2L)`` head output.
+    ``logvar`` is clipped to ``[logvar_min, logvar_max]`` first (e.g. [-30, 20] keeps ``exp`` finite in
+    float32); where the clip is active, :func:`gaussian_sample_kl_backward` gives ``dlogvar = 0``.
+    """
+    return float(_gaussian_sample_kl_jit(mu, logvar, eps, z, std, float(logvar_min), float(logvar_max)))
 
 
-def gaussian_sample_kl_backward(dz, mu, std, eps, kl_scale, dmu, dlogvar):
-    """Write ``dL/dmu`` and ``dL/dlogvar`` (may be column slices of one ``(N, 2L)`` array)."""
-    _gaussian_sample_kl_backward_jit(dz, mu, std, eps, float(kl_scale), dmu, dlogvar)
+def gaussian_sample_kl_backward(dz, mu, logvar, std, eps, kl_scale, dmu, dlogvar, logvar_min=-np.inf,
+                                logvar_max=np.inf):
+    """Write ``dL/dmu`` and ``dL/dlogvar`` for ``L = sum(dz * z) + kl_scale * KL`` (``dz`` is ``dL/dz``);
+    ``dmu``/``dlogvar`` may be column slices of one ``(N, 2L)`` array (the head's gradient)."""
+    _gaussian_sample_kl_backward_jit(dz, mu, logvar, std, eps, float(kl_scale), dmu, dlogvar,
+                                     float(logvar_min), float(logvar_max))
