@@ -200,7 +200,8 @@ class MLPClassifier(BaseModel):
 
     def predict(self, X):
         """Most probable class of each sample, ``(N,)``, values from ``classes_``."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self.decision_function(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def score(self, X, y):
         """Accuracy: the fraction of samples whose predicted class equals ``y``."""

@@ -147,7 +147,8 @@ def _image_geometry(input_shape):
 def dcgan_generator(latent_dim, input_shape, channels=64, output_activation="tanh", random_state=None,
                     dtype=np.float32) -> Sequential:
     """DCGAN-style: ``z -> Dense(2c*H/4*W/4, ReLU) -> (2c, H/4, W/4) -> ConvT(c, 4, s2) -> BN -> ReLU
-    -> ConvT(C, 4, s2) -> tanh -> flat``."""
+    -> ConvT(C, 4, s2) -> tanh -> flat``. Convolutions followed by batch norm have no bias (BN's beta
+    replaces it; a bias there would get a zero gradient), as in PyTorch's DCGAN example."""
     from ..layers.conv import ConvTranspose2d
     from ..layers.norm import BatchNorm2d
 
@@ -159,7 +160,7 @@ def dcgan_generator(latent_dim, input_shape, channels=64, output_activation="tan
     out_act = Tanh() if output_activation == "tanh" else Sigmoid()
     return Sequential(
         first, Reshape((2 * channels, h4, w4)),                                               # (N, 2c, H/4, W/4)
-        ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1, dtype=dtype, random_state=rng),
+        ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1, bias=False, dtype=dtype, random_state=rng),
         BatchNorm2d(channels, dtype=dtype), ReLU(),                                          # (N, c, H/2, W/2)
         ConvTranspose2d(channels, c, 4, stride=2, padding=1, dtype=dtype, random_state=rng),  # (N, C, H, W)
         out_act, Flatten())                                                                  # (N, C*H*W)
@@ -178,7 +179,8 @@ def dcgan_discriminator(input_shape, channels=64, negative_slope=0.2, random_sta
         Reshape((c, h, w)),
         Conv2d(c, channels, 4, stride=2, padding=1, dtype=dtype, random_state=rng),               # (N, c, H/2, W/2)
         LeakyReLU(negative_slope),
-        Conv2d(channels, 2 * channels, 4, stride=2, padding=1, dtype=dtype, random_state=rng),   # (N, 2c, H/4, W/4)
+        Conv2d(channels, 2 * channels, 4, stride=2, padding=1, bias=False, dtype=dtype,
+               random_state=rng),                                                                 # (N, 2c, H/4, W/4)
         BatchNorm2d(2 * channels, dtype=dtype), LeakyReLU(negative_slope), Flatten(),
         Dense(2 * channels * (h // 4) * (w // 4), 1, activation=None, dtype=dtype, random_state=rng))
 

@@ -1,0 +1,327 @@
+"""GAN and AdversarialDenoiser: hand-written losses and both players' gradients, checked numerically.
+
+Gradchecks run in float64 with CS231n's relative error (< 1e-7) and a central-difference step of 1e-4
+on scalar losses of size ~1 (with 1e-6, float64 round-off in the loss alone is ~1e-10 per difference,
+too close to the smallest gradient entries). The LeakyReLU kinks are measure-zero: with these random
+inputs no pre-activation lies within 1e-4 of 0 (the check would fail loudly if one did).
+"""
+import numpy as np
+import pytest
+
+from nnlite.gradcheck import check_gradient, numerical_gradient, rel_error
+from nnlite.layers import Linear, Sequential, Tanh
+from nnlite.models import GAN, AdversarialDenoiser, NotFittedError, SaveSamples
+from nnlite.models.gan import (bce_with_logits, discriminator_loss, evaluate_samples, generator_loss,
+                               nearest_distances)
+
+TOL = 1e-7
+EPS = 1e-4
+
+
+# ---------------------------------------------------------------------------------------- the losses
+@pytest.mark.parametrize("target", [0.0, 0.9, 1.0])
+def test_bce_with_logits_gradient_and_value(target):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, size=(7, 1))
+    res = check_gradient(lambda l: bce_with_logits(l, target)[0], lambda l: bce_with_logits(l, target)[1], logits)
+    assert res.passed, str(res)
+    p = 1 / (1 + np.exp(-logits))
+    want = -np.mean(target * np.log(p) + (1 - target) * np.log(1 - p))
+    assert bce_with_logits(logits, target)[0] == pytest.approx(want, rel=1e-12)
+
+
+def test_bce_with_logits_is_finite_for_huge_logits():
+    value, grad = bce_with_logits(np.array([[-1000.0], [1000.0]]), np.array([[1.0], [0.0]]))
+    assert np.isfinite(value) and value == pytest.approx(1000.0)
+    np.testing.assert_allclose(grad, [[-0.5], [0.5]])
+
+
+@pytest.mark.parametrize("kind", ["non_saturating", "minimax"])
+def test_generator_losses(kind):
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 2, size=(6, 1))
+    res = check_gradient(lambda l: generator_loss(l, kind)[0], lambda l: generator_loss(l, kind)[1], logits)
+    assert res.passed, str(res)
+    # the point of the non-saturating loss: where D confidently rejects a fake (logit -6) its gradient
+    # is ~ -1/n, while the minimax loss' gradient has all but vanished
+    _, g = generator_loss(np.array([[-6.0]]), kind)
+    assert (abs(g[0, 0]) > 0.99) if kind == "non_saturating" else (abs(g[0, 0]) < 0.003)
+
+
+def test_discriminator_loss_one_sided_label_smoothing():
+    real, fake = np.array([[3.0], [-1.0]]), np.array([[0.5], [-2.0]])
+    L, g_real, g_fake = discriminator_loss(real, fake, real_target=0.9)
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    np.testing.assert_allclose(g_real, (sig(real) - 0.9) / 2)
+    np.testing.assert_allclose(g_fake, (sig(fake) - 0.0) / 2)     # fakes keep the target 0
+    assert L == pytest.approx(bce_with_logits(real, 0.9)[0] + bce_with_logits(fake, 0.0)[0])
+
+
+# ---------------------------------------------------------------------------------------- both players
+def tiny_gan(seed=0, n=6, **kw):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0.0, 1.0, size=(n, 5))
+    params = dict(latent_dim=3, generator_hidden=(4,), discriminator_hidden=(4,), dropout=0.0, epochs=1,
+                  batch_size=n, dtype=np.float64, random_state=seed, label_smoothing=0.1)
+    params.update(kw)
+    return GAN(**params).fit(X), X, rng.standard_normal((n, 3))
+
+
+def _check_all(model, loss_fn, names):
+    model.zero_grad()
+    loss_fn()
+    analytic = {name: p.grad.copy() for name, p in model.named_parameters()}
+    errors = {}
+    for name, p in model.named_parameters():
+        if name.split(".")[0] not in names:
+            continue
+        numeric = numerical_gradient(loss_fn, p.data, EPS)
+        errors[name] = rel_error(analytic[name], numeric)
+    model.zero_grad()
+    return analytic, errors
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("generator_loss", ["non_saturating", "minimax"])
+def test_gradcheck_discriminator_loss_every_parameter(seed, generator_loss):
+    model, X, Z = tiny_gan(seed, generator_loss=generator_loss)
+    analytic, errors = _check_all(model, lambda: model.discriminator_loss_and_grad(X, Z), {"discriminator_"})
+    assert len(errors) == 4
+    for name, (err, where) in errors.items():
+        assert err < TOL, f"{name}: relative error {err:.2e} at {where}"
+    for name, g in analytic.items():      # fakes are constants for L_D: nothing reaches the generator
+        if name.startswith("generator_"):
+            assert not g.any(), name
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("generator_loss", ["non_saturating", "minimax"])
+def test_gradcheck_generator_loss_every_parameter_of_both_players(seed, generator_loss):
+    model, X, Z = tiny_gan(seed, generator_loss=generator_loss)
+    _, errors = _check_all(model, lambda: model.generator_loss_and_grad(Z), {"generator_", "discriminator_"})
+    assert len(errors) == 8
+    for name, (err, where) in errors.items():
+        assert err < TOL, f"{name}: relative error {err:.2e} at {where}"
+
+
+def test_gradcheck_with_dropout_in_the_discriminator():
+    model, X, Z = tiny_gan(2, dropout=0.3)
+    gens = model.random_generators()
+    assert gens, "the dropout layers should hold a generator"
+    states = [g.bit_generator.state for g in gens]
+
+    def loss():   # the same dropout masks at every evaluation
+        for g, s in zip(gens, states):
+            g.bit_generator.state = s
+        return model.generator_loss_and_grad(Z)
+
+    model.train()
+    _, errors = _check_all(model, loss, {"generator_", "discriminator_"})
+    for name, (err, where) in errors.items():
+        assert err < TOL, f"{name}: relative error {err:.2e} at {where}"
+
+
+def _params(module):
+    return {n: p.data.copy() for n, p in module.named_parameters()}
+
+
+def test_discriminator_update_leaves_generator_alone_and_vice_versa():
+    model, X, _ = tiny_gan(3, dtype=np.float32)
+    model.train()
+    model._real_target = 0.9
+    x = model._to_player_range(X.astype(np.float32))
+    g0, d0 = _params(model.generator_), _params(model.discriminator_)
+    model._discriminator_step(x)
+    g1, d1 = _params(model.generator_), _params(model.discriminator_)
+    for n in g0:
+        np.testing.assert_array_equal(g0[n], g1[n], err_msg=f"D's update moved the generator's {n}")
+    assert any(not np.array_equal(d0[n], d1[n]) for n in d0), "D's update did not move D"
+    model._generator_step()
+    g2, d2 = _params(model.generator_), _params(model.discriminator_)
+    for n in d1:
+        np.testing.assert_array_equal(d1[n], d2[n], err_msg=f"G's update moved the discriminator's {n}")
+    assert all(not np.array_equal(g1[n], g2[n]) for n in g1), "G's update did not move every G parameter"
+    assert all(not p.grad.any() for p in model.discriminator_.parameters()), "D's share of G's gradient was kept"
+
+
+def test_seeded_fit_is_bit_for_bit_reproducible():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(40, 6)).astype(np.float32)
+    kw = dict(latent_dim=4, generator_hidden=(8,), discriminator_hidden=(8,), epochs=3, batch_size=16, d_steps=2)
+    a = GAN(random_state=5, **kw).fit(X)
+    b = GAN(random_state=5, **kw).fit(X)
+    c = GAN(random_state=6, **kw).fit(X)
+    for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_array_equal(pa.data, pb.data, err_msg=n)
+    for k in ("d_loss", "g_loss", "d_real", "d_fake", "sample_pixel_std"):
+        assert a.history_[k] == b.history_[k], k
+    np.testing.assert_array_equal(a.sample(5, random_state=1), b.sample(5, random_state=1))
+    assert not np.array_equal(a.generator_[0].weight.data, c.generator_[0].weight.data)
+
+
+def test_sample_shape_range_and_history():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(32, 4, 4))
+    gan = GAN(latent_dim=2, generator_hidden=(8,), discriminator_hidden=(8,), epochs=2, random_state=0).fit(X)
+    s = gan.sample(7)
+    assert s.shape == (7, 4, 4) and s.min() >= 0 and s.max() <= 1
+    np.testing.assert_array_equal(gan.sample(3, random_state=4), gan.sample(3, random_state=4))
+    assert not np.array_equal(gan.sample(3), gan.sample(3))            # the model's own generator advances
+    for k in ("d_loss", "g_loss", "d_real", "d_fake", "sample_pixel_std", "sample_mean"):
+        assert len(gan.history_[k]) == 2, k
+    assert 0 < gan.data_pixel_std_ < 0.5
+
+
+def test_gan_learns_two_modes():
+    # 2-pixel "images" from two clusters; a collapsed generator would put everything in one of them
+    rng = np.random.default_rng(0)
+    centers = np.array([[0.2, 0.25], [0.8, 0.75]])
+    X = np.clip(centers[rng.integers(0, 2, 512)] + rng.normal(0, 0.04, (512, 2)), 0, 1)
+    gan = GAN(latent_dim=4, generator_hidden=(32, 32), discriminator_hidden=(32, 32), dropout=0.0, lr=2e-3,
+              epochs=40, batch_size=64, random_state=0).fit(X)
+    s = gan.sample(1000, random_state=0)
+    near = np.argmin(((s[:, None, :] - centers[None]) ** 2).sum(-1), axis=1)
+    share = np.bincount(near, minlength=2) / len(s)
+    dist = np.sqrt(((s[:, None, :] - centers[None]) ** 2).sum(-1)).min(axis=1)
+    assert share.min() > 0.25, share
+    assert np.median(dist) < 0.12, np.median(dist)
+
+
+def test_custom_players_are_copied_and_checked():
+    G = Sequential(Linear(3, 6, random_state=0), Tanh())
+    D = Sequential(Linear(6, 4, random_state=1), Tanh(), Linear(4, 1, random_state=2))
+    X = np.random.default_rng(0).uniform(size=(10, 6))
+    w = G[0].weight.data.copy()
+    gan = GAN(generator=G, discriminator=D, latent_dim=3, epochs=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(G[0].weight.data, w)                 # the user's module is not trained
+    assert gan.generator_ is not G
+    with pytest.raises(ValueError, match="expected flat samples of 7 features"):
+        GAN(generator=G, latent_dim=3, epochs=1).fit(np.zeros((4, 7)))
+    bad_d = Sequential(Linear(6, 2, random_state=0))
+    with pytest.raises(ValueError, match=r"one logit per sample, shape \(N, 1\)"):
+        GAN(generator=G, discriminator=bad_d, latent_dim=3, epochs=1).fit(X)
+
+
+def test_dcgan_players_train_and_sample():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(16, 8, 8)).astype(np.float32)
+    gan = GAN(generator="dcgan", latent_dim=4, channels=4, epochs=1, batch_size=8, random_state=0).fit(X)
+    assert type(gan.discriminator_[1]).__name__ == "Conv2d"
+    assert type(gan.generator_[2]).__name__ == "ConvTranspose2d"
+    s = gan.sample(3, random_state=0)
+    assert s.shape == (3, 8, 8) and np.isfinite(s).all()
+    with pytest.raises(ValueError, match="multiples of 4"):
+        GAN(generator="dcgan", epochs=1).fit(np.zeros((4, 6, 6)))
+
+
+def test_dcgan_gradcheck_generator_loss():
+    """The conv players' wiring, checked to 1e-5 (not 1e-7): batch norm over a batch of 8 makes the loss
+    strongly curved in the weights before it, and the ReLU after it puts many values near its kink, so
+    central differences themselves are only that accurate here. The weights feeding batch norm are scaled
+    by 10 (the function is unchanged, its curvature drops ~100x). Each layer's own exact float64 check
+    is in the layer tests."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(8, 8, 8))
+    gan = GAN(generator="dcgan", latent_dim=3, channels=2, epochs=1, batch_size=8, dtype=np.float64,
+              random_state=0).fit(X)
+    gan.train()                       # batch norm in training mode, as during fit
+    gan.generator_[2].weight.data *= 10
+    gan.discriminator_[3].weight.data *= 10
+    Z = rng.standard_normal((8, 3))
+    gan.zero_grad()
+    gan.generator_loss_and_grad(Z)
+    analytic = {n: p.grad.copy() for n, p in gan.named_parameters()}
+    for name, p in gan.named_parameters():
+        numeric = numerical_gradient(lambda: gan.generator_loss_and_grad(Z), p.data, 1e-5)
+        err, where = rel_error(analytic[name], numeric)
+        assert err < 1e-5, f"{name}: relative error {err:.2e} at {where}"
+
+
+def test_argument_errors_and_not_fitted():
+    X = np.random.default_rng(0).uniform(size=(8, 4))
+    for kw, msg in [(dict(generator="vgg"), r"generator must be None, one of \['mlp', 'dcgan'\]"),
+                    (dict(label_smoothing=0.7), "label_smoothing must be a number in"),
+                    (dict(generator_loss="wasserstein"), "generator_loss must be one of"),
+                    (dict(d_steps=0), "d_steps must be an int >= 1"),
+                    (dict(betas=(0.5,)), "betas must be a pair")]:
+        with pytest.raises(ValueError, match=msg):
+            GAN(epochs=1, **kw).fit(X)
+    with pytest.raises(ValueError, match=r"values in \[0, 1\]"):
+        GAN(epochs=1).fit(X * 255)
+    with pytest.raises(NotFittedError):
+        GAN().sample(3)
+    with pytest.raises(ValueError, match="epoch"):
+        SaveSamples("samples.png")
+
+
+def test_save_samples_writes_one_png_per_epoch(tmp_path):
+    X = np.random.default_rng(0).uniform(size=(16, 4, 4))
+    cb = SaveSamples(str(tmp_path / "s_{epoch:02d}.png"), n=4)
+    GAN(latent_dim=2, generator_hidden=(4,), discriminator_hidden=(4,), epochs=2, random_state=0).fit(
+        X, callbacks=[cb])
+    assert [p.split("/")[-1] for p in cb.paths] == ["s_01.png", "s_02.png"]
+    assert all((tmp_path / n).stat().st_size > 1000 for n in ("s_01.png", "s_02.png"))
+
+
+# ---------------------------------------------------------------------------------------- judging samples
+def test_nearest_distances_match_brute_force():
+    rng = np.random.default_rng(0)
+    A, B = rng.uniform(size=(13, 7)), rng.uniform(size=(29, 7))
+    brute = np.sqrt(((A[:, None] - B[None]) ** 2).sum(-1)).min(1)
+    np.testing.assert_allclose(nearest_distances(A, B, chunk=5), brute, rtol=1e-5)
+    assert nearest_distances(B[:3], B).max() < 1e-3                     # an exact copy is at distance 0
+
+
+def test_evaluate_samples_sees_collapse_and_copies():
+    class OneHot:  # a stand-in classifier: the class is the brightest of 4 pixel blocks
+        def predict_proba(self, X):
+            blocks = np.asarray(X).reshape(len(X), 4, -1).mean(-1)
+            p = np.exp(20 * blocks)
+            return p / p.sum(1, keepdims=True)
+
+    rng = np.random.default_rng(0)
+    train = np.zeros((400, 4, 4))
+    train[np.arange(400), rng.integers(0, 4, 400)] = 1
+    train = np.clip(train + rng.uniform(0, 0.3, train.shape), 0, 1).reshape(400, 16)
+    test = np.clip(train[:100] + rng.normal(0, 0.1, (100, 16)), 0, 1)
+    copies = evaluate_samples(train[:200], OneHot(), train, test)
+    assert copies["coverage"] == 1.0 and copies["nn_ratio"] < 0.01 and copies["copies"] > 0.99
+    collapsed = evaluate_samples(np.repeat(test[:1], 50, 0), OneHot(), train, test)
+    assert collapsed["coverage"] == 0.25 and collapsed["entropy"] == pytest.approx(0.0)
+
+
+# ---------------------------------------------------------------------------------------- adversarial denoiser
+def test_adversarial_denoiser_gradcheck_every_autoencoder_parameter():
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(0.6, 0.95, size=(4, 6))
+    noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1)
+    model = AdversarialDenoiser(adversarial_weight=0.5, latent_dim=3, hidden=(), discriminator_hidden=(4,),
+                                dropout=0.0, noise="gaussian", epochs=1, batch_size=4, dtype=np.float64,
+                                random_state=0).fit(clean)
+    model.zero_grad()
+    model.loss_and_grad(noisy, clean)
+    analytic = {n: p.grad.copy() for n, p in model.named_parameters()}
+    for n, p in model.named_parameters():
+        if n.startswith("discriminator_"):
+            assert not analytic[n].any(), f"{n}: the discriminator's share must be discarded"
+            continue
+        numeric = numerical_gradient(lambda: model.loss_and_grad(noisy, clean)[0], p.data, EPS)
+        model.zero_grad()
+        err, where = rel_error(analytic[n], numeric)
+        assert err < TOL, f"{n}: relative error {err:.2e} at {where}"
+
+
+def test_adversarial_weight_zero_is_the_reconstruction_loss():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(size=(20, 9))
+    model = AdversarialDenoiser(adversarial_weight=0.0, latent_dim=3, epochs=2, noise="gaussian",
+                                random_state=0).fit(X)
+    loss, _ = model.loss_and_grad(X)
+    assert loss == pytest.approx(model.compute_loss(X), rel=1e-6)
+    d0 = _params(model.discriminator_)
+    assert "d_loss" not in model.history_
+    model2 = AdversarialDenoiser(adversarial_weight=0.1, latent_dim=3, epochs=2, noise="gaussian",
+                                 random_state=0).fit(X)
+    assert "adv" in model2.history_ and "d_loss" in model2.history_
+    assert any(not np.array_equal(d0[n], p.data) for n, p in model2.discriminator_.named_parameters())
+    assert model2.reconstruct(X).shape == X.shape
