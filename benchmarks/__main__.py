@@ -273,9 +273,9 @@ def main(argv=None):
     header = machine_lines(args, peak, data_desc)
     for line in header:
         log(line)
-    if "steps" in what:
-        lines, _ = run_steps(args, x, max(peak.values()), log)
-        if "compile" in what and args.dtype == np.float32:
+    if "steps" in what or "compile" in what:
+        lines = run_steps(args, x, max(peak.values()), log)[0] if "steps" in what else []
+        if "compile" in what:
             lines += compile_times(args.only, args.batch, log)
         out = Path(args.out) if args.out else RESULTS / ("steps.md" if args.dtype == np.float32
                                                          else f"steps_{args.dtype.name}.md")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import threads as _threads
-from ._kernels.optim import adam_update
+from ._kernels.optim import PARALLEL_MIN_SIZE as _ADAM_PARALLEL_MIN
+from ._kernels.optim import _adam_parallel, _adam_serial, adam_update  # noqa: F401
 from .module import Module, Parameter
 
 
@@ -206,18 +207,25 @@ class Adam(Optimizer):
         _check_nonneg(name, "weight_decay", weight_decay)
         super().__init__(params, lr=float(lr), betas=(float(betas[0]), float(betas[1])), eps=float(eps),
                          weight_decay=float(weight_decay))
+        self._flat = {}  # parameter index -> flat views (p, g, m, v) handed to the kernel
 
     def step(self):
         self.step_count += 1
         h = self.hyper
         b1, b2 = h["betas"]
         t = self.step_count
-        _threads.sync_numba()  # parallel kernels use the thread count of nnlite.threads' policy
+        args = (h["lr"], b1, b2, h["eps"], 1.0 - b1**t, 1.0 - b2**t, h["weight_decay"], self._decoupled)
+        parallel = _threads.sync_numba() > 1  # nnlite.threads' policy: 1 thread on a busy machine
         for i, p in enumerate(self.params):
             st = self._state(i, "exp_avg", "exp_avg_sq")
-            adam_update(p.data.reshape(-1), p.grad.reshape(-1), st["exp_avg"].reshape(-1),
-                        st["exp_avg_sq"].reshape(-1), h["lr"], b1, b2, h["eps"], 1.0 - b1**t, 1.0 - b2**t,
-                        h["weight_decay"], self._decoupled)
+            flat = self._flat.get(i)
+            if flat is None or flat[0].base is not p.data or flat[1].base is not p.grad \
+                    or flat[2].base is not st["exp_avg"] or flat[3].base is not st["exp_avg_sq"]:
+                # flat views, made once (and again if an array is replaced: astype, load_state_dict)
+                flat = self._flat[i] = tuple(a.reshape(-1) if a.ndim != 1 else a[:]
+                                             for a in (p.data, p.grad, st["exp_avg"], st["exp_avg_sq"]))
+            kernel = _adam_parallel if parallel and p.size >= _ADAM_PARALLEL_MIN else _adam_serial
+            kernel(*flat, *args)
 
 
 class AdamW(Adam):
