@@ -146,10 +146,10 @@ def blas_threads(n: int):
     >>> with blas_threads(1):
     ...     pass  # every matrix product in here runs on one thread
     """
-    global _max_threads
+    global _max_threads, _current
     n = _check_count(n)
     _blas_controllers()
-    saved_max, saved_policy = _max_threads, _policy
+    saved_max, saved_policy, saved_count = _max_threads, _policy, get_blas_threads()
     try:
         _max_threads = n
         set_policy(n)
@@ -158,7 +158,8 @@ def blas_threads(n: int):
     finally:
         _max_threads = saved_max
         set_policy(saved_policy)
-        _apply(saved_max)
+        _current = None                     # the count in force before, whatever set it
+        _apply(saved_count)
 
 
 def get_policy():
