@@ -36,3 +36,6 @@ from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Concat, Conv2d, ConvTr
                      MaxPool2d, Residual, Upsample)  # (issue 5: conv layers)
 __all__ += ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample", "BatchNorm1d", "BatchNorm2d",
             "Residual", "Concat"]
+from . import models, noise  # noqa: E402  (issue 3: autoencoders, VAE, noise)
+from .models import VAE, Autoencoder, DenoisingAutoencoder  # noqa: E402
+__all__ += ["models", "noise", "Autoencoder", "DenoisingAutoencoder", "VAE"]
