@@ -39,3 +39,5 @@ __all__ += ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample", "
 from . import models, noise  # noqa: E402  (issue 3: autoencoders, VAE, noise)
 from .models import VAE, Autoencoder, DenoisingAutoencoder  # noqa: E402
 __all__ += ["models", "noise", "Autoencoder", "DenoisingAutoencoder", "VAE"]
+from .models import GAN, AdversarialDenoiser, MLPClassifier, SparseAutoencoder  # noqa: E402  (issue 6)
+__all__ += ["GAN", "AdversarialDenoiser", "MLPClassifier", "SparseAutoencoder"]

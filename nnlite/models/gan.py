@@ -683,7 +683,7 @@ def evaluate_samples(samples, classifier, X_train, X_test, n_classes=None, min_s
     k = proba.shape[1] if n_classes is None else int(n_classes)
     hist = np.bincount(proba.argmax(axis=1), minlength=k) / len(samples)
     nz = hist[hist > 0]
-    entropy = float(-(nz * np.log(nz)).sum())
+    entropy = 0.0 - float((nz * np.log(nz)).sum())     # 0.0 - : no "-0.0" for a single class
     X_train = np.asarray(X_train).reshape(len(X_train), -1)
     X_test = np.asarray(X_test).reshape(len(X_test), -1)[:max_test]
     d_samples = nearest_distances(samples, X_train)
