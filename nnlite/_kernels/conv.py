@@ -21,8 +21,7 @@ Column matrices (``P = OH * OW`` output positions per image, ``R = KH * KW * C``
   (where NHWC and NCHW are the same memory and a row per tap gives long contiguous runs).
 
 ``col2im`` is the adjoint of ``im2col``: it adds every column entry back onto the pixel it was copied
-from. The NHWC version is written as a gather (each output pixel sums the entries that came from it), so
-it runs in parallel over output rows without races and writes each pixel once.
+from (in parallel over images, whose windows never overlap).
 
 Every kernel is a plain function jitted at module level (``kernel.py_func`` is the plain Python);
 ``tests/naive_conv.py`` holds slow, obvious loop twins and ``tests/test_conv_kernels.py`` compares them
@@ -75,41 +74,36 @@ def _im2col_nhwc(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, cols):
 
 def _col2im_nhwc(cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, bias, out):
     """Adjoint of :func:`_im2col_nhwc`, plus a bias: ``out`` ``(N, H, W, C)`` is overwritten with
-    ``bias[c] + sum of the column entries copied from (n, ih, iw, c)``. ``bias`` has length C or 0."""
+    ``bias[c] + sum of the column entries copied from (n, ih, iw, c)``. ``bias`` has length C or 0.
+
+    A scatter that reads ``cols`` in order (measured ~8x faster here than the gather form), parallel
+    over images: windows of one image overlap, those of different images never do.
+    """
     N, H, W, C = out.shape
     has_bias = bias.shape[0] > 0
-    for t in prange(N * H):
-        n = t // H
-        ih = t - n * H
-        for iw in range(W):
-            if has_bias:
-                for c in range(C):
-                    out[n, ih, iw, c] = bias[c]
-            else:
-                for c in range(C):
-                    out[n, ih, iw, c] = 0
-            for kh in range(KH):
-                num_h = ih + PH - kh * DH                      # = oh * SH for the rows that saw this pixel
-                if num_h < 0:
-                    break
-                if num_h % SH != 0:
-                    continue
-                oh = num_h // SH
-                if oh >= OH:
-                    continue
-                for kw in range(KW):
-                    num_w = iw + PW - kw * DW
-                    if num_w < 0:
-                        break
-                    if num_w % SW != 0:
-                        continue
-                    ow = num_w // SW
-                    if ow >= OW:
-                        continue
-                    row = (n * OH + oh) * OW + ow
-                    o = (kh * KW + kw) * C
+    for n in prange(N):
+        for i in range(H):
+            for j in range(W):
+                if has_bias:
                     for c in range(C):
-                        out[n, ih, iw, c] += cols[row, o + c]
+                        out[n, i, j, c] = bias[c]
+                else:
+                    for c in range(C):
+                        out[n, i, j, c] = 0
+        for oh in range(OH):
+            for ow in range(OW):
+                row = (n * OH + oh) * OW + ow
+                for kh in range(KH):
+                    ih = oh * SH - PH + kh * DH
+                    if ih < 0 or ih >= H:
+                        continue
+                    for kw in range(KW):
+                        iw = ow * SW - PW + kw * DW
+                        if iw < 0 or iw >= W:
+                            continue
+                        o = (kh * KW + kw) * C
+                        for c in range(C):
+                            out[n, ih, iw, c] += cols[row, o + c]
 
 
 im2col_nhwc = njit_parallel(_im2col_nhwc)

@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from .. import init as _init
+from .. import threads as _threads
 from .._kernels import conv as K
 from ..module import DEFAULT_DTYPE, Module, Parameter, check_input
 from ..random import as_generator
@@ -69,6 +70,14 @@ class _ScratchMixin:
             arr = np.empty(shape, dtype)
             cache[name] = arr
         return arr
+
+    def _ones(self, n: int, dtype) -> np.ndarray:
+        """A cached ``(1, n)`` row of ones (column sums as a matrix product)."""
+        cache = self.__dict__.setdefault("_scratch_arrays", {})
+        ones = cache.get("ones")
+        if ones is None or ones.shape != (1, n) or ones.dtype != dtype:
+            ones = cache["ones"] = np.ones((1, n), dtype)
+        return ones
 
     def __getstate__(self):  # deepcopy / pickle without the work arrays
         state = self.__dict__.copy()
@@ -197,6 +206,7 @@ class Conv2d(_ConvBase):
 
     def forward(self, x):
         x = check_input(self, x, ndim=4, features=self.in_channels, axis=1, what="channels (NCHW)")
+        _threads.sync_numba()                                              # prange threads per the BLAS policy
         w = self.weight.data
         xc = K.channels_last(x, w.dtype)                                   # (N, H, W, C_in)
         N, H, W, C = xc.shape
@@ -207,19 +217,27 @@ class Conv2d(_ConvBase):
         geo = self._geometry(OH, OW)
         KH, KW = self.kernel_size
         M, R = N * OH * OW, KH * KW * C
-        w_r = np.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(R, Co)  # (KH*KW*C_in, C_out)
+        has_b = self.bias is not None
+        # The bias rides in the product: a column of ones in cols and the bias as the last row of W_r, so
+        # forward adds it and backward's X^T G yields its gradient (the column sums of G) for free.
+        Rb = R + has_b
+        w_r = np.empty((Rb, Co), w.dtype)                                  # (KH*KW*C_in [+1], C_out)
+        w_r[:R] = w.transpose(2, 3, 1, 0).reshape(R, Co)
+        if has_b:
+            w_r[R] = self.bias.data
         if C == 1:                                                          # planar rows: long contiguous runs
-            cols_p = self._scratch("cols", (R, M), w.dtype)                 # (R, M)
+            cols_p = self._scratch("cols", (Rb, M), w.dtype)                # (R [+1], M); kernel fills rows < R
             K.im2col_planar(xc.reshape(N, 1, H, W), *geo, cols_p)
-            cols = cols_p.T                                                 # (M, R) view
+            if has_b:
+                cols_p[R] = 1
+            cols = cols_p.T                                                 # (M, R [+1]) view
         else:
-            cols = self._scratch("cols", (M, R), w.dtype)                   # (M, R)
+            cols = self._scratch("cols", (M, Rb), w.dtype)                  # (M, R [+1]); kernel fills cols < R
             K.im2col_nhwc(xc, *geo, cols)
+            if has_b:
+                cols[:, R] = 1
         y = np.empty((N, OH, OW, Co), w.dtype)                             # channels-last output
-        y2 = y.reshape(M, Co)
-        np.matmul(cols, w_r, out=y2)
-        if self.bias is not None:
-            y2 += self.bias.data
+        _threads.matmul(cols, w_r, out=y.reshape(M, Co))                   # (M, C_out) = cols @ W_r (+ b)
         self._saved = (x.shape, (N, Co, OH, OW), cols, w_r)
         return K.nchw_view(y)                                              # (N, C_out, OH, OW)
 
@@ -230,21 +248,21 @@ class Conv2d(_ConvBase):
         N, C, H, W = x_shape
         _, Co, OH, OW = y_shape
         KH, KW = self.kernel_size
-        M = N * OH * OW
+        M, R = N * OH * OW, KH * KW * C
         g = K.channels_last(dy, w.dtype).reshape(M, Co)                   # (M, C_out)
+        dw_r = _threads.matmul(cols.T, g)                                  # (KH*KW*C_in [+1], C_out)
+        self.weight.grad += dw_r[:R].reshape(KH, KW, C, Co).transpose(3, 2, 0, 1)
         if self.bias is not None:
-            self.bias.grad += g.sum(axis=0)
-        dw_r = cols.T @ g                                                  # (KH*KW*C_in, C_out)
-        self.weight.grad += dw_r.reshape(KH, KW, C, Co).transpose(3, 2, 0, 1)
+            self.bias.grad += dw_r[R]                                      # sum of G over rows
         self._saved = None
         geo = self._geometry(OH, OW)
         dx = np.empty((N, H, W, C), w.dtype)                               # channels-last
         if C == 1:
-            cols_p = cols.T                                                # the (R, M) scratch buffer
-            np.matmul(w_r, g.T, out=cols_p)                                # dcols, planar: (R, M)
+            cols_p = cols.T                                                # the (R [+1], M) scratch buffer
+            _threads.matmul(w_r, g.T, out=cols_p)                         # dcols, planar (last row unused)
             K.col2im_planar(cols_p, *geo, _empty(w.dtype), dx.reshape(N, 1, H, W))
         else:
-            np.matmul(g, w_r.T, out=cols)                                  # dcols overwrite cols: (M, R)
+            _threads.matmul(g, w_r.T, out=cols)                           # dcols overwrite cols (last col unused)
             K.col2im_nhwc(cols, *geo, _empty(w.dtype), dx)
         return K.nchw_view(dx)                                             # (N, C_in, H, W)
 
@@ -333,6 +351,7 @@ class ConvTranspose2d(_ConvBase):
 
     def forward(self, x):
         x = check_input(self, x, ndim=4, features=self.in_channels, axis=1, what="channels (NCHW)")
+        _threads.sync_numba()                                              # prange threads per the BLAS policy
         w = self.weight.data
         xc = K.channels_last(x, w.dtype)                                   # (N, H, W, C_in)
         N, H, W, C = xc.shape
@@ -349,11 +368,11 @@ class ConvTranspose2d(_ConvBase):
         y = np.empty((N, OH, OW, Co), w.dtype)                             # channels-last output
         if Co == 1:
             cols_p = self._scratch("cols", (R, M), w.dtype)                 # planar (R, M)
-            np.matmul(w_t.T, X.T, out=cols_p)
+            _threads.matmul(w_t.T, X.T, out=cols_p)
             K.col2im_planar(cols_p, *geo, bias, y.reshape(N, 1, OH, OW))
         else:
             cols = self._scratch("cols", (M, R), w.dtype)                   # (M, R)
-            np.matmul(X, w_t, out=cols)
+            _threads.matmul(X, w_t, out=cols)
             K.col2im_nhwc(cols, *geo, bias, y)
         self._saved = (x.shape, (N, Co, OH, OW), X, w_t)
         return K.nchw_view(y)                                              # (N, C_out, OH, OW)
@@ -375,13 +394,13 @@ class ConvTranspose2d(_ConvBase):
         else:
             g = self._scratch("cols", (M, R), w.dtype)
             K.im2col_nhwc(dyc, *geo, g)                                    # (M, R)
-        if self.bias is not None:
-            self.bias.grad += dyc.reshape(-1, Co).sum(axis=0)
-        dw_t = X.T @ g                                                     # (C_in, KH*KW*C_out)
+        if self.bias is not None:                                          # 1^T dY: column sums by BLAS
+            self.bias.grad += _threads.matmul(self._ones(N * OH * OW, w.dtype), dyc.reshape(-1, Co))[0]
+        dw_t = _threads.matmul(X.T, g)                                     # (C_in, KH*KW*C_out)
         self.weight.grad += dw_t.reshape(C, KH, KW, Co).transpose(0, 3, 1, 2)
         self._saved = None
         dx = np.empty((N, H, W, C), w.dtype)                               # channels-last
-        np.matmul(g, w_t.T, out=dx.reshape(M, C))
+        _threads.matmul(g, w_t.T, out=dx.reshape(M, C))
         return K.nchw_view(dx)                                             # (N, C_in, H, W)
 
     def extra_repr(self):
