@@ -59,9 +59,10 @@ from pathlib import Path
 import numpy as np
 
 from .module import Module
+from .trainer import Callback
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "Checkpoint", "CheckpointError",
-           "model_config", "build_model", "atomic_write_bytes", "atomic_write_text", "FORMAT_VERSION"]
+           "model_config", "build_model", "restore_model", "fit_resumable", "atomic_write_bytes", "atomic_write_text", "FORMAT_VERSION"]
 
 #: Bumped when the layout changes incompatibly; newer files are refused with a clear message.
 FORMAT_VERSION = 1
@@ -232,8 +233,17 @@ def _as_module(model) -> Module:
 def _check_finite(path, module: Module, optimizer):
     bad = [k for k, v in module.state_dict().items() if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all()]
     if optimizer is not None:
-        for i, st in optimizer.state.items():
-            bad += [f"optimizer state {k} of parameter {i}" for k, v in st.items() if not np.isfinite(v).all()]
+        def walk(obj, where):
+            if isinstance(obj, np.ndarray):
+                if np.issubdtype(obj.dtype, np.floating) and not np.isfinite(obj).all():
+                    bad.append(f"optimizer state {where}")
+            elif isinstance(obj, dict):
+                for k, v in obj.items():
+                    walk(v, f"{where}/{k}" if where else str(k))
+            elif isinstance(obj, (list, tuple)):
+                for i, v in enumerate(obj):
+                    walk(v, f"{where}/{i}")
+        walk(optimizer.state_dict(), "")
     if bad:
         raise CheckpointError(f"refusing to save a checkpoint whose weights contain NaN or inf ({', '.join(bad[:5])}"
                               f"{', ...' if len(bad) > 5 else ''}); the previous checkpoint, if any, is kept. "
@@ -278,6 +288,7 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, config=None, gene
                                                               "config": _jsonable(config)},
         "module_class": f"{type(module).__module__}.{type(module).__qualname__}",
         "model_keys": {k: list(v.shape) for k, v in module.state_dict().items()},
+        "fitted": _fitted_attributes(model),
         "model_generators": [g.bit_generator.state for g in module.random_generators()],
         "generators": {str(k): g.bit_generator.state for k, g in (generators or {}).items()},
         "extra": _jsonable(extra or {}),
@@ -288,12 +299,10 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, config=None, gene
         raise TypeError("save_checkpoint: extra= must be JSON-able data (dict of str, numbers, lists)")
     if optimizer is not None:
         sd = optimizer.state_dict()
-        meta["optimizer"] = {"type": sd["type"], "hyper": _jsonable(sd["hyper"]), "step_count": sd["step_count"],
-                             "n_params": len(optimizer.params), "state_keys": {}}
-        for i, st in sd["state"].items():
-            meta["optimizer"]["state_keys"][str(i)] = sorted(st)
-            for name, v in st.items():
-                arrays[f"optimizer/{i}/{name}"] = v
+        params = getattr(optimizer, "params", None)
+        meta["optimizer"] = {"type": sd.get("type", type(optimizer).__name__),
+                             "n_params": None if params is None else len(params),
+                             "tree": _encode_tree(sd, "optimizer", arrays)}
     if trainer is not None:
         meta["trainer"] = trainer.state_dict()
     text = json.dumps(meta, indent=1, allow_nan=True)
@@ -303,6 +312,53 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, config=None, gene
     if sidecar:
         atomic_write_text(path.with_suffix(".json"), text + "\n")
     return path
+
+
+def _fitted_attributes(model) -> dict:
+    """The model's JSON-able fitted attributes (scikit-learn style ``name_``: ``input_shape_``, ...)."""
+    out = {}
+    for name, value in vars(model).items():
+        if name.endswith("_") and not name.startswith("_") and not isinstance(value, Module):
+            v = _jsonable(value)
+            if v is not _DROP:
+                out[name] = v
+    return out
+
+
+def _encode_tree(obj, path, arrays):
+    """JSON-able copy of a nested state (dicts, lists, numbers) with arrays moved to ``arrays[path]``."""
+    if isinstance(obj, np.ndarray):
+        arrays[path] = obj
+        return {"__array__": path}
+    if isinstance(obj, dict):
+        return {"__dict__": [[_encode_key(k), _encode_tree(v, f"{path}/{k}", arrays)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return {"__tuple__" if isinstance(obj, tuple) else "__list__":
+                [_encode_tree(v, f"{path}/{i}", arrays) for i, v in enumerate(obj)]}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"save_checkpoint: cannot store a {type(obj).__name__} in an optimizer state (at {path})")
+
+
+def _encode_key(k):
+    if isinstance(k, (bool, str, int, float)) or k is None:
+        return k
+    raise TypeError(f"save_checkpoint: optimizer state keys must be str or int, got {type(k).__name__}")
+
+
+def _decode_tree(obj, arrays):
+    if isinstance(obj, dict):
+        if "__array__" in obj:
+            return arrays[obj["__array__"]]
+        if "__dict__" in obj:
+            return {k: _decode_tree(v, arrays) for k, v in obj["__dict__"]}
+        if "__tuple__" in obj:
+            return tuple(_decode_tree(v, arrays) for v in obj["__tuple__"])
+        if "__list__" in obj:
+            return [_decode_tree(v, arrays) for v in obj["__list__"]]
+    return obj
 
 
 def _nnlite_version():
@@ -395,15 +451,10 @@ def read_checkpoint(path) -> Checkpoint:
         raise CheckpointError("damaged checkpoint: its weights do not match its own list of keys and shapes", path)
     opt = None
     if meta.get("optimizer"):
-        om = meta["optimizer"]
-        state = {}
-        for i, names in om.get("state_keys", {}).items():
-            try:
-                state[int(i)] = {n: arrays[f"optimizer/{i}/{n}"] for n in names}
-            except KeyError as exc:
-                raise CheckpointError(f"damaged checkpoint: optimizer entry {exc} is missing", path) from None
-        hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in om["hyper"].items()}
-        opt = {"type": om["type"], "hyper": hyper, "step_count": om["step_count"], "state": state}
+        try:
+            opt = _decode_tree(meta["optimizer"]["tree"], arrays)
+        except KeyError as exc:
+            raise CheckpointError(f"damaged checkpoint: optimizer entry {exc} is missing", path) from None
     return Checkpoint(path, meta, model_state, opt)
 
 
@@ -456,18 +507,21 @@ def load_checkpoint(path, model=None, optimizer=None, trainer=None, generators=N
         if ck.optimizer_state is None:
             raise CheckpointError("the checkpoint holds no optimizer state (it was saved without optimizer=); "
                                   "load the weights only, with load_checkpoint(path, model=...)", path)
-        if ck.optimizer_state["type"] != type(optimizer).__name__:
-            raise CheckpointError(f"the checkpoint's optimizer is {ck.optimizer_state['type']}, this one is "
+        saved_type = ck.optimizer_state.get("type", meta["optimizer"]["type"])
+        if saved_type != optimizer.state_dict().get("type", type(optimizer).__name__):
+            raise CheckpointError(f"the checkpoint's optimizer is {saved_type}, this one is "
                                   f"{type(optimizer).__name__}; use the same optimizer to resume", path)
-        n_saved = meta["optimizer"]["n_params"]
-        if n_saved != len(optimizer.params):
-            raise CheckpointError(f"the checkpoint's optimizer updates {n_saved} parameters, this one "
-                                  f"{len(optimizer.params)}; it was made for another architecture", path)
-        for i, st in ck.optimizer_state["state"].items():
-            for k, v in st.items():
-                if v.shape != optimizer.params[i].shape:
-                    raise CheckpointError(f"optimizer state {k!r} of parameter {i} has shape {v.shape}, the parameter "
-                                          f"has {optimizer.params[i].shape}; another architecture", path)
+        params = getattr(optimizer, "params", None)
+        n_saved = meta["optimizer"].get("n_params")
+        if params is not None and n_saved is not None:
+            if n_saved != len(params):
+                raise CheckpointError(f"the checkpoint's optimizer updates {n_saved} parameters, this one "
+                                      f"{len(params)}; it was made for another architecture", path)
+            for i, st in ck.optimizer_state.get("state", {}).items():
+                for k, v in st.items():
+                    if np.shape(v) != params[int(i)].shape:
+                        raise CheckpointError(f"optimizer state {k!r} of parameter {i} has shape {np.shape(v)}, "
+                                              f"the parameter has {params[int(i)].shape}; another architecture", path)
     tstate = meta.get("trainer")
     if trainer is not None:
         if tstate is None:
@@ -490,7 +544,11 @@ def load_checkpoint(path, model=None, optimizer=None, trainer=None, generators=N
         for g, st in zip(module.random_generators(), meta.get("model_generators", [])):
             g.bit_generator.state = st
     if optimizer is not None:
-        optimizer.load_state_dict(ck.optimizer_state)
+        try:
+            optimizer.load_state_dict(ck.optimizer_state)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"the optimizer state does not fit this optimizer ({type(exc).__name__}: {exc})",
+                                  path) from None
     if trainer is not None:
         trainer.load_state_dict(tstate)
     for name, g in (generators or {}).items():
@@ -512,3 +570,136 @@ def _diff_state(module: Module, state: dict, strict: bool) -> list[str]:
     if strict and unexpected:
         problems.append("not in the model: " + ", ".join(unexpected))
     return problems
+
+
+# ---------------------------------------------------------------------------------------------- model adapter
+# The scikit-learn-like models of nnlite.models (Autoencoder, DenoisingAutoencoder, VAE, ...) build their
+# networks inside ``fit``. Two adapters make them checkpointable without changing them:
+#   * restore_model(path): rebuild from the stored configuration, re-create the networks with the model's
+#     ``_build(n_features, rng)`` hook, load the weights and the fitted attributes (``input_shape_``, ...);
+#   * fit_resumable(model, X, path, resume=...): run the model's own ``fit`` with a ModelCheckpoint (and, on
+#     resume, a callback that loads the checkpoint into the model, optimizer and trainer as training begins).
+# If a model's ``fit`` accepts ``callbacks=`` itself, that is used instead of the ``_extra_callbacks`` hook.
+
+def restore_model(path, checkpoint: Checkpoint | None = None):
+    """A ready-to-use (fitted, eval-mode) model from a checkpoint written while training an nnlite model.
+
+    Works for models whose class is in ``nnlite`` and which either define ``from_checkpoint(path)`` or
+    follow nnlite.models' protocol (``get_params``, ``_validate_params``, ``_build(n_features, rng)``,
+    fitted attributes ``n_features_in_``/``input_shape_``). Raises :class:`CheckpointError` otherwise.
+    """
+    from .random import as_generator
+
+    ck = checkpoint if checkpoint is not None else read_checkpoint(path)
+    try:
+        model = ck.build_model()
+    except CheckpointError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"cannot rebuild the model {ck.config.get('class')} from its stored configuration "
+                              f"({type(exc).__name__}: {exc})", ck.path) from None
+    if hasattr(type(model), "from_checkpoint"):
+        return type(model).from_checkpoint(ck.path)
+    fitted = ck.meta.get("fitted", {})
+    for name, value in fitted.items():
+        if name == "input_shape_":
+            value = tuple(value)
+        object.__setattr__(model, name, value)
+    if isinstance(model, Module) and not model.parameters() and hasattr(model, "_build"):
+        if "n_features_in_" not in fitted:
+            raise CheckpointError("the checkpoint does not record n_features_in_: cannot rebuild the networks",
+                                  ck.path)
+        if hasattr(model, "_validate_params"):
+            model._validate_params()
+        model._build(int(fitted["n_features_in_"]), as_generator(0))
+    history = {k: list(v) for k, v in ck.history.items()}
+    if history and "history_" not in fitted:
+        object.__setattr__(model, "history_", history)
+        object.__setattr__(model, "loss_curve_", history.get("loss", []))
+        object.__setattr__(model, "n_epochs_", ck.epoch)
+        object.__setattr__(model, "n_iter_", ck.global_step)
+        if hasattr(model, "_after_fit"):
+            model._after_fit()
+    if isinstance(model, Module) and "_rng" not in vars(model):
+        object.__setattr__(model, "_rng", as_generator(0))
+    module = _as_module(model)
+    problems = _diff_state(module, ck.model_state, True)
+    if problems:
+        raise CheckpointError("the rebuilt model does not match the stored weights: " + " | ".join(problems), ck.path)
+    module.load_state_dict(ck.model_state)
+    module.eval()
+    return model
+
+
+class _ResumeCallback(Callback):
+    """Loads a checkpoint into model, optimizer and trainer as training begins, then stops the run when
+    the planned number of epochs (``target``, default the trainer's ``epochs``) is reached in total."""
+
+    def __init__(self, path, target):
+        self.path, self.target = path, target
+
+    def on_train_begin(self, trainer):
+        if self.path is not None:
+            load_checkpoint(self.path, model=trainer.model, optimizer=trainer.optimizer, trainer=trainer)
+            target = self.target if self.target is not None else trainer.epochs
+            if trainer.epoch >= target and trainer._resume_position is None:
+                raise _AlreadyComplete
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        target = self.target if self.target is not None else trainer.epochs
+        if trainer.epoch >= target:
+            trainer.stop_training = True
+
+
+class _AlreadyComplete(Exception):
+    """The checkpoint already holds the whole planned run: nothing to train."""
+
+
+def fit_resumable(model, X, path, resume: bool = False, epochs: int | None = None, every_epochs: int = 1,
+                  every_steps: int | None = None, callbacks=(), extra=None, **fit_kwargs):
+    """``model.fit(X, epochs=epochs, **fit_kwargs)`` with a checkpoint at ``path`` and optional resume.
+
+    With ``resume=True`` and an existing checkpoint at ``path``, the run continues from it (weights,
+    optimizer, trainer counters and every generator restored as training begins) until ``epochs``
+    epochs in total; the result is bit-identical to an uninterrupted run with the same seed, data and
+    arguments. ``random_state`` must be an int for that (a seed, not a Generator). Returns
+    ``(model, resumed_from_epoch)``; the latter is ``None`` for a fresh run.
+    """
+    from .callbacks import ModelCheckpoint
+
+    resumed = None
+    if resume and Path(path).exists():
+        ck = read_checkpoint(path)
+        saved = ck.config.get("class")
+        here = model_config(model)
+        if saved != here["class"] or ck.config.get("config") != here["config"]:
+            raise CheckpointError(f"cannot resume: the checkpoint is for {saved} with {json.dumps(ck.config.get('config'))}"
+                                  f", this run is {here['class']} with {json.dumps(here['config'])}; use the same "
+                                  "arguments as the interrupted run", path)
+        resumed = ck.epoch
+        if epochs is not None and ck.epoch >= epochs and not ck.mid_epoch:
+            return restore_model(path, ck), resumed
+    ours = [ModelCheckpoint(path, every_epochs=every_epochs, every_steps=every_steps, extra=extra, model=model)]
+    ours += list(callbacks)
+    ours.append(_ResumeCallback(path if resumed is not None else None, epochs))
+    import inspect
+
+    if "callbacks" in inspect.signature(model.fit).parameters:
+        try:
+            model.fit(X, epochs=epochs, callbacks=ours, **fit_kwargs)
+        except _AlreadyComplete:
+            return restore_model(path), resumed
+        return model, resumed
+    original = type(model)._extra_callbacks
+
+    def _extra_callbacks():
+        return original(model) + ours
+
+    object.__setattr__(model, "_extra_callbacks", _extra_callbacks)
+    try:
+        model.fit(X, epochs=epochs, **fit_kwargs)
+    except _AlreadyComplete:
+        return restore_model(path), resumed
+    finally:
+        object.__delattr__(model, "_extra_callbacks")
+    return model, resumed
