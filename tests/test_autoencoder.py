@@ -58,7 +58,7 @@ def check_model_loss_gradients(model, X, Y):
     model.zero_grad()
     _, dX = model.loss_and_grad(X, Y)
     analytic = {name: p.grad.copy() for name, p in model.named_parameters()}
-    n_linear = sum(type(m).__name__ == "Linear" for m in model.modules())
+    n_linear = sum(isinstance(m, nnlite.Linear) for m in model.modules())   # Dense is a Linear
     assert len(analytic) == 2 * n_linear  # every weight and bias is checked
     errors = {}
     for name, p in model.named_parameters():
@@ -170,7 +170,8 @@ def test_hyperparameter_validation(font, kwargs, pattern):
 
 @pytest.mark.parametrize("kwargs, pattern", [
     (dict(noise="speckle"), r"unknown noise 'speckle'; valid names are: bit_flip, gaussian, masking, salt_and_pepper"),
-    (dict(noise="bit_flip", noise_level=1.5), r"noise_level \(probability p of 'bit_flip'\) must be in \[0, 1\], got 1.5"),
+    (dict(noise="bit_flip", noise_level=1.5),
+     r"noise_level \(probability p of 'bit_flip'\) must be in \[0, 1\], got 1.5"),
     (dict(noise="gaussian", noise_level=-0.1), r"noise_level \(sigma of 'gaussian'\) must be >= 0, got -0.1"),
     (dict(n_passes=0), r"n_passes must be an int >= 1, got 0"),
 ])

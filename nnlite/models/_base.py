@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from ..layers import Linear, Sequential, get_activation
+from ..layers import Dense, Sequential, get_activation
 from ..layers.activations import ACTIVATIONS
 from ..module import Module
 from ..optim import OPTIMIZERS, get_optimizer
@@ -34,19 +34,36 @@ LR_SCHEDULES = ("cosine", "constant")
 
 
 def mlp(sizes, activation, random_state=None, dtype=np.float32, output_activation=None) -> Sequential:
-    """``Linear -> act -> ... -> Linear [-> output_activation]`` through ``sizes = (n_in, h1, ..., n_out)``.
+    """``Dense(act) -> ... -> Dense(act) -> Dense(identity) [-> output_activation]`` through
+    ``sizes = (n_in, h1, ..., n_out)``.
 
-    Every Linear uses PyTorch's default initialisation and draws from ``random_state`` in order.
+    :class:`~nnlite.Dense` is ``Linear`` followed by the activation, fused (same weights, same maths,
+    one pass less over memory). Every layer uses PyTorch's default initialisation and draws from
+    ``random_state`` in order. The output activation, if any, is a separate last module so that the
+    models can stop before it and compute a BCE on logits.
     """
     rng = as_generator(random_state)
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(Linear(a, b, dtype=dtype, random_state=rng))
-        if i < len(sizes) - 2:
-            layers.append(get_activation(activation))
+    n = len(sizes) - 1
+    layers = [Dense(a, b, activation if i < n - 1 else "identity", dtype=dtype, random_state=rng)
+              for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
     if output_activation is not None:
         layers.append(get_activation(output_activation))
     return Sequential(*layers)
+
+
+class _NoInputGrad:
+    """``with _NoInputGrad(seq): ...`` -- the first layer of ``seq`` skips ``dL/dx`` (training needs none)."""
+
+    def __init__(self, seq):
+        self.layer = seq[0] if len(seq) and hasattr(seq[0], "needs_input_grad") else None
+
+    def __enter__(self):
+        if self.layer is not None:
+            self.layer.needs_input_grad = False
+
+    def __exit__(self, *exc):
+        if self.layer is not None:
+            self.layer.needs_input_grad = True
 
 
 class _CosineLR(Callback):

@@ -28,7 +28,7 @@ from ..losses import BCEWithLogitsLoss, MSELoss
 from ..noise import NOISES, get_noise
 from ..random import as_generator
 from ..trainer import Callback
-from ._base import BaseModel, backward_layers, mlp, run_layers
+from ._base import BaseModel, _NoInputGrad, backward_layers, mlp, run_layers
 
 __all__ = ["Autoencoder", "DenoisingAutoencoder"]
 
@@ -168,7 +168,8 @@ class Autoencoder(BaseModel):
         return total / len(X)
 
     def _train_step(self, xb, yb):
-        value, _ = self._loss_forward_backward(self._train_input(xb), yb)
+        with _NoInputGrad(self.encoder_):               # no dL/dx while training: skip that product
+            value, _ = self._loss_forward_backward(self._train_input(xb), yb)
         return value
 
     def _train_input(self, xb):

@@ -34,10 +34,9 @@ import numbers
 
 import numpy as np
 
-from ..layers.activations import sigmoid
 from ..losses import BCEWithLogitsLoss
 from ..random import as_generator
-from ._base import BaseModel, backward_layers, mlp, run_layers
+from ._base import BaseModel, _NoInputGrad, backward_layers, mlp, run_layers
 
 __all__ = ["VAE", "reparameterize", "reparameterize_backward", "kl_divergence", "kl_divergence_backward"]
 
@@ -175,7 +174,8 @@ class VAE(BaseModel):
         scale = np.asarray(beta / B, dtype=dmu.dtype)
         dh = np.concatenate([dmu + scale * kmu, dlogvar + scale * klv], axis=1)   # (B, 2m)
         dX = self.encoder_.backward(dh)                      # through the encoder ...
-        dX -= logits * np.asarray(1.0 / B, dtype=logits.dtype)   # ... and as the BCE target: dBCE/dx = -logit
+        if dX is not None:                                   # (None while training: not needed)
+            dX -= logits * np.asarray(1.0 / B, dtype=logits.dtype)   # ... and as the BCE target: -logit
         return loss, recon, kl, dX
 
     def loss_and_grad(self, X, eps=None, random_state=None):
@@ -212,7 +212,8 @@ class VAE(BaseModel):
 
     def _train_step(self, xb, yb):
         eps = self._draw_eps((len(xb), self.latent_dim), xb.dtype, self._rng)
-        loss, recon, kl, _ = self._elbo_forward_backward(xb, eps)
+        with _NoInputGrad(self.encoder_):                    # no dL/dx while training: skip that product
+            loss, recon, kl, _ = self._elbo_forward_backward(xb, eps)
         return {"loss": loss, "recon": recon, "kl": kl}
 
     def _before_fit(self, X, Xv):
