@@ -152,8 +152,19 @@ def test_backward_adds_into_grad_and_outputs_are_channels_last():
     conv.backward(dy)
     np.testing.assert_allclose(conv.weight.grad, 2 * g1, rtol=1e-12)
     assert y.transpose(0, 2, 3, 1).flags.c_contiguous                       # NCHW view of an NHWC buffer
-    with pytest.raises(RuntimeError, match="backward"):
-        conv.backward(dy)                                                    # columns already consumed
+    dx1 = conv.backward(dy)                     # a second backward after one forward (GAN-style reuse)
+    np.testing.assert_allclose(conv.weight.grad, 3 * g1, rtol=1e-12)
+    np.testing.assert_allclose(dx1, naive_dx(conv, dy), rtol=1e-10, atol=1e-12)
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        Conv2d(2, 3, 3).backward(dy)
+
+
+def naive_dx(conv, dy):
+    """dL/dx of a stride-1 conv by its definition: the 'full' correlation of dy with the flipped kernel."""
+    w = conv.weight.data
+    flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)                     # (C_in, C_out, KH, KW)
+    p = w.shape[2] - 1 - conv.padding[0]
+    return naive.conv2d(dy, flipped, None, (1, 1), (p, p))
 
 
 # ------------------------------------------------------------------------------------------- pooling / upsample

@@ -112,8 +112,7 @@ class _ConvBase(_ScratchMixin, Module):
 
     def _saved_state(self):
         if getattr(self, "_saved", None) is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called without a forward (or twice after one "
-                               "forward: backward reuses the saved columns as work space)")
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return self._saved
 
     def _check_dy(self, dy, shape):
@@ -254,16 +253,16 @@ class Conv2d(_ConvBase):
         self.weight.grad += dw_r[:R].reshape(KH, KW, C, Co).transpose(3, 2, 0, 1)
         if self.bias is not None:
             self.bias.grad += dw_r[R]                                      # sum of G over rows
-        self._saved = None
         geo = self._geometry(OH, OW)
         dx = np.empty((N, H, W, C), w.dtype)                               # channels-last
         if C == 1:
-            cols_p = cols.T                                                # the (R [+1], M) scratch buffer
-            _threads.matmul(w_r, g.T, out=cols_p)                         # dcols, planar (last row unused)
-            K.col2im_planar(cols_p, *geo, _empty(w.dtype), dx.reshape(N, 1, H, W))
+            dcols_p = self._scratch("dcols", cols.T.shape, w.dtype)       # (R [+1], M)
+            _threads.matmul(w_r, g.T, out=dcols_p)                        # planar dcols (last row unused)
+            K.col2im_planar(dcols_p, *geo, _empty(w.dtype), dx.reshape(N, 1, H, W))
         else:
-            _threads.matmul(g, w_r.T, out=cols)                           # dcols overwrite cols (last col unused)
-            K.col2im_nhwc(cols, *geo, _empty(w.dtype), dx)
+            dcols = self._scratch("dcols", cols.shape, w.dtype)           # (M, R [+1])
+            _threads.matmul(g, w_r.T, out=dcols)                          # dcols (last column unused)
+            K.col2im_nhwc(dcols, *geo, _empty(w.dtype), dx)
         return K.nchw_view(dx)                                             # (N, C_in, H, W)
 
     def extra_repr(self):
@@ -398,7 +397,6 @@ class ConvTranspose2d(_ConvBase):
             self.bias.grad += _threads.matmul(self._ones(N * OH * OW, w.dtype), dyc.reshape(-1, Co))[0]
         dw_t = _threads.matmul(X.T, g)                                     # (C_in, KH*KW*C_out)
         self.weight.grad += dw_t.reshape(C, KH, KW, Co).transpose(0, 3, 1, 2)
-        self._saved = None
         dx = np.empty((N, H, W, C), w.dtype)                               # channels-last
         _threads.matmul(g, w_t.T, out=dx.reshape(M, C))
         return K.nchw_view(dx)                                             # (N, C_in, H, W)
