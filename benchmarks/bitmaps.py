@@ -22,8 +22,9 @@ What is measured (no pass/fail test; the bars are printed beside the numbers):
 * **Emoji VAE, 2-D latent**: ``VAE(latent_dim=2, random_state=seed).fit(emoji)``: the largest per-emoji
   mean absolute pixel error of the reconstructions (decoded posterior means). Bar: below 0.05.
 
-Times are wall-clock seconds on a machine shared with other programs: compare them with each other, not
-across runs.
+Times: *train s* is wall-clock seconds on a machine shared with other programs (compare them with each
+other, not across runs); *CPU s* is the CPU time this process used (all its threads), which other
+programs do not inflate.
 """
 from __future__ import annotations
 
@@ -74,14 +75,15 @@ def bench_ae(X, seeds):
 
     rows, ok = [], 0
     for s in seeds:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         ae = Autoencoder(latent_dim=2, random_state=s).fit(X)
-        dt = time.perf_counter() - t
+        dt, cpu = time.perf_counter() - t, time.process_time() - c
         wrong = ((ae.reconstruct(X) > 0.5) != (X > 0.5)).sum(1)
         ok += int(wrong.sum() == 0)
-        rows.append([s, int(wrong.sum()), int((wrong > 0).sum()), f"{ae.loss_curve_[-1]:.2e}", f"{dt:.1f}"])
+        rows.append([s, int(wrong.sum()), int((wrong > 0).sum()), f"{ae.loss_curve_[-1]:.2e}", f"{dt:.1f}",
+                     f"{cpu:.1f}"])
     summary = f"{ok} of {len(seeds)} seeds reconstruct all 32 glyphs with 0 wrong pixels (bar: >= 4 of 5)"
-    return table(["seed", "wrong pixels", "glyphs with errors", "final BCE", "train s"], rows), summary
+    return table(["seed", "wrong pixels", "glyphs with errors", "final BCE", "train s", "CPU s"], rows), summary
 
 
 def bench_dae(X, noise, levels, n_samples, bar_levels):
@@ -90,9 +92,9 @@ def bench_dae(X, noise, levels, n_samples, bar_levels):
 
     rows, fails = [], []
     for i, level in enumerate(levels):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         dae = DenoisingAutoencoder(noise=noise, noise_level=level, random_state=0).fit(X)
-        dt = time.perf_counter() - t
+        dt, cpu = time.perf_counter() - t, time.process_time() - c
         st = recovery_stats(dae.reconstruct, X, noise, level, n_samples=n_samples, random_state=1000 + i)
         one = recovery_stats(lambda A: dae.reconstruct(A, n_passes=1), X, noise, level, n_samples=n_samples,
                              random_state=1000 + i)
@@ -105,14 +107,14 @@ def bench_dae(X, noise, levels, n_samples, bar_levels):
         in_bar = level in bar_levels
         if in_bar and gap > 2.0:
             fails.append(level)
-        row += ["yes" if in_bar and gap <= 2.0 else ("NO" if in_bar else "-"), f"{dt:.1f}"]
+        row += ["yes" if in_bar and gap <= 2.0 else ("NO" if in_bar else "-"), f"{dt:.1f}", f"{cpu:.1f}"]
         rows.append(row)
         print(f"  {noise} {level}: DAE {100 * st['rate']:.2f}% vs bound {100 * st['bound_rate']:.2f}% "
               f"({gap:+.2f} pp), trained in {dt:.1f} s", flush=True)
     name = "p" if noise == "bit_flip" else "sigma"
     headers = [name, "DAE exact %", "DAE 1 pass %"] + (["ideal 1 pass %"] if noise == "bit_flip" else []) + [
         "bound %", "gap pp", "DAE wrong px", "1-pass wrong px", "bound wrong px", "noisy wrong px",
-        "within 2 pp", "train s"]
+        "within 2 pp", "train s", "CPU s"]
     if bar_levels:
         summary = (f"within 2 pp of the bound for every {name} in {sorted(bar_levels)}: "
                    + ("yes" if not fails else f"NO (fails at {fails})"))
@@ -126,16 +128,17 @@ def bench_vae(E, names, seeds):
 
     rows, worst = [], 0.0
     for s in seeds:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         vae = VAE(latent_dim=2, random_state=s).fit(E)
-        dt = time.perf_counter() - t
+        dt, cpu = time.perf_counter() - t, time.process_time() - c
         mae = np.abs(vae.reconstruct(E) - E).mean(1)
         worst = max(worst, float(mae.max()))
         h = vae.history_
         rows.append([s, f"{mae.max():.4f}", names[int(mae.argmax())], f"{mae.mean():.4f}", f"{h['elbo'][-1]:.2f}",
-                     f"{h['recon'][-1]:.2f}", f"{h['kl'][-1]:.2f}", f"{dt:.1f}"])
+                     f"{h['recon'][-1]:.2f}", f"{h['kl'][-1]:.2f}", f"{dt:.1f}", f"{cpu:.1f}"])
     summary = f"largest per-emoji MAE over {len(seeds)} seeds: {worst:.4f} (bar: < 0.05)"
-    return table(["seed", "max MAE", "worst emoji", "mean MAE", "ELBO", "recon", "KL", "train s"], rows), summary
+    return table(["seed", "max MAE", "worst emoji", "mean MAE", "ELBO", "recon", "KL", "train s", "CPU s"],
+                 rows), summary
 
 
 def main(argv=None):
@@ -174,11 +177,12 @@ def main(argv=None):
         tab, summ = bench_vae(E, names, seeds[:3])
         sections.append(("Emoji VAE: `VAE(latent_dim=2, random_state=seed).fit(emoji)`", tab, summ))
     total = time.perf_counter() - t0
-    header = (f"# Tiny-bitmap quality (issue 3)\n\nCommand: `python -m benchmarks.bitmaps{' --quick' if args.quick else ''}`"
+    quick = " --quick" if args.quick else ""
+    header = (f"# Tiny-bitmap quality (issue 3)\n\nCommand: `python -m benchmarks.bitmaps{quick}`"
               f"{'' if args.only == ap.get_default('only') else ' --only ' + args.only}. "
               f"Python {platform.python_version()}, NumPy {np.__version__}, {os.cpu_count()} CPUs, "
-              f"load average {load0:.1f} at start. Total {total:.0f} s wall clock. Times are wall-clock seconds "
-              "on a shared machine.\n\n"
+              f"load average {load0:.1f} at start. Total {total:.0f} s wall clock. *train s* = wall-clock "
+              "seconds on a shared machine; *CPU s* = CPU time of this process (all threads).\n\n"
               "Columns: *exact %* = glyphs whose every pixel is right after thresholding at 0.5; *wrong px* = mean "
               "wrong pixels per glyph; *bound* = nearest-glyph decoder on the same noisy samples; *ideal 1 pass* = "
               "exact posterior mean per pixel, thresholded (the limit of one pass of a BCE-trained denoiser); "

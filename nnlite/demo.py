@@ -152,8 +152,8 @@ def run_demo(out_dir="out", random_state=0, quick=False):
                            image_shape=(7, 5), codes=Z, code_labels=chars,
                            title="Font autoencoder: glyphs decoded on a 20x20 grid over the latent space"),
          "font_latent_grid")
-    save(plots.curves(ae.history_, ["loss"], title="Font autoencoder training", ylabel="mean BCE per pixel",
-                      logy=True), "font_loss")
+    save(plots.curves(ae.history_, ["loss"], title="Font autoencoder training (full batch, Adam, cosine lr)",
+                      ylabel="mean BCE per pixel", logy=True, labels={"loss": "training loss"}), "font_loss")
 
     # ---------------------------------------------------------------- 2. denoising autoencoder
     p_train = 0.2

@@ -260,3 +260,10 @@ def test_denoiser_copies_and_passes(font):
     two = dae.reconstruct(x, n_passes=2)
     np.testing.assert_allclose(two, dae.reconstruct(one, n_passes=1))
     np.testing.assert_allclose(dae.reconstruct(x), dae.reconstruct(dae.reconstruct(one, n_passes=1), n_passes=1))
+
+
+def test_fit_passes_callbacks_to_the_trainer(font):
+    seen = []
+    cb = nnlite.LambdaCallback(on_epoch_end=lambda trainer, epoch, logs: seen.append((epoch, logs["loss"])))
+    ae = Autoencoder(hidden=(8,), epochs=3, random_state=0).fit(font, callbacks=[cb])
+    assert [e for e, _ in seen] == [1, 2, 3] and [v for _, v in seen] == ae.loss_curve_

@@ -230,7 +230,7 @@ class BaseModel(Module):
         lr = self.lr if lr is None else self._check_positive("lr", lr)
         return bs, ep, lr, steps_per_epoch
 
-    def fit(self, X, epochs=None, batch_size=None, lr=None, validation_data=None, verbose=0):
+    def fit(self, X, epochs=None, batch_size=None, lr=None, validation_data=None, verbose=0, callbacks=()):
         """Build the networks for ``X`` and train them from scratch (a second ``fit`` starts over).
 
         Parameters
@@ -249,6 +249,8 @@ class BaseModel(Module):
             Samples to evaluate after every epoch (``history_['val_loss']``, ...).
         verbose : int
             0 silent, 1 a progress line per epoch.
+        callbacks : list of nnlite.Callback
+            Extra hooks for the :class:`~nnlite.Trainer` (checkpoints, early stopping, logging).
 
         Returns
         -------
@@ -263,13 +265,13 @@ class BaseModel(Module):
         self._build(self.n_features_in_, init_rng)
         bs, ep, lr, steps_per_epoch = self._resolve_schedule(len(X), epochs, batch_size, lr)
         opt = get_optimizer(self.optimizer, self.parameters(), lr=lr)
-        callbacks = []
+        schedule = []
         if self.lr_schedule == "cosine":
-            callbacks.append(_CosineLR(lr, ep * steps_per_epoch, self._final_lr_fraction))
+            schedule.append(_CosineLR(lr, ep * steps_per_epoch, self._final_lr_fraction))
         self._before_fit(X, Xv)
-        callbacks += self._extra_callbacks()
+        all_callbacks = [*schedule, *self._extra_callbacks(), *callbacks]
         trainer = Trainer(self, opt, step=self._train_step, eval_step=self._eval_step, batch_size=bs, epochs=ep,
-                          shuffle=True, random_state=shuffle_rng, callbacks=callbacks, verbose=verbose)
+                          shuffle=True, random_state=shuffle_rng, callbacks=all_callbacks, verbose=verbose)
         history = trainer.fit(X, validation_data=Xv)
         self.history_ = {k: list(v) for k, v in history.items()}
         self._after_fit()

@@ -307,14 +307,14 @@ class DenoisingAutoencoder(Autoencoder):
             return int(self.n_copies)
         return max(1, math.ceil(self._default_batch_size / n))
 
-    def fit(self, X, epochs=None, batch_size=None, lr=None, validation_data=None, verbose=0):
+    def fit(self, X, epochs=None, batch_size=None, lr=None, validation_data=None, verbose=0, callbacks=()):
         """As :meth:`Autoencoder.fit`; each epoch sees ``n_copies`` freshly corrupted copies of ``X``."""
         self._validate_params()
         X_arr = np.asarray(X)
         copies = self._copies(len(X_arr)) if X_arr.ndim >= 1 and len(X_arr) else 1
         X_train = np.concatenate([X_arr] * copies) if copies > 1 else X_arr
         super().fit(X_train, epochs=epochs, batch_size=batch_size, lr=lr, validation_data=validation_data,
-                    verbose=verbose)
+                    verbose=verbose, callbacks=callbacks)
         self.n_copies_ = copies
         return self
 
