@@ -655,6 +655,10 @@ class _AlreadyComplete(Exception):
     """The checkpoint already holds the whole planned run: nothing to train."""
 
 
+#: Constructor arguments that may differ between a run and its resumption (train longer than planned).
+_MAY_CHANGE_ON_RESUME = ("epochs",)
+
+
 def fit_resumable(model, X, path, resume: bool = False, epochs: int | None = None, every_epochs: int = 1,
                   every_steps: int | None = None, callbacks=(), extra=None, **fit_kwargs):
     """``model.fit(X, epochs=epochs, **fit_kwargs)`` with a checkpoint at ``path`` and optional resume.
@@ -662,7 +666,9 @@ def fit_resumable(model, X, path, resume: bool = False, epochs: int | None = Non
     With ``resume=True`` and an existing checkpoint at ``path``, the run continues from it (weights,
     optimizer, trainer counters and every generator restored as training begins) until ``epochs``
     epochs in total; the result is bit-identical to an uninterrupted run with the same seed, data and
-    arguments. ``random_state`` must be an int for that (a seed, not a Generator). Returns
+    arguments. ``random_state`` must be an int for that (a seed, not a Generator). Only ``epochs`` may
+    differ from the interrupted run's arguments (to train longer; the learning-rate schedule then follows
+    the new length from the resumed step on); any other difference is refused. Returns
     ``(model, resumed_from_epoch)``; the latter is ``None`` for a fresh run.
     """
     from .callbacks import ModelCheckpoint
@@ -672,7 +678,9 @@ def fit_resumable(model, X, path, resume: bool = False, epochs: int | None = Non
         ck = read_checkpoint(path)
         saved = ck.config.get("class")
         here = model_config(model)
-        if saved != here["class"] or ck.config.get("config") != here["config"]:
+        mine = {k: v for k, v in here["config"].items() if k not in _MAY_CHANGE_ON_RESUME}
+        theirs = {k: v for k, v in (ck.config.get("config") or {}).items() if k not in _MAY_CHANGE_ON_RESUME}
+        if saved != here["class"] or mine != theirs:
             raise CheckpointError(f"cannot resume: the checkpoint is for {saved} with {json.dumps(ck.config.get('config'))}"
                                   f", this run is {here['class']} with {json.dumps(here['config'])}; use the same "
                                   "arguments as the interrupted run", path)

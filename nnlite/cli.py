@@ -854,7 +854,9 @@ def _add_bench(sub):
     p = sub.add_parser("bench", help="run the kernel benchmarks (python -m benchmarks)",
                        description="Run the benchmarks in the project's benchmarks/ package and print their tables. "
                                    "Extra arguments are passed on.",
-                       epilog="examples:\n  nnlite bench\n  nnlite bench -- --help", formatter_class=_formatter())
+                       epilog="examples:\n  nnlite bench --quick\n  nnlite bench --what kernels\n"
+                              "  nnlite bench -- --help      # the benchmarks' own options",
+                       formatter_class=_formatter())
     p.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for python -m benchmarks")
     p.set_defaults(func=_cmd_bench)
 
@@ -916,7 +918,12 @@ def _expected_errors():
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if getattr(args, "command", None) == "bench":  # options of python -m benchmarks pass through
+            args.rest = list(args.rest) + unknown
+        else:
+            parser.parse_args(argv)  # prints the usage error and exits with status 2
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -336,3 +336,69 @@ def test_best_checkpoint_and_templated_paths(tmp_path):
     best = read_checkpoint(tmp_path / "best.npz")
     h = trainer.history["loss"]
     assert best.epoch == 1 + int(np.argmin(h))
+
+
+# ------------------------------------------------------------------------------------------ nnlite.models
+def _font():
+    from nnlite.data import load_font5x7
+    return load_font5x7()[0].reshape(-1, 7, 5)
+
+
+def _models():
+    from nnlite import models
+    out = [(models.Autoencoder, {"hidden": (16,), "batch_size": 8}),
+           (models.DenoisingAutoencoder, {"hidden": (16,), "noise": "bit_flip", "noise_level": 0.1, "n_copies": 2,
+                                          "batch_size": 16}),
+           (models.VAE, {"hidden": (16,), "batch_size": 8})]
+    if hasattr(models, "GAN"):
+        out.append((models.GAN, {"latent_dim": 4, "generator_hidden": (16,), "discriminator_hidden": (16,),
+                                 "batch_size": 8}))
+    return out
+
+
+@pytest.mark.parametrize("cls, kw", _models(), ids=lambda v: getattr(v, "__name__", ""))
+def test_models_resume_bit_identical_and_restore(tmp_path, cls, kw):
+    from nnlite.checkpoint import fit_resumable, restore_model
+
+    X = _font()
+    ref = cls(random_state=0, epochs=3, **kw).fit(X)
+
+    class Crash(Exception):
+        pass
+
+    def crash(trainer, step, logs):
+        if step == 6:
+            raise Crash
+
+    path = tmp_path / "ck.npz"
+    with pytest.raises(Crash):
+        fit_resumable(cls(random_state=0, epochs=3, **kw), X, path, every_steps=1,
+                      callbacks=[nnlite.LambdaCallback(on_batch_end=crash)])
+    assert read_checkpoint(path).global_step == 6
+    model, resumed_from = fit_resumable(cls(random_state=0, epochs=3, **kw), X, path, resume=True)
+    assert resumed_from is not None
+    _assert_same_weights(ref, model)
+    assert model.history_ == ref.history_ or all(
+        model.history_[k] == ref.history_[k] for k in ref.history_ if k != "samples_per_s")
+
+    # a finished run resumes to itself without training; restore_model gives a usable fitted model
+    again, _ = fit_resumable(cls(random_state=0, epochs=3, **kw), X, path, resume=True)
+    _assert_same_weights(ref, again)
+    restored = restore_model(path)
+    assert type(restored) is cls and restored.input_shape_ == (7, 5)
+    if hasattr(ref, "reconstruct"):
+        assert np.array_equal(restored.reconstruct(X), ref.reconstruct(X))
+    else:
+        assert np.array_equal(restored.sample(4, random_state=1), ref.sample(4, random_state=1))
+
+
+def test_resume_with_other_arguments_is_refused(tmp_path):
+    from nnlite.checkpoint import fit_resumable
+    from nnlite.models import Autoencoder
+
+    X = _font()
+    path = tmp_path / "ck.npz"
+    fit_resumable(Autoencoder(hidden=(16,), epochs=1, random_state=0), X, path)
+    with pytest.raises(CheckpointError, match=r"cannot resume: the checkpoint is for .*Autoencoder.*\"hidden\": \[16\]"
+                                              r".*\"hidden\": \[8\].*use the same arguments"):
+        fit_resumable(Autoencoder(hidden=(8,), epochs=2, random_state=0), X, path, resume=True)
