@@ -212,9 +212,12 @@ def run_demo(out_dir="out", random_state=0, quick=False):
          "emoji_reconstructions")
     mu, _ = vae.encode(E)
     r = float(np.abs(mu).max()) * 1.15
-    save(plots.latent_grid(vae.decode, (-r, r), (-r, r), n=15, image_shape=(12, 12), codes=mu, code_labels=names,
-                           title="Emoji VAE: 15x15 images decoded across the 2-D latent space (red: training codes)"),
+    save(plots.latent_grid(vae.decode, (-r, r), (-r, r), n=15, image_shape=(12, 12),
+                           title="Emoji VAE: 15x15 images decoded across the 2-D latent space"),
          "emoji_latent_traversal")
+    save(plots.latent_grid(vae.decode, (-r, r), (-r, r), n=15, image_shape=(12, 12), codes=mu, code_labels=names,
+                           title="The same traversal with the training codes (red): new emojis lie between them"),
+         "emoji_latent_traversal_codes")
     save(plots.latent_scatter(mu, labels=names, images=E, image_shape=(12, 12),
                               title="Emoji VAE: each emoji at its mean code"), "emoji_latent")
     save(plots.curves(vae.history_, ["elbo", "recon", "kl"], subplots=True,

@@ -6,8 +6,8 @@ from nnlite.cli import build_parser, main
 from nnlite.demo import nearest_glyph, recovery_stats
 
 FIGURES = ["font_reconstructions", "font_latent", "font_latent_grid", "font_loss", "dae_examples", "dae_recovery",
-           "emoji_training_set", "emoji_reconstructions", "emoji_latent_traversal", "emoji_latent", "emoji_curves",
-           "emoji_samples"]
+           "emoji_training_set", "emoji_reconstructions", "emoji_latent_traversal", "emoji_latent_traversal_codes",
+           "emoji_latent", "emoji_curves", "emoji_samples"]
 
 
 def test_demo_quick_writes_every_figure(tmp_path, capsys):
