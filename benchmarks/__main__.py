@@ -124,7 +124,8 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
             nn2 = steps.STEPS[name](x, dtype=args.dtype)
             impls.append((f"nnlite, {n_cpu} threads", lambda: threads.set_policy("max"), nn2.step))
         if nn_step.matmul_only is not None:
-            impls.append(("nnlite matmuls only", lambda: threads.set_policy("auto"), nn_step.matmul_only))
+            impls.append(("nnlite matmuls only (policy auto)", lambda: threads.set_policy("auto"),
+                          nn_step.matmul_only))
         if not args.no_numpy and name in reference_numpy.STEPS:
             np_step = reference_numpy.STEPS[name](x, dtype=args.dtype)
             impls.append(("NumPy (naive)", lambda: (threads.set_policy("auto"), threads._apply(n_cpu)),
@@ -132,30 +133,37 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
         if not args.no_torch and reference_torch.available() and name in reference_torch.STEPS:
             t_step = reference_torch.STEPS[name](x, dtype=args.dtype)
             impls.append(("PyTorch " + reference_torch.version(), lambda: None, t_step.step))
-        log(f"{name}: {len(impls)} implementations x {args.steps} steps (+{args.warmup} warm-up), interleaved")
-        times = interleave(impls, args.steps, args.warmup, args.gap_ms / 1000)
+        n_steps = args.steps if name != "conv_dae" else max(10, args.steps // 3)   # conv steps are ~5x longer
+        log(f"{name}: {len(impls)} implementations x {n_steps} steps (+{args.warmup} warm-up), interleaved")
+        times = interleave(impls, n_steps, args.warmup, args.gap_ms / 1000)
         threads.set_policy("auto")
         med = {k: float(np.median(v)) for k, v in times.items()}
         torch_label = next((k for k in med if k.startswith("PyTorch")), None)
-        mm = med.get("nnlite matmuls only")
+        mm = med.get("nnlite matmuls only (policy auto)")
         lines += [f"### {nn_step.title}", "",
                   f"batch {x.shape[0]}, {np.dtype(args.dtype).name}; matrix products: "
                   f"{nn_step.flops / 1e6:.0f} MFLOP per step", "",
-                  "| implementation | median ms | IQR ms | images/s | time x PyTorch | time x own matmuls "
+                  f"{n_steps} interleaved steps per row; ratios are of medians (and of best times, in "
+                  "brackets: the best step is the least disturbed by other programs on a shared machine)", "",
+                  "| implementation | median ms | IQR ms | best ms | images/s | time x PyTorch | time x own matmuls "
                   "| GFLOP/s | % of BLAS peak |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        best = {k: float(np.min(v)) for k, v in times.items()}
+        bmm = best.get("nnlite matmuls only (policy auto)")
         for label, v in times.items():
             q1, q3 = np.percentile(v, [25, 75])
-            m = med[label]
+            m, b = med[label], best[label]
             gflops = nn_step.flops / m / 1e9
-            vs_torch = f"{m / med[torch_label]:.2f}" if torch_label else "-"
-            vs_mm = f"{m / mm:.2f}" if mm and label.startswith("nnlite") and "matmuls" not in label else "-"
-            lines.append(f"| {label} | {m * 1e3:.2f} | {q1 * 1e3:.2f}-{q3 * 1e3:.2f} | {x.shape[0] / m:,.0f} | "
-                         f"{vs_torch} | {vs_mm} | {gflops:.1f} | {100 * gflops / peak:.0f}% |")
+            vs_torch = f"{m / med[torch_label]:.2f} ({b / best[torch_label]:.2f})" if torch_label else "-"
+            vs_mm = f"{m / mm:.2f} ({b / bmm:.2f})" if mm and label == "nnlite" else "-"   # same thread policy
+            lines.append(f"| {label} | {m * 1e3:.2f} | {q1 * 1e3:.2f}-{q3 * 1e3:.2f} | {b * 1e3:.2f} | "
+                         f"{x.shape[0] / m:,.0f} | {vs_torch} | {vs_mm} | {gflops:.1f} | {100 * gflops / peak:.0f}% |")
         lines.append("")
         summary[name] = med
         for line in lines[-len(times) - 3:]:
             log(line)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        lines.insert(len(lines) - len(times) - 3, f"load average after this table: {load:.1f}  ")
     return lines, summary
 
 

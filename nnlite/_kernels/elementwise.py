@@ -22,6 +22,10 @@ turns into 8-wide AVX2 code; for **float64** (gradient checks, float64 training)
 The plain Python functions below are what the names mean, and what runs under ``NUMBA_DISABLE_JIT=1``;
 in jitted code, :func:`numba.extending.overload` substitutes the float32 versions. Twins:
 ``tests/test_kernels_dense.py`` checks both dtypes against NumPy's float64 functions.
+
+Caching caveat for developers: Numba's on-disk cache of a kernel (``cache=True``) is invalidated only
+when the kernel's *own* file changes. After editing this file, delete ``nnlite/_kernels/__pycache__``
+(or touch the files that use these functions, e.g. ``dense.py``) so the kernels are recompiled.
 """
 from __future__ import annotations
 
