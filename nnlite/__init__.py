@@ -41,3 +41,6 @@ from .models import VAE, Autoencoder, DenoisingAutoencoder  # noqa: E402
 __all__ += ["models", "noise", "Autoencoder", "DenoisingAutoencoder", "VAE"]
 from .models import GAN, AdversarialDenoiser, MLPClassifier, SparseAutoencoder  # noqa: E402  (issue 6)
 __all__ += ["GAN", "AdversarialDenoiser", "MLPClassifier", "SparseAutoencoder"]
+from . import images  # noqa: E402  (issue 8: users' image files, tiling)
+from .checkpoint import fit_resumable, restore_model  # noqa: E402  (issue 8: checkpoints of nnlite.models)
+__all__ += ["images", "fit_resumable", "restore_model"]

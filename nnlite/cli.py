@@ -347,6 +347,10 @@ def _add_train(sub):
     p.add_argument("--resume", action="store_true",
                    help="continue from DIR/checkpoint.npz if it exists (same arguments as the first run)")
     p.add_argument("--checkpoint-every", type=int, default=1, metavar="EPOCHS", help="checkpoint period (default 1)")
+    p.add_argument("--threads", default="auto", metavar="N",
+                   help="BLAS threads per matrix product: 'auto' (default: by size, 1 when the machine is busy) or "
+                        "an int. Products with 1 and 2 threads differ in the last bits, so fix it (e.g. --threads 1) "
+                        "for bit-identical results across runs of large models on a machine whose load varies")
     p.set_defaults(func=_cmd_train)
 
 
@@ -394,6 +398,13 @@ def _cmd_train(args):
         raise UserError(f"--epochs must be >= 1, got {args.epochs}")
     if args.checkpoint_every < 1:
         raise UserError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    if args.threads != "auto":
+        from . import threads
+
+        try:
+            threads.set_policy(int(args.threads))
+        except ValueError:
+            raise UserError(f"--threads must be 'auto' or an int >= 1, got {args.threads!r}") from None
     model = cls(**preset, **_model_kwargs(args, cls))
     model._validate_params() if hasattr(model, "_validate_params") else None  # hyper-parameter errors first
     X, labels, names = _load_data(args.data, args.split, args.limit, args.size, args.grey, args.seed)
@@ -411,10 +422,14 @@ def _cmd_train(args):
     Xin = _to_model_input(X, kind)
     from .callbacks import HistoryLogger
 
+    import warnings
+
     try:
-        model, resumed = fit_resumable(model, Xin, ckpt, resume=args.resume, epochs=args.epochs,
-                                       every_epochs=args.checkpoint_every, extra=extra,
-                                       callbacks=[HistoryLogger(out / "history")], verbose=1)
+        with warnings.catch_warnings():  # overflow on the way to a NaN: the trainer's NaN guard reports it
+            warnings.filterwarnings("ignore", category=RuntimeWarning, message=".*(overflow|invalid value)")
+            model, resumed = fit_resumable(model, Xin, ckpt, resume=args.resume, epochs=args.epochs,
+                                           every_epochs=args.checkpoint_every, extra=extra,
+                                           callbacks=[HistoryLogger(out / "history")], verbose=1)
     except TrainingDivergedError as exc:
         kept = ""
         if ckpt.exists():
