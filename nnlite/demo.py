@@ -121,7 +121,7 @@ def run_demo(out_dir="out", random_state=0, quick=False):
     os.makedirs(out_dir, exist_ok=True)
     paths, numbers = {}, {}
     t_all = time.perf_counter()
-    short = dict(epochs=150) if quick else {}
+    short = dict(epochs=50) if quick else {}
 
     def save(fig, name):
         paths[name] = plots.save(fig, os.path.join(out_dir, name + ".png"))
@@ -176,7 +176,7 @@ def run_demo(out_dir="out", random_state=0, quick=False):
                                 f"clean glyphs, then noisy / denoised pairs at four noise levels"),
          "dae_examples")
     levels = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]
-    n_eval = 1000 if quick else 5000
+    n_eval = 500 if quick else 5000
     stats = [recovery_stats(dae.reconstruct, X, "bit_flip", p, n_samples=n_eval, random_state=100 + i)
              for i, p in enumerate(levels)]
     one_pass = [recovery_stats(lambda A: dae.reconstruct(A, n_passes=1), X, "bit_flip", p, n_samples=n_eval,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+import matplotlib
 import numpy as np
 from matplotlib import patheffects
 from matplotlib.figure import Figure
@@ -40,11 +41,13 @@ def _as_images(images, image_shape):
     return images
 
 
-def _blank(ax):
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_color("0.75")
+GAP_COLOR = "#aebfd4"   # the lines between tiles: a muted blue that no grey level can be confused with
+
+
+def _ink_cmap():
+    cmap = matplotlib.colormaps[CMAP].copy()
+    cmap.set_bad(GAP_COLOR)                   # NaN marks the gaps between tiles
+    return cmap
 
 
 def image_grid(images, image_shape=None, titles=None, ncols=None, title=None, cell=0.8, vmin=0.0, vmax=1.0):
@@ -54,40 +57,25 @@ def image_grid(images, image_shape=None, titles=None, ncols=None, title=None, ce
     ----------
     images : array ``(N, H, W)``, or ``(N, H*W)`` with ``image_shape=(H, W)``
     titles : list of str, optional
-    ncols : int, optional (default ``ceil(sqrt(N))``-ish, at most 16)
+    ncols : int, optional (default about ``sqrt(1.5 N)``, at most 16)
     title : str, optional
         Figure title.
     cell : float
         Inches per image.
     """
     images = _as_images(images, image_shape)
-    n = len(images)
-    ncols = ncols or min(16, int(np.ceil(np.sqrt(n * 1.5))))
-    nrows = int(np.ceil(n / ncols))
-    h, w = images.shape[1:]
-    aspect = h / w
-    fig = Figure(figsize=(ncols * cell, nrows * cell * aspect * (1.3 if titles else 1.05) + (0.5 if title else 0)))
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i < n:
-            ax.imshow(images[i], cmap=CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
-            _blank(ax)
-            if titles is not None:
-                ax.set_title(str(titles[i]), fontsize=9, pad=2)
-        else:
-            ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
-    return fig
+    ncols = ncols or min(16, int(np.ceil(np.sqrt(len(images) * 1.5))))
+    return image_rows([images], [""], col_titles=titles, title=title, cell=cell, max_cols=ncols, vmin=vmin,
+                      vmax=vmax)
 
 
 def image_rows(rows, row_labels, image_shape=None, col_titles=None, title=None, cell=0.7, max_cols=16,
-               vmin=0.0, vmax=1.0, group_gap=True):
+               vmin=0.0, vmax=1.0):
     """Aligned rows of images (original / reconstruction, or clean / noisy / denoised), labelled on the left.
 
     ``rows`` is a list of arrays with the same number of images. When there are more than ``max_cols``
-    images the rows wrap into several blocks, each block repeating the row labels.
+    images the rows wrap into several blocks, each block repeating the row labels. Each block is drawn
+    as one mosaic (images separated by a thin grey line), which keeps big figures fast to render.
     """
     rows = [_as_images(r, image_shape) for r in rows]
     n = len(rows[0])
@@ -95,30 +83,39 @@ def image_rows(rows, row_labels, image_shape=None, col_titles=None, title=None, 
         raise ValueError(f"image_rows: every row needs the same number of images, got {[len(r) for r in rows]}")
     if len(row_labels) != len(rows):
         raise ValueError(f"image_rows: {len(rows)} rows but {len(row_labels)} labels")
+    h, w = rows[0].shape[1:]
     ncols = min(n, max_cols)
     blocks = int(np.ceil(n / ncols))
-    h, w = rows[0].shape[1:]
-    nr = blocks * len(rows)
-    fig = Figure(figsize=(1.3 + ncols * cell, nr * cell * h / w * (1.25 if col_titles is not None else 1.05)
-                          + (0.6 if title else 0.1)))
-    axes = fig.subplots(nr, ncols, squeeze=False)
+    gap = 1
+    ipp = cell / (w + gap)                                         # inches per pixel
+    lines = 1 + max((str(t).count("\n") for t in col_titles), default=0) if col_titles is not None else 0
+    left = 0.15 + 0.085 * max((len(line) for lab in row_labels for line in str(lab).split("\n")), default=0)
+    top = 0.45 + 0.2 * (title or "").count("\n") if title else 0.05
+    title_h = 0.05 + 0.17 * lines
+    block_w = ncols * (w + gap) * ipp
+    block_h = len(rows) * (h + gap) * ipp
+    W = left + block_w + 0.1
+    H = top + blocks * (title_h + block_h + 0.08)
+    fig = Figure(figsize=(W, H))
+    cmap = _ink_cmap()
     for b in range(blocks):
-        for r, (row, label) in enumerate(zip(rows, row_labels)):
-            for c in range(ncols):
-                ax = axes[b * len(rows) + r, c]
-                i = b * ncols + c
-                if i >= n:
-                    ax.axis("off")
-                    continue
-                ax.imshow(row[i], cmap=CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
-                _blank(ax)
-                if c == 0:
-                    ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
-                if r == 0 and col_titles is not None:
-                    ax.set_title(str(col_titles[i]), fontsize=9, pad=2)
+        idx = range(b * ncols, min(n, (b + 1) * ncols))
+        stack = np.concatenate([np.concatenate([r[list(idx)], np.zeros((ncols - len(idx), h, w))])
+                                for r in rows])                     # (len(rows) * ncols, h, w)
+        tile = mosaic(stack, len(rows), ncols, gap=gap, fill=np.nan)
+        y0 = H - top - b * (title_h + block_h + 0.08) - title_h - block_h
+        ax = fig.add_axes((left / W, y0 / H, block_w / W, block_h / H))
+        ax.imshow(tile, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest", aspect="auto",
+                  extent=(-0.5, tile.shape[1] - 0.5, tile.shape[0] - 0.5, -0.5))
+        ax.set_axis_off()
+        for r, label in enumerate(row_labels):
+            ax.text(-1.0, r * (h + gap) + (h - 1) / 2, str(label), ha="right", va="center", fontsize=10)
+        if col_titles is not None:
+            for c, i in enumerate(idx):
+                ax.text(c * (w + gap) + (w - 1) / 2, -1.0, str(col_titles[i]), ha="center", va="bottom",
+                        fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=12)
-    fig.tight_layout(h_pad=0.3 if group_gap else 0.1, w_pad=0.2)
+        fig.suptitle(title, fontsize=12, y=1 - 0.08 / H, va="top")
     return fig
 
 
@@ -172,7 +169,8 @@ def latent_scatter(Z, labels=None, images=None, image_shape=None, title=None, zo
 
 
 def mosaic(images, nrows, ncols, gap=1, fill=0.15):
-    """Tile ``nrows * ncols`` images ``(N, H, W)`` (row-major) into one array with ``gap`` pixels between."""
+    """Tile ``nrows * ncols`` images ``(N, H, W)`` (row-major) into one array with ``gap`` pixels of ``fill``
+    between them (0.15: light grey with the ink colormap; NaN: :data:`GAP_COLOR` in :func:`image_rows`)."""
     images = np.asarray(images)
     h, w = images.shape[1:]
     out = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap), fill, dtype=np.float64)
