@@ -39,8 +39,15 @@ def test_im2col_col2im_nhwc_match_loops(geo, dtype):
     rng = np.random.default_rng(sum(geo))
     x = rng.standard_normal((N, H, W, C)).astype(dtype)
     cols = np.full((N * OH * OW, KH * KW * C), np.nan, dtype)             # NaN: every entry must be written
-    K.im2col_nhwc(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, cols)
-    np.testing.assert_array_equal(cols, naive.im2col_nhwc(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW))
+    K.im2col_nhwc(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, 0, N * OH, cols)
+    want_cols = naive.im2col_nhwc(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    np.testing.assert_array_equal(cols, want_cols)
+    # a band of output rows [t0, t1) (what the layers use on huge images)
+    t0, t1 = 1, max(2, N * OH - 1)
+    band = np.full(((t1 - t0) * OW, KH * KW * C + 1), np.nan, dtype)        # an extra column stays untouched
+    K.im2col_nhwc(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, t0, t1, band)
+    np.testing.assert_array_equal(band[:, :-1], want_cols[t0 * OW:t1 * OW])
+    assert np.isnan(band[:, -1]).all()
 
     g = rng.standard_normal(cols.shape).astype(dtype)
     for bias in (np.zeros(0, dtype), rng.standard_normal(C).astype(dtype)):
@@ -49,6 +56,14 @@ def test_im2col_col2im_nhwc_match_loops(geo, dtype):
         want = naive.col2im_nhwc(g, (N, H, W, C), KH, KW, SH, SW, PH, PW, DH, DW, OH, OW,
                                  bias if bias.size else None)
         np.testing.assert_allclose(out, want, **_tol(dtype))
+    # band version adds the rows of [t0, t1) only
+    base = rng.standard_normal((N, H, W, C)).astype(dtype)
+    out = base.copy()
+    K.col2im_nhwc_add(g[t0 * OW:t1 * OW], KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, t0, t1, out)
+    g_band = np.zeros_like(g)
+    g_band[t0 * OW:t1 * OW] = g[t0 * OW:t1 * OW]
+    want = base + naive.col2im_nhwc(g_band, (N, H, W, C), KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    np.testing.assert_allclose(out, want, **_tol(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -78,7 +93,7 @@ def test_col2im_is_the_adjoint_of_im2col():
     OH, OW = _out_size(H, KH, SH, PH, DH), _out_size(W, KW, SW, PW, DW)
     x = rng.standard_normal((N, H, W, C))
     cols = np.empty((N * OH * OW, KH * KW * C))
-    K.im2col_nhwc(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, cols)
+    K.im2col_nhwc(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, 0, N * OH, cols)
     g = rng.standard_normal(cols.shape)
     back = np.empty_like(x)
     K.col2im_nhwc(g, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, np.zeros(0), back)
@@ -164,9 +179,9 @@ def test_kernels_keep_their_plain_python_twin():
     OH, OW = _out_size(5, 3, 2, 1, 1), _out_size(4, 3, 2, 1, 1)
     a = np.empty((OH * OW, 18))
     b = np.empty_like(a)
-    K.im2col_nhwc(x, 3, 3, 2, 2, 1, 1, 1, 1, OH, OW, a)
+    K.im2col_nhwc(x, 3, 3, 2, 2, 1, 1, 1, 1, OH, OW, 0, OH, a)
     py = lambda kernel: getattr(kernel, "py_func", kernel)   # under NUMBA_DISABLE_JIT=1 the kernel is plain
-    py(K.im2col_nhwc)(x, 3, 3, 2, 2, 1, 1, 1, 1, OH, OW, b)
+    py(K.im2col_nhwc)(x, 3, 3, 2, 2, 1, 1, 1, 1, OH, OW, 0, OH, b)
     np.testing.assert_array_equal(a, b)
     out_a, out_b = np.empty_like(x), np.empty_like(x)
     K.col2im_nhwc(a, 3, 3, 2, 2, 1, 1, 1, 1, OH, OW, np.zeros(0), out_a)

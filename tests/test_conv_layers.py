@@ -373,3 +373,28 @@ def test_state_dict_round_trip_and_float64_cast():
     np.testing.assert_array_equal(net.eval()(x), other.eval()(x))
     y64 = other.double()(x.astype(np.float64))
     assert y64.dtype == np.float64
+
+
+def test_huge_inputs_run_in_bands_with_the_same_results(monkeypatch):
+    """Past COLS_BUDGET_BYTES the layers build their column matrices a band of rows at a time (a whole
+    photo through 64 channels would need gigabytes): same outputs and gradients, and still gradchecked."""
+    import nnlite.layers.conv as conv_mod
+    x = _x((2, 3, 7, 6))
+    layers = [Conv2d(3, 4, 3, stride=2, padding=1, dtype=np.float64, random_state=0),
+              ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1, dtype=np.float64, random_state=1)]
+    for layer in layers:
+        y_full = layer(x)
+        dy = _x(y_full.shape, seed=4)
+        layer.zero_grad()
+        dx_full = layer.backward(dy)
+        g_full = (layer.weight.grad.copy(), layer.bias.grad.copy())
+        monkeypatch.setattr(conv_mod, "COLS_BUDGET_BYTES", 1)          # one row of the column matrix per band
+        y = layer(x)
+        layer.zero_grad()
+        dx = layer.backward(dy)
+        np.testing.assert_allclose(y, y_full, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(dx, dx_full, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.weight.grad, g_full[0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.bias.grad, g_full[1], rtol=1e-12, atol=1e-12)
+        _check(layer, _x((1, 3, 4, 5)))
+        monkeypatch.undo()

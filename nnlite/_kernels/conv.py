@@ -50,14 +50,18 @@ _valid_range_jit = njit(_valid_range)
 
 
 # ---------------------------------------------------------------------------------------- NHWC im2col / col2im
-def _im2col_nhwc(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, cols):
-    """Fill ``cols`` ``(N*OH*OW, KH*KW*C)`` from ``x`` ``(N, H, W, C)``; parallel over output rows."""
+def _im2col_nhwc(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, t0, t1, cols):
+    """Fill ``cols`` from ``x`` ``(N, H, W, C)`` for the output rows ``t = n*OH + oh`` in ``[t0, t1)``:
+    ``cols[(t - t0)*OW + ow, :KH*KW*C]`` (all of them, ``(N*OH*OW, KH*KW*C)``, for ``t0, t1 = 0, N*OH``;
+    a band of rows bounds the memory of huge images). Columns past ``KH*KW*C`` are left alone.
+    Parallel over output rows."""
     N, H, W, C = x.shape
-    for t in prange(N * OH):
+    for tt in prange(t1 - t0):
+        t = t0 + tt
         n = t // OH
         oh = t - n * OH
         for ow in range(OW):
-            row = t * OW + ow
+            row = tt * OW + ow
             for kh in range(KH):
                 ih = oh * SH - PH + kh * DH
                 inside_h = ih >= 0 and ih < H
@@ -106,8 +110,33 @@ def _col2im_nhwc(cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, bias, out):
                             out[n, ih, iw, c] += cols[row, o + c]
 
 
+def _col2im_nhwc_add(cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, t0, t1, out):
+    """Band version of :func:`_col2im_nhwc` **adding** into ``out`` ``(N, H, W, C)``: scatters the rows
+    of ``cols`` that :func:`_im2col_nhwc` made for output rows ``[t0, t1)``. Serial (bands of one image
+    overlap); used only for images too large for one column matrix."""
+    N, H, W, C = out.shape
+    for tt in range(t1 - t0):
+        t = t0 + tt
+        n = t // OH
+        oh = t - n * OH
+        for ow in range(OW):
+            row = tt * OW + ow
+            for kh in range(KH):
+                ih = oh * SH - PH + kh * DH
+                if ih < 0 or ih >= H:
+                    continue
+                for kw in range(KW):
+                    iw = ow * SW - PW + kw * DW
+                    if iw < 0 or iw >= W:
+                        continue
+                    o = (kh * KW + kw) * C
+                    for c in range(C):
+                        out[n, ih, iw, c] += cols[row, o + c]
+
+
 im2col_nhwc = njit_parallel(_im2col_nhwc)
 col2im_nhwc = njit_parallel(_col2im_nhwc)
+col2im_nhwc_add = njit(_col2im_nhwc_add)
 
 
 # ---------------------------------------------------------------------------------------- planar im2col / col2im
@@ -332,7 +361,7 @@ def nchw_view(x_nhwc: np.ndarray) -> np.ndarray:
     return x_nhwc.transpose(0, 3, 1, 2)
 
 
-__all__ = ["im2col_nhwc", "col2im_nhwc", "im2col_planar", "col2im_planar", "maxpool_forward",
+__all__ = ["im2col_nhwc", "col2im_nhwc", "col2im_nhwc_add", "im2col_planar", "col2im_planar", "maxpool_forward",
            "maxpool_backward", "avgpool_forward", "avgpool_backward", "upsample_nearest_forward",
            "upsample_nearest_backward", "conv_output_size", "conv_transpose_output_size", "channels_last",
            "nchw_view"]

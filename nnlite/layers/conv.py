@@ -31,6 +31,10 @@ from ..random import as_generator
 
 _EMPTY = {}
 
+#: Largest column matrix (bytes) a layer builds at once. Beyond it (a whole photo through 64 channels
+#: needs gigabytes) the layer works in bands of output rows, recomputing the columns in backward.
+COLS_BUDGET_BYTES = 64 * 2**20
+
 
 def _empty(dtype):
     """A length-0 array: tells a kernel "no bias"."""
@@ -231,17 +235,23 @@ class Conv2d(_ConvBase):
                 cols_p[R] = 1
             cols = cols_p.T                                                 # (M, R [+1]) view
         else:
+            band = _band_rows(N * OH, OW * Rb * w.dtype.itemsize)
+            if band < N * OH:                                               # huge: bands of output rows
+                y = np.empty((N, OH, OW, Co), w.dtype)
+                self._conv_bands(xc, geo, w_r, band, y2=y.reshape(M, Co))
+                self._saved = (x.shape, (N, Co, OH, OW), None, w_r, xc, band)
+                return K.nchw_view(y)
             cols = self._scratch("cols", (M, Rb), w.dtype)                  # (M, R [+1]); kernel fills cols < R
-            K.im2col_nhwc(xc, *geo, cols)
+            K.im2col_nhwc(xc, *geo, 0, N * OH, cols)
             if has_b:
                 cols[:, R] = 1
         y = np.empty((N, OH, OW, Co), w.dtype)                             # channels-last output
         _threads.matmul(cols, w_r, out=y.reshape(M, Co))                   # (M, C_out) = cols @ W_r (+ b)
-        self._saved = (x.shape, (N, Co, OH, OW), cols, w_r)
+        self._saved = (x.shape, (N, Co, OH, OW), cols, w_r, None, None)
         return K.nchw_view(y)                                              # (N, C_out, OH, OW)
 
     def backward(self, dy):
-        x_shape, y_shape, cols, w_r = self._saved_state()
+        x_shape, y_shape, cols, w_r, xc, band = self._saved_state()
         dy = self._check_dy(dy, y_shape)
         w = self.weight.data
         N, C, H, W = x_shape
@@ -249,6 +259,13 @@ class Conv2d(_ConvBase):
         KH, KW = self.kernel_size
         M, R = N * OH * OW, KH * KW * C
         g = K.channels_last(dy, w.dtype).reshape(M, Co)                   # (M, C_out)
+        if cols is None:                                                   # banded forward: banded backward
+            dx = np.zeros((N, H, W, C), w.dtype)
+            dw_r = self._conv_bands(xc, self._geometry(OH, OW), w_r, band, g=g, dx=dx)
+            self.weight.grad += dw_r[:R].reshape(KH, KW, C, Co).transpose(3, 2, 0, 1)
+            if self.bias is not None:
+                self.bias.grad += dw_r[R]
+            return K.nchw_view(dx)
         dw_r = _threads.matmul(cols.T, g)                                  # (KH*KW*C_in [+1], C_out)
         self.weight.grad += dw_r[:R].reshape(KH, KW, C, Co).transpose(3, 2, 0, 1)
         if self.bias is not None:
@@ -264,6 +281,30 @@ class Conv2d(_ConvBase):
             _threads.matmul(g, w_r.T, out=dcols)                          # dcols (last column unused)
             K.col2im_nhwc(dcols, *geo, _empty(w.dtype), dx)
         return K.nchw_view(dx)                                             # (N, C_in, H, W)
+
+    def _conv_bands(self, xc, geo, w_r, band, y2=None, g=None, dx=None):
+        """Forward (``y2`` given) or backward (``g``, ``dx`` given; returns ``X^T G``) one band of
+        ``band`` output rows at a time, so the column matrix never exceeds ``COLS_BUDGET_BYTES``."""
+        N, H, W, C = xc.shape
+        OH, OW = geo[-2], geo[-1]
+        Rb, Co = w_r.shape
+        R = geo[0] * geo[1] * C
+        cols = np.empty((band * OW, Rb), w_r.dtype)
+        if Rb > R:
+            cols[:, R] = 1                                                 # the bias column
+        dcols = np.empty_like(cols) if g is not None else None
+        dw = np.zeros((Rb, Co), np.float64) if g is not None else None
+        for t0 in range(0, N * OH, band):
+            t1 = min(t0 + band, N * OH)
+            m, rows = (t1 - t0) * OW, slice(t0 * OW, t1 * OW)
+            K.im2col_nhwc(xc, *geo, t0, t1, cols)
+            if g is None:
+                _threads.matmul(cols[:m], w_r, out=y2[rows])
+            else:
+                dw += _threads.matmul(cols[:m].T, g[rows])
+                _threads.matmul(g[rows], w_r.T, out=dcols[:m])
+                K.col2im_nhwc_add(dcols, *geo, t0, t1, dx)
+        return None if dw is None else dw.astype(w_r.dtype)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -370,9 +411,18 @@ class ConvTranspose2d(_ConvBase):
             _threads.matmul(w_t.T, X.T, out=cols_p)
             K.col2im_planar(cols_p, *geo, bias, y.reshape(N, 1, OH, OW))
         else:
-            cols = self._scratch("cols", (M, R), w.dtype)                   # (M, R)
-            _threads.matmul(X, w_t, out=cols)
-            K.col2im_nhwc(cols, *geo, bias, y)
+            band = _band_rows(N * H, W * R * w.dtype.itemsize)
+            if band < N * H:                                                # huge: bands of input rows
+                y[...] = bias if bias.size else 0
+                cols = np.empty((band * W, R), w.dtype)
+                for t0 in range(0, N * H, band):
+                    t1 = min(t0 + band, N * H)
+                    _threads.matmul(X[t0 * W:t1 * W], w_t, out=cols[:(t1 - t0) * W])
+                    K.col2im_nhwc_add(cols, *geo, t0, t1, y)
+            else:
+                cols = self._scratch("cols", (M, R), w.dtype)               # (M, R)
+                _threads.matmul(X, w_t, out=cols)
+                K.col2im_nhwc(cols, *geo, bias, y)
         self._saved = (x.shape, (N, Co, OH, OW), X, w_t)
         return K.nchw_view(y)                                              # (N, C_out, OH, OW)
 
@@ -391,14 +441,27 @@ class ConvTranspose2d(_ConvBase):
             K.im2col_planar(dyc.reshape(N, 1, OH, OW), *geo, g_p)
             g = g_p.T                                                      # (M, R) view
         else:
-            g = self._scratch("cols", (M, R), w.dtype)
-            K.im2col_nhwc(dyc, *geo, g)                                    # (M, R)
+            band = _band_rows(N * H, W * R * w.dtype.itemsize)
+            g = self._scratch("cols", (M, R), w.dtype) if band >= N * H else np.empty((band * W, R), w.dtype)
         if self.bias is not None:                                          # 1^T dY: column sums by BLAS
             self.bias.grad += _threads.matmul(self._ones(N * OH * OW, w.dtype), dyc.reshape(-1, Co))[0]
-        dw_t = _threads.matmul(X.T, g)                                     # (C_in, KH*KW*C_out)
-        self.weight.grad += dw_t.reshape(C, KH, KW, Co).transpose(0, 3, 1, 2)
         dx = np.empty((N, H, W, C), w.dtype)                               # channels-last
-        _threads.matmul(g, w_t.T, out=dx.reshape(M, C))
+        dx2 = dx.reshape(M, C)
+        if Co == 1 or g.shape[0] == M:                                     # whole column matrix at once
+            if Co != 1:
+                K.im2col_nhwc(dyc, *geo, 0, N * H, g)                      # (M, R)
+            dw_t = _threads.matmul(X.T, g)                                 # (C_in, KH*KW*C_out)
+            _threads.matmul(g, w_t.T, out=dx2)
+        else:                                                              # bands of input rows
+            dw_t = np.zeros((C, R), np.float64)
+            for t0 in range(0, N * H, band):
+                t1 = min(t0 + band, N * H)
+                m, rows = (t1 - t0) * W, slice(t0 * W, t1 * W)
+                K.im2col_nhwc(dyc, *geo, t0, t1, g)
+                dw_t += _threads.matmul(X[rows].T, g[:m])
+                _threads.matmul(g[:m], w_t.T, out=dx2[rows])
+            dw_t = dw_t.astype(w.dtype)
+        self.weight.grad += dw_t.reshape(C, KH, KW, Co).transpose(0, 3, 1, 2)
         return K.nchw_view(dx)                                             # (N, C_in, H, W)
 
     def extra_repr(self):
@@ -411,6 +474,11 @@ class ConvTranspose2d(_ConvBase):
         if self.bias is None:
             s += ", bias=False"
         return s
+
+
+def _band_rows(rows: int, bytes_per_row: int) -> int:
+    """How many rows of a column matrix fit in ``COLS_BUDGET_BYTES`` (at least 1, at most ``rows``)."""
+    return int(min(rows, max(1, COLS_BUDGET_BYTES // max(1, bytes_per_row))))
 
 
 def _describe(layer) -> str:
