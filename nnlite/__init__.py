@@ -44,3 +44,5 @@ __all__ += ["GAN", "AdversarialDenoiser", "MLPClassifier", "SparseAutoencoder"]
 from . import images  # noqa: E402  (issue 8: users' image files, tiling)
 from .checkpoint import fit_resumable, restore_model  # noqa: E402  (issue 8: checkpoints of nnlite.models)
 __all__ += ["images", "fit_resumable", "restore_model"]
+from . import latent  # noqa: E402  (issue 4: PCA / t-SNE views of latent codes)
+__all__ += ["latent"]
