@@ -8,7 +8,10 @@ Numba kernel)::
 
 and its backward is two more products and ``col2im``, the adjoint of ``im2col`` (it adds every column
 entry back onto the pixel it was copied from). A transposed convolution is exactly the backward-data
-pass of a convolution, so it uses the same pieces in the other order.
+pass of a convolution, so it uses the same pieces in the other order. The bias rides in the product
+(a column of ones in ``cols``, the bias as an extra row of ``W_r``), so forward adds it and backward
+gets its gradient without extra passes. Beyond ``COLS_BUDGET_BYTES`` (64 MB) the column matrix is
+built a band of rows at a time, so a whole photo through a wide layer does not need gigabytes.
 
 Memory layout: arrays are indexed NCHW, ``(N, C, H, W)``, everywhere in the API, but the conv layers
 store their outputs (and input gradients) **channels-last** in memory, as PyTorch's
