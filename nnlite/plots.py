@@ -45,9 +45,7 @@ GAP_COLOR = "#aebfd4"   # the lines between tiles: a muted blue that no grey lev
 
 
 def _ink_cmap():
-    cmap = matplotlib.colormaps[CMAP].copy()
-    cmap.set_bad(GAP_COLOR)                   # NaN marks the gaps between tiles
-    return cmap
+    return matplotlib.colormaps[CMAP].with_extremes(bad=GAP_COLOR)    # NaN marks the gaps between tiles
 
 
 def image_grid(images, image_shape=None, titles=None, ncols=None, title=None, cell=0.8, vmin=0.0, vmax=1.0):
