@@ -5,6 +5,7 @@ Usage::
     NNLITE_DATA=/work/shared/data python -m benchmarks.gan            # ~10 minutes on 2 cores
     python -m benchmarks.gan --quick                                   # a smoke run (~1 minute)
     python -m benchmarks.gan --only fashion,mnist,adversarial --fashion-epochs 12 --mnist-epochs 30
+    python -m benchmarks.gan --only adversarial --weights 0,0.03,0.1,0.3 --out benchmarks/results/gan_adversarial.md
 
 What is measured (nothing here is a pass/fail test):
 
@@ -30,7 +31,6 @@ summary figures and the tables to ``benchmarks/results/``.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import sys
@@ -201,7 +201,6 @@ def bench_gan(name, epochs, quick, out_dir, lines):
                                                     f"(judge accuracy {acc:.1%})"),
     }
     # nearest training images of a few samples: the "not memorised" check made visible
-    from nnlite.models.gan import nearest_distances  # noqa: F401  (documented helper)
     flatX = X.reshape(len(X), -1)
     show = samples[:10].reshape(10, -1)
     d2 = (show ** 2).sum(1)[:, None] + (flatX ** 2).sum(1)[None] - 2 * show @ flatX.T
@@ -215,7 +214,7 @@ def bench_gan(name, epochs, quick, out_dir, lines):
     return {"acc": acc, "ev": ev, "ref": ref, "t": t_gan}
 
 
-def bench_adversarial(quick, lines):
+def bench_adversarial(quick, lines, weights=None, suffix=""):
     from nnlite import plots
     from nnlite.data import load_fashion_mnist
     from nnlite.metrics import psnr, ssim
@@ -228,7 +227,8 @@ def bench_adversarial(quick, lines):
     X, Xt = X[:n], Xt[:2000]
     sigma = 0.3
     noisy = gaussian(Xt, sigma, np.random.default_rng(123))
-    weights = (0.0, 0.01) if quick else (0.0, 0.003, 0.01, 0.03)
+    if weights is None:
+        weights = (0.0, 0.1) if quick else (0.0, 0.003, 0.01, 0.03)
     epochs = 3 if quick else 10
     rows, outs = [], {}
     for lam in weights:
@@ -257,8 +257,9 @@ def bench_adversarial(quick, lines):
     labels = ["clean", f"noisy (sigma {sigma})"] + [f"lambda = {lam}" for lam in weights]
     fig = plots.image_rows(rows_img, labels, title="Denoising with an adversarial term: "
                            "reconstruction + lambda * non-saturating GAN loss")
-    plots.save(fig, str(FIGURES / "adversarial_denoiser.png"))
-    lines += ["Figure: `figures/adversarial_denoiser.png`.", ""]
+    fname = f"adversarial_denoiser{suffix}.png"
+    plots.save(fig, str(FIGURES / fname))
+    lines += [f"Figure: `figures/{fname}`.", ""]
 
 
 def main(argv=None):
@@ -269,6 +270,7 @@ def main(argv=None):
     ap.add_argument("--mnist-epochs", type=int, default=None)
     ap.add_argument("--out", default=str(RESULTS / "gan.md"))
     ap.add_argument("--grids", default="out/gan", help="folder for the per-epoch sample grids")
+    ap.add_argument("--weights", default=None, help="adversarial weights to compare, e.g. 0,0.03,0.1,0.3")
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     valid = {"fashion", "mnist", "adversarial"}
@@ -277,8 +279,9 @@ def main(argv=None):
     import numpy
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
+    cmd_args = " ".join(argv if argv is not None else sys.argv[1:])
     lines = ["# GANs and the adversarial denoiser (issue 6)", "",
-             f"Command: `python -m benchmarks.gan{' ' + ' '.join(argv or sys.argv[1:]) if (argv or sys.argv[1:]) else ''}`. "
+             f"Command: `python -m benchmarks.gan{' ' + cmd_args if cmd_args else ''}`. "
              f"Python {platform.python_version()}, NumPy {numpy.__version__}, {os.cpu_count()} CPUs, load average "
              f"{load0:.1f} at start (a machine shared with other programs: times are wall-clock seconds).", ""]
     out_dir = Path(args.grids)
@@ -288,7 +291,9 @@ def main(argv=None):
         if name in only:
             bench_gan(name, epochs[name], args.quick, out_dir, lines)
     if "adversarial" in only:
-        bench_adversarial(args.quick, lines)
+        weights = None if args.weights is None else tuple(float(w) for w in args.weights.split(","))
+        stem = Path(args.out).stem
+        bench_adversarial(args.quick, lines, weights, "" if stem == "gan" else "_" + stem)
     total = time.perf_counter() - t0
     lines.insert(3, f"Total {total:.0f} s wall clock.\n")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -299,8 +299,12 @@ def test_adversarial_denoiser_gradcheck_every_autoencoder_parameter():
                                 dropout=0.0, noise="gaussian", epochs=1, batch_size=4, dtype=np.float64,
                                 random_state=0).fit(clean)
     model.zero_grad()
-    model.loss_and_grad(noisy, clean)
+    _, dx = model.loss_and_grad(noisy, clean)
     analytic = {n: p.grad.copy() for n, p in model.named_parameters()}
+    x_in = noisy.copy()
+    err, where = rel_error(dx, numerical_gradient(lambda: model.loss_and_grad(x_in, clean)[0], x_in, EPS))
+    model.zero_grad()
+    assert err < TOL, f"input: relative error {err:.2e} at {where}"
     for n, p in model.named_parameters():
         if n.startswith("discriminator_"):
             assert not analytic[n].any(), f"{n}: the discriminator's share must be discarded"

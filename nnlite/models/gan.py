@@ -36,7 +36,6 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-import os
 
 import numpy as np
 
@@ -772,7 +771,7 @@ class AdversarialDenoiser(DenoisingAutoencoder):
     def _adversarial_step(self, x_noisy, x_clean, train_d=True):
         """Forward/backward of ``recon + lambda * L_G``; first (if ``train_d``) one discriminator update.
 
-        Adds the autoencoder's gradients into its ``.grad``; returns a dict of the losses.
+        Adds the autoencoder's gradients into its ``.grad``; returns ``(dict of the losses, dL/dx_noisy)``.
         """
         lam = float(self.adversarial_weight)
         body = list(self.decoder_)[:-1]
@@ -800,22 +799,23 @@ class AdversarialDenoiser(DenoisingAutoencoder):
             d_logits_ae = d_logits_ae + lam * dx_hat * x_hat * (1 - x_hat)
             logs["loss"] = recon + lam * adv
             logs["adv"] = adv
-        self.encoder_.backward(backward_layers(body, d_logits_ae))
-        return logs
+        dx = self.encoder_.backward(backward_layers(body, d_logits_ae))      # (B, n_features)
+        return logs, dx
 
     def _train_step(self, xb, yb):
         # BaseModel.fit's optimizer holds every parameter, the discriminator's too. Their gradients are
         # always 0 when it steps (zeroed after each use above), so its Adam moments stay 0 and its update
         # of them is exactly 0: only opt_d_ moves the discriminator.
-        return self._adversarial_step(self._train_input(xb), yb)
+        return self._adversarial_step(self._train_input(xb), yb)[0]
 
     def loss_and_grad(self, X, Y=None, train_d=False):
         """``recon + lambda * L_G`` of noisy ``X`` against clean ``Y``; adds the autoencoder's gradients.
 
         The discriminator is not updated (``train_d=False``) and its ``.grad`` is left at 0. Returns
-        ``(L, None)``.
+        ``(L, dL/dX)``.
         """
         self._check_fitted()
         X = self._check_X(X)
         Y = X if Y is None else self._check_X(Y, "Y")
-        return self._adversarial_step(X, Y, train_d=train_d)["loss"], None
+        logs, dx = self._adversarial_step(X, Y, train_d=train_d)
+        return logs["loss"], dx
