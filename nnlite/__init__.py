@@ -46,3 +46,5 @@ from .checkpoint import fit_resumable, restore_model  # noqa: E402  (issue 8: ch
 __all__ += ["images", "fit_resumable", "restore_model"]
 from . import latent  # noqa: E402  (issue 4: PCA / t-SNE views of latent codes)
 __all__ += ["latent"]
+from .models import ConvDenoisingAutoencoder, ConvVAE, ResidualDenoiser  # noqa: E402  (issue 5: conv models)
+__all__ += ["ConvDenoisingAutoencoder", "ResidualDenoiser", "ConvVAE"]

@@ -4,3 +4,4 @@ from .vae import VAE  # noqa: F401
 from .classifier import MLPClassifier  # noqa: F401,E402  (issue 6: GANs, sparse AEs, a judge classifier)
 from .gan import GAN, AdversarialDenoiser, SaveSamples, evaluate_samples  # noqa: F401,E402
 from .sparse import SparseAutoencoder  # noqa: F401,E402
+from .conv import ConvDenoisingAutoencoder, ConvVAE, ResidualDenoiser  # noqa: F401,E402  (issue 5: conv models)
