@@ -347,6 +347,9 @@ def _add_train(sub):
     p.add_argument("--resume", action="store_true",
                    help="continue from DIR/checkpoint.npz if it exists (same arguments as the first run)")
     p.add_argument("--checkpoint-every", type=int, default=1, metavar="EPOCHS", help="checkpoint period (default 1)")
+    p.add_argument("--checkpoint-steps", type=int, default=None, metavar="STEPS",
+                   help="also checkpoint every STEPS optimizer steps, inside epochs (long epochs); resume replays "
+                        "the rest of the epoch exactly")
     p.add_argument("--threads", default="auto", metavar="N",
                    help="BLAS threads per matrix product: 'auto' (default: by size, 1 when the machine is busy) or "
                         "an int. Products with 1 and 2 threads differ in the last bits, so fix it (e.g. --threads 1) "
@@ -398,6 +401,8 @@ def _cmd_train(args):
         raise UserError(f"--epochs must be >= 1, got {args.epochs}")
     if args.checkpoint_every < 1:
         raise UserError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    if args.checkpoint_steps is not None and args.checkpoint_steps < 1:
+        raise UserError(f"--checkpoint-steps must be >= 1, got {args.checkpoint_steps}")
     if args.threads != "auto":
         from . import threads
 
@@ -428,7 +433,8 @@ def _cmd_train(args):
         with warnings.catch_warnings():  # overflow on the way to a NaN: the trainer's NaN guard reports it
             warnings.filterwarnings("ignore", category=RuntimeWarning, message=".*(overflow|invalid value)")
             model, resumed = fit_resumable(model, Xin, ckpt, resume=args.resume, epochs=args.epochs,
-                                           every_epochs=args.checkpoint_every, extra=extra,
+                                           every_epochs=args.checkpoint_every, every_steps=args.checkpoint_steps,
+                                           extra=extra,
                                            callbacks=[HistoryLogger(out / "history")], verbose=1)
     except TrainingDivergedError as exc:
         kept = ""

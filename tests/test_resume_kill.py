@@ -58,3 +58,48 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     h2 = read_checkpoint(killed / "checkpoint.npz").history
     assert h1["loss"] == h2["loss"]
     assert not list(killed.glob(".*.tmp")), "stale temporary files must be cleaned up by the next save"
+
+
+def test_cli_train_killed_and_resumed_matches_an_uninterrupted_run(tmp_path):
+    """The same through the command line: ``nnlite train ... --resume`` after a SIGKILL at a random moment."""
+    import json
+    import time
+
+    env = dict(os.environ)
+    env.pop("NNLITE_DATA", None)
+    args = [sys.executable, "-m", "nnlite", "train", "ae", "--data", "font5x7", "--hidden", "16", "--latent-dim", "2",
+            "--batch-size", "8", "--epochs", "60", "--checkpoint-steps", "6", "--threads", "1"]
+    clean = subprocess.run(args + ["--out", "clean"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert clean.returncode == 0, clean.stderr
+
+    proc = subprocess.Popen(args + ["--out", "killed"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    sidecar = tmp_path / "killed" / "checkpoint.json"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if json.loads(sidecar.read_text())["trainer"]["epoch"] >= 8:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.005)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    ck = read_checkpoint(tmp_path / "killed" / "checkpoint.npz")  # whatever moment the kill hit: readable
+    assert 8 <= ck.epoch < 60
+
+    resumed = subprocess.run(args + ["--out", "killed", "--resume"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed from epoch {ck.epoch}" in resumed.stdout
+    a = read_checkpoint(tmp_path / "clean" / "checkpoint.npz")
+    b = read_checkpoint(tmp_path / "killed" / "checkpoint.npz")
+    assert a.epoch == b.epoch == 60 and a.global_step == b.global_step == 240
+    for k in a.model_state:
+        assert np.array_equal(a.model_state[k], b.model_state[k]), k
+    assert a.history["loss"] == b.history["loss"]
