@@ -1,0 +1,87 @@
+"""2-D views of a 20-D VAE's latent space: PCA (NumPy SVD) and t-SNE (scikit-learn), coloured by class.
+
+    NNLITE_DATA=/work/shared/data python examples/latent_views.py              # 10 epochs + t-SNE, some minutes
+    NNLITE_DATA=/work/shared/data python examples/latent_views.py --epochs 2 --n-points 1000   # quick look
+
+Trains the 784-400-20 VAE on Fashion-MNIST (as examples/mnist_vae.py), takes the posterior means
+``mu`` of ``--n-points`` test images and writes out/latent_views.png: PCA on the left, t-SNE on the
+right (or a note in its place when scikit-learn is missing: ``pip install nnlite[tsne]``).
+PCA is the best *linear* 2-D view; t-SNE keeps neighbourhoods and separates classes more clearly,
+but its distances between clusters and the clusters' sizes carry no meaning.
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
+
+from matplotlib.figure import Figure
+
+from nnlite import VAE, plots
+from nnlite.data import FASHION_MNIST_CLASSES, load_fashion_mnist
+from nnlite.latent import PCA, plot_projection, tsne
+
+# -------------------------------------------------------------------------- settings
+OUT = "out"
+SEED = 0
+EPOCHS = 10
+N_POINTS = 3000      # test images projected (t-SNE takes about a minute for 3000 on 2 cores)
+PERPLEXITY = 30.0
+
+
+def views_figure(mu, labels, class_names, path, title):
+    """PCA | t-SNE of ``mu`` side by side; returns the path."""
+    fig = Figure(figsize=(15.5, 6.8))
+    ax1, ax2 = fig.subplots(1, 2)
+    p = PCA(2).fit(mu)
+    Zp = p.transform(mu)
+    r = p.explained_variance_ratio_
+    plot_projection(Zp, labels, class_names, ax=ax1, legend=False, s=5,
+                    xlabel=f"PC 1 ({r[0]:.0%} of the variance)", ylabel=f"PC 2 ({r[1]:.0%})",
+                    title=f"PCA (linear; {r.sum():.0%} of the variance in 2-D)")
+    try:
+        t = time.perf_counter()
+        Zt = tsne(mu, perplexity=PERPLEXITY, random_state=SEED)
+        print(f"t-SNE of {len(mu)} points: {time.perf_counter() - t:.0f} s")
+        plot_projection(Zt, labels, class_names, ax=ax2, legend=True, s=5, xlabel="t-SNE 1", ylabel="t-SNE 2",
+                        title=f"t-SNE (perplexity {PERPLEXITY:g}; neighbourhoods kept, distances not)")
+    except ImportError as exc:
+        print(exc)
+        ax2.axis("off")
+        ax2.text(0.5, 0.5, "t-SNE needs scikit-learn:\npip install nnlite[tsne]", ha="center", va="center",
+                 fontsize=14, transform=ax2.transAxes)
+    fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    return plots.save(fig, str(path))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--n-points", type=int, default=N_POINTS)
+    ap.add_argument("--subset", type=int, default=None, help="train on the first N images only")
+    ap.add_argument("--out", default=OUT)
+    args = ap.parse_args(argv)
+
+    Xtr, _ = load_fashion_mnist("train")
+    Xte, yte = load_fashion_mnist("test")
+    Xtr = Xtr.reshape(len(Xtr), -1)[:args.subset]
+    Xte = Xte.reshape(len(Xte), -1)
+    t = time.perf_counter()
+    vae = VAE(latent_dim=20, hidden=(400,), lr=1e-3, batch_size=128, epochs=args.epochs, lr_schedule="constant",
+              random_state=SEED).fit(Xtr, verbose=1)
+    print(f"VAE 784-400-20: {args.epochs} epochs in {time.perf_counter() - t:.0f} s")
+    sel = np.random.default_rng(SEED).choice(len(Xte), size=min(args.n_points, len(Xte)), replace=False)
+    mu = vae.transform(Xte[sel])                                          # (n, 20) posterior means
+    path = views_figure(mu, yte[sel], FASHION_MNIST_CLASSES, os.path.join(args.out, "latent_views.png"),
+                        f"Posterior means of {len(sel):,} Fashion-MNIST test images in the 20-D latent space "
+                        f"of a VAE ({args.epochs} epochs), projected to 2-D")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
