@@ -37,7 +37,7 @@ for noise, (level, levels) in NOISES.items():
     t = time.perf_counter()
     dae = DenoisingAutoencoder(noise=noise, noise_level=level, random_state=SEED).fit(X)
     print(f"{noise}: trained at level {level} in {time.perf_counter() - t:.1f} s "
-          f"(latent_dim={dae.latent_dim}, {dae.n_passes} passes at reconstruction)")
+          f"(latent_dim={dae.latent_dim}, {dae.n_passes_} passes at reconstruction)")
     corrupt = get_noise(noise)
     rows, labels = [X[idx]], ["clean"]
     for lv in levels[1:]:

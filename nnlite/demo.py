@@ -185,7 +185,7 @@ def run_demo(out_dir="out", random_state=0, quick=False):
     for p, s in zip(levels, stats):
         _say(f"      p={p:.2f}: DAE recovers {100 * s['rate']:5.1f}% of glyphs exactly, nearest-glyph bound "
              f"{100 * s['bound_rate']:5.1f}%")
-    save(plots.rate_vs_level(levels, {f"DAE, {dae.n_passes} passes (default)": [s["rate"] for s in stats],
+    save(plots.rate_vs_level(levels, {f"DAE, {dae.n_passes_} passes (default)": [s["rate"] for s in stats],
                                       "DAE, 1 pass": one_pass,
                                       "nearest-glyph decoder (bound)": [s["bound_rate"] for s in stats]},
                              xlabel="bit-flip probability p", ylabel="glyphs recovered exactly",

@@ -267,3 +267,15 @@ def test_fit_passes_callbacks_to_the_trainer(font):
     cb = nnlite.LambdaCallback(on_epoch_end=lambda trainer, epoch, logs: seen.append((epoch, logs["loss"])))
     ae = Autoencoder(hidden=(8,), epochs=3, random_state=0).fit(font, callbacks=[cb])
     assert [e for e, _ in seen] == [1, 2, 3] and [v for _, v in seen] == ae.loss_curve_
+
+
+def test_auto_passes_three_for_binary_data_one_for_grey(font):
+    """'auto' iterates only on 1-bit data; grey images get the classic single pass."""
+    binary = DenoisingAutoencoder(noise="bit_flip", noise_level=0.1, epochs=2, random_state=0).fit(font)
+    assert binary.binary_data_ and binary.n_passes_ == 3
+    grey = np.clip(font * 0.8 + 0.1, 0, 1)
+    single = DenoisingAutoencoder(noise="gaussian", noise_level=0.1, epochs=2, random_state=0).fit(grey)
+    assert not single.binary_data_ and single.n_passes_ == 1
+    np.testing.assert_array_equal(single.reconstruct(grey), single.reconstruct(grey, n_passes=1))
+    fixed = DenoisingAutoencoder(noise="gaussian", noise_level=0.1, n_passes=2, epochs=2, random_state=0).fit(grey)
+    assert fixed.n_passes_ == 2

@@ -254,12 +254,14 @@ class DenoisingAutoencoder(Autoencoder):
         See :mod:`nnlite.noise`; a callable is called as ``noise(x, noise_level, rng)``.
     noise_level : float, default 0.1
         ``p`` (fraction of corrupted pixels) or, for 'gaussian', ``sigma``.
-    n_passes : int, default 3
+    n_passes : int or 'auto', default 'auto'
         How many times :meth:`reconstruct` runs the network, feeding each output back as the next
-        input. One pass gives the network's estimate of each pixel's posterior mean; thresholding
-        that can mix several likely clean images (on the 5x7 font at bit-flip p=0.2 the best possible
-        single pass recovers ~5 points fewer glyphs than the nearest-glyph decoder). Further passes
-        settle on one of them; ``n_passes=1`` is the classic single pass.
+        input. One pass gives the network's estimate of each pixel's posterior mean; on 1-bit data
+        thresholding that can mix several likely clean images (on the 5x7 font at bit-flip p=0.2 the
+        best possible single pass recovers ~5 points fewer glyphs than the nearest-glyph decoder), and
+        further passes settle on one of them. ``'auto'``: 3 passes when every training value was 0 or 1
+        (``binary_data_``), else 1, the classic single pass that grey images (MNIST, photos) want.
+        ``n_passes_`` is the number used.
     n_copies : int or None, default None
         Each epoch shows every sample this many times, each copy with its own noise. ``None``:
         ``ceil(256 / N)`` so that tiny data sets (32 glyphs) still fill a batch of 256 noisy samples;
@@ -274,7 +276,7 @@ class DenoisingAutoencoder(Autoencoder):
 
     _default_steps = 4000
 
-    def __init__(self, noise="salt_and_pepper", noise_level=0.1, n_passes=3, n_copies=None, latent_dim=32,
+    def __init__(self, noise="salt_and_pepper", noise_level=0.1, n_passes="auto", n_copies=None, latent_dim=32,
                  hidden=(256,), activation="relu", output_activation="sigmoid", loss="bce", optimizer="adam",
                  lr=2e-3, epochs=None, batch_size=None, lr_schedule="cosine", dtype=np.float32, random_state=None):
         super().__init__(latent_dim=latent_dim, hidden=hidden, activation=activation,
@@ -299,7 +301,8 @@ class DenoisingAutoencoder(Autoencoder):
         if isinstance(self.noise, str) and self.noise != "gaussian" and not 0 <= lvl <= 1:
             raise ValueError(f"{self._name()}: noise_level (probability p of {self.noise!r}) must be in [0, 1], "
                              f"got {lvl!r}")
-        self._check_int("n_passes", self.n_passes)
+        if self.n_passes != "auto":
+            self._check_int("n_passes", self.n_passes)
         self._check_int("n_copies", self.n_copies, allow_none=True)
 
     def _copies(self, n):
@@ -313,6 +316,9 @@ class DenoisingAutoencoder(Autoencoder):
         X_arr = np.asarray(X)
         copies = self._copies(len(X_arr)) if X_arr.ndim >= 1 and len(X_arr) else 1
         X_train = np.concatenate([X_arr] * copies) if copies > 1 else X_arr
+        # Known before training, so checkpoints written during fit carry them too.
+        self.binary_data_ = bool(((X_arr == 0) | (X_arr == 1)).all())
+        self.n_passes_ = (3 if self.binary_data_ else 1) if self.n_passes == "auto" else int(self.n_passes)
         super().fit(X_train, epochs=epochs, batch_size=batch_size, lr=lr, validation_data=validation_data,
                     verbose=verbose, callbacks=callbacks)
         self.n_copies_ = copies
@@ -339,7 +345,11 @@ class DenoisingAutoencoder(Autoencoder):
 
     def reconstruct(self, X_noisy, n_passes=None):
         """Denoised ``X_noisy``: ``n_passes`` (default: the constructor's) passes through the network."""
-        passes = self.n_passes if n_passes is None else self._check_int("n_passes", n_passes)
+        if n_passes is None:
+            self._check_fitted()
+            passes = self.n_passes_      # the constructor's n_passes, with 'auto' resolved by fit
+        else:
+            passes = self._check_int("n_passes", n_passes)
         X_noisy = np.asarray(X_noisy)
         out = X_noisy
         for _ in range(passes):
