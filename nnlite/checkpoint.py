@@ -315,13 +315,21 @@ def save_checkpoint(path, model, optimizer=None, trainer=None, config=None, gene
 
 
 def _fitted_attributes(model) -> dict:
-    """The model's JSON-able fitted attributes (scikit-learn style ``name_``: ``input_shape_``, ...)."""
-    out = {}
+    """The model's JSON-able fitted attributes: scikit-learn style ``name_`` (``input_shape_``, ...) and,
+    under ``"_private"``, private scalars/strings set by ``fit`` (``_layout``, ...), which
+    :func:`restore_model` puts back only where rebuilding the model did not set them."""
+    out, private = {}, {}
     for name, value in vars(model).items():
-        if name.endswith("_") and not name.startswith("_") and not isinstance(value, Module):
+        if isinstance(value, Module) or name.startswith("__") or name in ("_parameters", "_buffers", "_modules"):
+            continue
+        if name.endswith("_") and not name.startswith("_"):
             v = _jsonable(value)
             if v is not _DROP:
                 out[name] = v
+        elif name.startswith("_") and (value is None or isinstance(value, (bool, int, float, str))):
+            private[name] = value
+    if private:
+        out["_private"] = private
     return out
 
 
@@ -600,9 +608,10 @@ def restore_model(path, checkpoint: Checkpoint | None = None):
                               f"({type(exc).__name__}: {exc})", ck.path) from None
     if hasattr(type(model), "from_checkpoint"):
         return type(model).from_checkpoint(ck.path)
-    fitted = ck.meta.get("fitted", {})
+    fitted = dict(ck.meta.get("fitted", {}))
+    private = fitted.pop("_private", {})
     for name, value in fitted.items():
-        if name == "input_shape_":
+        if name.endswith("shape_") and isinstance(value, list):
             value = tuple(value)
         object.__setattr__(model, name, value)
     if isinstance(model, Module) and not model.parameters() and hasattr(model, "_build"):
@@ -612,6 +621,9 @@ def restore_model(path, checkpoint: Checkpoint | None = None):
         if hasattr(model, "_validate_params"):
             model._validate_params()
         model._build(int(fitted["n_features_in_"]), as_generator(0))
+    for name, value in private.items():
+        if name not in vars(model):
+            object.__setattr__(model, name, value)
     history = {k: list(v) for k, v in ck.history.items()}
     if history and "history_" not in fitted:
         object.__setattr__(model, "history_", history)
@@ -637,8 +649,10 @@ class _ResumeCallback(Callback):
 
     def __init__(self, path, target):
         self.path, self.target = path, target
+        self.trainer = None
 
     def on_train_begin(self, trainer):
+        self.trainer = trainer
         if self.path is not None:
             load_checkpoint(self.path, model=trainer.model, optimizer=trainer.optimizer, trainer=trainer)
             target = self.target if self.target is not None else trainer.epochs
@@ -689,7 +703,8 @@ def fit_resumable(model, X, path, resume: bool = False, epochs: int | None = Non
             return restore_model(path, ck), resumed
     ours = [ModelCheckpoint(path, every_epochs=every_epochs, every_steps=every_steps, extra=extra, model=model)]
     ours += list(callbacks)
-    ours.append(_ResumeCallback(path if resumed is not None else None, epochs))
+    resume_cb = _ResumeCallback(path if resumed is not None else None, epochs)
+    ours.append(resume_cb)
     import inspect
 
     if "callbacks" in inspect.signature(model.fit).parameters:
@@ -697,17 +712,21 @@ def fit_resumable(model, X, path, resume: bool = False, epochs: int | None = Non
             model.fit(X, epochs=epochs, callbacks=ours, **fit_kwargs)
         except _AlreadyComplete:
             return restore_model(path), resumed
-        return model, resumed
-    original = type(model)._extra_callbacks
+    else:
+        original = type(model)._extra_callbacks
 
-    def _extra_callbacks():
-        return original(model) + ours
+        def _extra_callbacks():
+            return original(model) + ours
 
-    object.__setattr__(model, "_extra_callbacks", _extra_callbacks)
-    try:
-        model.fit(X, epochs=epochs, **fit_kwargs)
-    except _AlreadyComplete:
-        return restore_model(path), resumed
-    finally:
-        object.__delattr__(model, "_extra_callbacks")
+        object.__setattr__(model, "_extra_callbacks", _extra_callbacks)
+        try:
+            model.fit(X, epochs=epochs, **fit_kwargs)
+        except _AlreadyComplete:
+            return restore_model(path), resumed
+        finally:
+            object.__delattr__(model, "_extra_callbacks")
+    # Once more at the end: the same weights, now with everything fit sets after the last epoch
+    # (history_, n_iter_, ...), so restore_model gives exactly the fitted model.
+    tr = resume_cb.trainer
+    save_checkpoint(path, model, optimizer=None if tr is None else tr.optimizer, trainer=tr, extra=extra)
     return model, resumed

@@ -67,9 +67,10 @@ _MODEL_NAMES = {
     "dae": ("DenoisingAutoencoder", "mlp", {}),
     "sparse-ae": ("SparseAutoencoder", "mlp", {}),
     "vae": ("VAE", "mlp", {}),
-    "conv-ae": ("ConvAutoencoder", "conv", {}),
     "conv-dae": ("ConvDenoisingAutoencoder", "conv", {}),
     "conv-vae": ("ConvVAE", "conv", {}),
+    "unet": ("ResidualDenoiser", "conv", {"architecture": "unet"}),
+    "dncnn": ("ResidualDenoiser", "conv", {"architecture": "dncnn"}),
     "gan": ("GAN", "mlp", {}),
     "dcgan": ("GAN", "conv", {"generator": "dcgan"}),
 }
@@ -369,7 +370,12 @@ def _model_kwargs(args, cls):
             hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
         except ValueError:
             raise UserError(f"--hidden must be comma-separated ints such as 512,128, got {args.hidden!r}") from None
-        if "hidden" in accepted:
+        if "hidden" in accepted and cls.__init__.__defaults__ is not None and isinstance(
+                inspect.signature(cls.__init__).parameters["hidden"].default, int):
+            if len(hidden) != 1:
+                raise UserError(f"{cls.__name__} has one hidden layer: give one width, e.g. --hidden 256")
+            kw["hidden"] = hidden[0]
+        elif "hidden" in accepted:
             kw["hidden"] = hidden
         else:  # GAN: both players
             kw["generator_hidden"], kw["discriminator_hidden"] = hidden[::-1], hidden
@@ -527,7 +533,18 @@ def _add_denoise(sub):
     p.set_defaults(func=_cmd_denoise)
 
 
+def _per_channel(fn, img, c):
+    """Apply an image -> image function made for ``c`` channels to a grey or colour image."""
+    if img.ndim == 3 and c == 1:
+        return np.stack([np.asarray(fn(img[..., k])) for k in range(img.shape[2])], axis=-1)
+    if img.ndim == 2 and c == 3:
+        return np.asarray(fn(np.repeat(img[..., None], 3, axis=2))).mean(axis=2)
+    return np.asarray(fn(img))
+
+
 def _cmd_denoise(args):
+    import inspect
+
     from .images import apply_tiled, list_images, read_image, write_image
     from .metrics import psnr
     from .noise import get_noise
@@ -558,20 +575,20 @@ def _cmd_denoise(args):
         if noise_fn is not None:
             clean = img
             img = np.clip(noise_fn(img, args.noise_level, rng), 0, 1).astype(np.float32)
-        if kind == "conv":
-            x = img[None, None] if img.ndim == 2 else np.moveaxis(img, -1, 0)[None]
-            if (x.shape[1] == 1) != (c == 1):
-                x = np.repeat(x, 3, axis=1) if c == 3 else (x.mean(axis=1, keepdims=True))
-            y = np.asarray(model.reconstruct(x))[0]
-            result = y[0] if y.shape[0] == 1 else np.moveaxis(y, 0, -1)
-            if img.ndim == 2 and result.ndim == 3:
-                result = result.mean(axis=2)
+        any_size = "tile" in inspect.signature(getattr(model, "denoise", lambda x: x)).parameters
+        if any_size:  # a fully convolutional denoiser: the whole image at once (in blocks if large)
+            result = _per_channel(lambda im: model.denoise(im), img, c)
         else:
             stride = args.stride if args.stride else (max(1, h // 2), max(1, w // 2))
             if img.shape[0] < h or img.shape[1] < w:
                 _say(f"note: {f}: {img.shape[1]}x{img.shape[0]} is smaller than the model's {w}x{h} tiles; "
                      "padded by reflection")
-            result = apply_tiled(model.reconstruct, img, (h, w), channels=c, stride=stride)
+            tile_shape = (h, w) if c == 1 else (h, w, c)
+
+            def fn(flat, tile_shape=tile_shape):  # flat (n, h*w*c) tiles, channels last
+                return np.asarray(model.reconstruct(flat.reshape((len(flat),) + tile_shape))).reshape(len(flat), -1)
+
+            result = apply_tiled(fn, img, (h, w), channels=c, stride=stride)
         if invert:
             img, result = 1.0 - img, 1.0 - np.asarray(result)
             clean = None if clean is None else 1.0 - clean
@@ -585,7 +602,8 @@ def _cmd_denoise(args):
             if clean is not None and title != "clean":
                 title += f"  PSNR {psnr(clean, np.clip(im, 0, 1)):.1f} dB"
             _show(ax, im, title)
-        fig.suptitle(f"{f.name}: {type(model).__name__} ({'tiles of %dx%d' % (h, w) if kind != 'conv' else 'whole image'})")
+        how = "whole image" if any_size else f"tiles of {h}x{w}"
+        fig.suptitle(f"{f.name}: {type(model).__name__} ({how})")
         cmp_path = _save_fig(fig, out / f"{stem}_compare.png")
         _say(f"[{i}/{len(files)}] {f} -> {den_path}, {cmp_path}")
     return 0
@@ -957,6 +975,12 @@ def main(argv=None) -> int:
         if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in msg:
             msg = f"{exc.filename}: {msg}"
         print(f"nnlite {args.command}: error: {' '.join(msg.split())}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a bug: still one line, with the way to the traceback
+        if args.debug:
+            raise
+        print(f"nnlite {args.command}: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+              "(run again with --debug for the traceback, and please report it)", file=sys.stderr)
         return 1
 
 

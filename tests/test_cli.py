@@ -100,6 +100,26 @@ def test_train_on_an_image_folder(tmp_path):
     assert (tmp_path / "run" / "reconstructions.png").exists()
 
 
+def test_convolutional_denoiser_runs_on_whole_images_of_any_size(tmp_path, capsys):
+    from nnlite import models
+
+    if not hasattr(models, "ResidualDenoiser"):
+        pytest.skip("nnlite.models has no ResidualDenoiser")
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(folder / f"g{i}.png")
+    nnlite("train", "unet", "--data", folder, "--size", 8, "--grey", "--epochs", 1, "--batch-size", 4,
+           "--out", "unet", cwd=tmp_path)
+    assert (tmp_path / "unet" / "denoising.png").exists()
+    Image.fromarray(rng.integers(0, 256, (13, 11), dtype=np.uint8)).save(tmp_path / "odd.png")
+    code, out, err = _run(capsys, "denoise", tmp_path / "unet" / "checkpoint.npz", tmp_path / "odd.png",
+                          "--out", tmp_path / "d")
+    assert code == 0, err
+    assert np.asarray(Image.open(tmp_path / "d" / "odd_denoised.png")).shape == (13, 11)  # no tiles, no crop
+
+
 
 def test_train_on_an_empty_folder(tmp_path, capsys):
     (tmp_path / "empty").mkdir()

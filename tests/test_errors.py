@@ -92,3 +92,41 @@ def test_resume_from_a_missing_checkpoint_names_it(tmp_path):
     tr = nnlite.Trainer(_m, optim.SGD(_m), loss=losses.MSELoss(), verbose=0)
     with pytest.raises(nnlite.CheckpointError, match=r"gone\.npz: no such checkpoint file"):
         tr.fit(np.zeros((4, 2), np.float32), resume_from=tmp_path / "gone.npz")
+
+
+def _model_cases():
+    """The models validate in fit (scikit-learn: __init__ only stores its arguments)."""
+    from nnlite import models as M
+
+    cases = {
+        "Autoencoder latent_dim": (lambda: M.Autoencoder(latent_dim=0), r"Autoencoder: latent_dim must be an int >= 1, got 0"),
+        "Autoencoder lr": (lambda: M.Autoencoder(lr=-1), r"lr must be a finite number > 0, got -1"),
+        "Autoencoder hidden": (lambda: M.Autoencoder(hidden=(0,)), r"hidden must be a tuple of layer widths \(ints >= 1\), got \(0,\)"),
+        "DAE noise_level": (lambda: M.DenoisingAutoencoder(noise_level=1.5),
+                            r"noise_level \(probability p of 'salt_and_pepper'\) must be in \[0, 1\], got 1.5"),
+        "DAE noise name": (lambda: M.DenoisingAutoencoder(noise="blur"),
+                           r"unknown noise 'blur'; valid names are: bit_flip, gaussian, masking, salt_and_pepper"),
+        "VAE beta": (lambda: M.VAE(beta=-1), r"VAE: beta must be a finite number >= 0, got -1"),
+        "VAE latent_dim float": (lambda: M.VAE(latent_dim=2.5), r"latent_dim must be an int >= 1, got 2.5"),
+    }
+    optional = {
+        "GAN label_smoothing": ("GAN", lambda: M.GAN(label_smoothing=0.7), r"label_smoothing must be a number in \[0, 0.5\).*got 0.7"),
+        "SparseAutoencoder l1": ("SparseAutoencoder", lambda: M.SparseAutoencoder(l1=-1), r"l1 must be a finite number >= 0, got -1"),
+        "ConvDAE channels": ("ConvDenoisingAutoencoder", lambda: M.ConvDenoisingAutoencoder(channels=()),
+                             r"channels must be a non-empty tuple of channel counts \(ints >= 1\), got \(\)"),
+        "ResidualDenoiser architecture": ("ResidualDenoiser", lambda: M.ResidualDenoiser(architecture="foo"),
+                                          r"architecture must be one of \['dncnn', 'unet'\], got 'foo'"),
+        "ConvVAE latent_dim": ("ConvVAE", lambda: M.ConvVAE(latent_dim=0), r"latent_dim must be an int >= 1, got 0"),
+    }
+    for name, (cls, make, pattern) in optional.items():
+        if hasattr(M, cls):
+            cases[name] = (make, pattern)
+    return cases
+
+
+@pytest.mark.parametrize("name", list(_model_cases()))
+def test_model_hyper_parameter_messages(name):
+    make, pattern = _model_cases()[name]
+    X = np.random.default_rng(0).random((8, 4, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match=pattern):
+        make().fit(X)
