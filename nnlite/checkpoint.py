@@ -457,13 +457,23 @@ def read_checkpoint(path) -> Checkpoint:
     want = meta.get("model_keys", {})
     if set(want) != set(model_state) or any(list(model_state[k].shape) != list(s) for k, s in want.items()):
         raise CheckpointError("damaged checkpoint: its weights do not match its own list of keys and shapes", path)
-    opt = None
-    if meta.get("optimizer"):
+    opt, opt_error = None, None
+    om = meta.get("optimizer")
+    if om:
         try:
-            opt = _decode_tree(meta["optimizer"]["tree"], arrays)
-        except KeyError as exc:
-            raise CheckpointError(f"damaged checkpoint: optimizer entry {exc} is missing", path) from None
-    return Checkpoint(path, meta, model_state, opt)
+            if "tree" in om:
+                opt = _decode_tree(om["tree"], arrays)
+            else:  # layout of the first checkpoints (a plain Optimizer's state only)
+                state = {int(i): {n: arrays[f"optimizer/{i}/{n}"] for n in names}
+                         for i, names in om["state_keys"].items()}
+                hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in om["hyper"].items()}
+                opt = {"type": om["type"], "hyper": hyper, "step_count": om["step_count"], "state": state}
+        except (KeyError, TypeError, ValueError) as exc:
+            # the weights are still usable (sample, denoise, ...); resuming is not
+            opt_error = f"damaged checkpoint: optimizer entry {exc} is missing or malformed"
+    ck = Checkpoint(path, meta, model_state, opt)
+    ck.optimizer_error = opt_error
+    return ck
 
 
 def load_checkpoint(path, model=None, optimizer=None, trainer=None, generators=None, strict: bool = True) -> Checkpoint:
@@ -512,6 +522,9 @@ def load_checkpoint(path, model=None, optimizer=None, trainer=None, generators=N
             raise CheckpointError(f"the checkpoint holds {len(saved)} random generator(s) of the model, this model "
                                   f"has {len(gens)}; it was made for another architecture ({saved_class})", path)
     if optimizer is not None:
+        if getattr(ck, "optimizer_error", None):
+            raise CheckpointError(ck.optimizer_error + "; the weights can be loaded, but the run cannot be resumed",
+                                  path)
         if ck.optimizer_state is None:
             raise CheckpointError("the checkpoint holds no optimizer state (it was saved without optimizer=); "
                                   "load the weights only, with load_checkpoint(path, model=...)", path)
