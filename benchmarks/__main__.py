@@ -163,7 +163,8 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
         for line in lines[-len(times) - 3:]:
             log(line)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        lines.insert(len(lines) - len(times) - 3, f"load average after this table: {load:.1f}  ")
+        lines.insert(len(lines) - len(times) - 3, f"Load average at the end of this table: {load:.1f}")
+        lines.insert(len(lines) - len(times) - 3, "")
     return lines, summary
 
 

@@ -250,12 +250,12 @@ def _gaussian_sample_kl(mu, logvar, eps, z, std, lo, hi):
     """``std = exp(lv / 2)``, ``z = mu + std * eps`` with ``lv = clip(logvar, lo, hi)``; returns the
     summed KL divergence ``-1/2 sum(1 + lv - mu^2 - std^2)``."""
     N, L = mu.shape
-    half = mu.dtype.type(0.5)
+    half, lo_t, hi_t = mu.dtype.type(0.5), mu.dtype.type(lo), mu.dtype.type(hi)   # float32 math for float32
     kl = 0.0
     for i in range(N):
         for j in range(L):
             lv = logvar[i, j]
-            lv = lo if lv < lo else (hi if lv > hi else lv)      # clip; NaN stays NaN
+            lv = lo_t if lv < lo_t else (hi_t if lv > hi_t else lv)    # clip; NaN stays NaN
             s = exp(half * lv)
             std[i, j] = s
             z[i, j] = mu[i, j] + s * eps[i, j]
