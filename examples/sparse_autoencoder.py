@@ -27,7 +27,7 @@ X = X[:N_TRAIN]
 models = {
     "ReLU code, no penalty": SparseAutoencoder(latent_dim=32, random_state=SEED),
     "ReLU code, L1 = 1e-3": SparseAutoencoder(latent_dim=32, l1=1e-3, random_state=SEED),
-    "sigmoid code, KL rho = 0.05": SparseAutoencoder(latent_dim=196, sparsity_target=0.05, sparsity_weight=1.0,
+    "sigmoid code, KL rho = 0.05": SparseAutoencoder(latent_dim=196, sparsity_target=0.05, sparsity_weight=0.01,
                                                      random_state=SEED),
 }
 print(f"{'model':30s} {'test BCE':>9s} {'mean code activation':>21s} {'zeros':>7s}")
@@ -37,16 +37,17 @@ for name, m in models.items():
     print(f"{name:30s} {m.compute_loss(Xt):9.4f} {stats['mean_activation']:21.3f} {stats['fraction_zero']:7.1%}")
 
 
-def tiles(W, n=16):
-    W = W[:n]
+def tiles(model, n=16):
+    """The n most active units' first-layer weights as images, each scaled to [0, 1]."""
+    W = model.features()[np.argsort(-model.encode(Xt).mean(0))[:n]]
     lo, hi = W.min(1, keepdims=True), W.max(1, keepdims=True)
     return ((W - lo) / np.maximum(hi - lo, 1e-12)).reshape(-1, 28, 28)
 
 
 os.makedirs(OUT, exist_ok=True)
 paths = [
-    plots.save(plots.image_rows([tiles(m.features()) for m in models.values()], list(models),
-                                title="Encoder features (first-layer weights, each tile scaled to its range)"),
+    plots.save(plots.image_rows([tiles(m) for m in models.values()], list(models),
+                                title="Encoder features of the 16 most active units (each tile scaled to its range)"),
                os.path.join(OUT, "sparse_features.png")),
     plots.save(plots.image_rows([Xt[:12]] + [m.reconstruct(Xt[:12]) for m in models.values()],
                                 ["test image"] + list(models), title="Reconstructions"),

@@ -83,8 +83,10 @@ class SparseAutoencoder(Autoencoder):
         32-unit ReLU code on MNIST.
     sparsity_target : float in (0, 1) or None, default None
         ``rho`` of the KL penalty (e.g. 0.05); ``None`` turns it off. Needs ``code_activation='sigmoid'``.
-    sparsity_weight : float, default 1.0
-        ``beta`` of the KL penalty.
+    sparsity_weight : float, default 0.01
+        ``beta`` of the KL penalty. It is weighed against the reconstruction loss averaged over pixels,
+        so it is ~n_features times smaller than in formulations with a per-sample summed error: Ng's
+        ``beta = 3`` with a summed squared error is ``beta ~ 3 / 784 ~ 0.004`` here on 28x28 images.
     code_activation : {'relu', 'sigmoid', 'softplus', 'identity'} or None, default None
         Activation of the code layer; ``None`` picks 'sigmoid' when ``sparsity_target`` is set, else 'relu'.
     hidden : tuple of int, default ()
@@ -102,7 +104,7 @@ class SparseAutoencoder(Autoencoder):
 
     _default_steps = 3000
 
-    def __init__(self, latent_dim=32, l1=0.0, sparsity_target=None, sparsity_weight=1.0, code_activation=None,
+    def __init__(self, latent_dim=32, l1=0.0, sparsity_target=None, sparsity_weight=0.01, code_activation=None,
                  hidden=(), activation="relu", loss="bce", optimizer="adam", lr=1e-3, epochs=None,
                  batch_size=None, lr_schedule="cosine", dtype=np.float32, random_state=None):
         super().__init__(latent_dim=latent_dim, hidden=hidden, activation=activation, output_activation="sigmoid",
@@ -189,10 +191,12 @@ class SparseAutoencoder(Autoencoder):
 
     # ------------------------------------------------------------------ features
     def code_activation_stats(self, X):
-        """Mean code activation (over samples and units) and the fraction of exactly-zero activations."""
+        """Code statistics on ``X``: ``mean_activation`` (over samples and units, Keras'
+        ``encoded_imgs.mean()``), ``fraction_zero`` (exactly-zero activations), ``mean_per_sample_sum``
+        and ``dead_units`` (units that are 0 on every sample of ``X``: a ReLU that never fires)."""
         H = self.encode(X)
         return {"mean_activation": float(H.mean()), "fraction_zero": float(np.mean(H == 0)),
-                "mean_per_sample_sum": float(H.sum(axis=1).mean())}
+                "mean_per_sample_sum": float(H.sum(axis=1).mean()), "dead_units": int(np.sum(~(H != 0).any(0)))}
 
     def features(self):
         """The first encoder layer's weights as one row per hidden/code unit: ``(units, n_features)``.
