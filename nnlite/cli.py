@@ -352,9 +352,9 @@ def _add_train(sub):
                    help="also checkpoint every STEPS optimizer steps, inside epochs (long epochs); resume replays "
                         "the rest of the epoch exactly")
     p.add_argument("--threads", default="auto", metavar="N",
-                   help="BLAS threads per matrix product: 'auto' (default: by size, 1 when the machine is busy) or "
-                        "an int. Products with 1 and 2 threads differ in the last bits, so fix it (e.g. --threads 1) "
-                        "for bit-identical results across runs of large models on a machine whose load varies")
+                   help="BLAS threads per matrix product: 'auto' (default: chosen from the shapes only, so "
+                        "seeded runs repeat bit for bit), 'adaptive' (also 1 thread while the machine is busy; "
+                        "faster on a shared machine, not bit-reproducible), 'max' or an int\n")
     p.set_defaults(func=_cmd_train)
 
 
@@ -413,9 +413,9 @@ def _cmd_train(args):
         from . import threads
 
         try:
-            threads.set_policy(int(args.threads))
+            threads.set_policy(args.threads if args.threads in ("adaptive", "max") else int(args.threads))
         except ValueError:
-            raise UserError(f"--threads must be 'auto' or an int >= 1, got {args.threads!r}") from None
+            raise UserError(f"--threads must be 'auto', 'adaptive', 'max' or an int >= 1, got {args.threads!r}") from None
     model = cls(**preset, **_model_kwargs(args, cls))
     model._validate_params() if hasattr(model, "_validate_params") else None  # hyper-parameter errors first
     X, labels, names = _load_data(args.data, args.split, args.limit, args.size, args.grey, args.seed)

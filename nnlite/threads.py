@@ -30,22 +30,28 @@ Public API
 
 The ``'auto'`` policy
 ---------------------
-One thread when the product is small or skinny, or when the machine is oversubscribed; all allowed
-threads otherwise::
+One thread when the product is small or skinny; all allowed threads otherwise::
 
     threads = 1                      if m * k * n < AUTO_MIN_WORK (16 M multiply-adds)
                                      or min(m, k, n) < AUTO_MIN_DIM (32)
-                                     or busy()
               max_threads            otherwise
 
+The choice depends on the shapes only, never on the machine's state, so two runs with the same seed
+give bit-identical weights (a product split over 1 or 2 threads rounds differently in the last bits).
+
+The ``'adaptive'`` policy (opt-in, **not** bit-reproducible)
+-----------------------------------------------------------
+As ``'auto'``, and also one thread for every product and Numba kernel while ``busy()``
 where ``max_threads`` is the count in force when nnlite was imported (``OPENBLAS_NUM_THREADS`` /
 ``OMP_NUM_THREADS`` or the number of cores) or set later by :func:`set_blas_threads`, and ``busy()`` is
 true when the 1-minute load average exceeds the usable cores by more than ``AUTO_LOAD_MARGIN`` (checked
 at most every 2 s): then other programs hold the cores, a second thread mostly waits for a core, and
 a multi-threaded product or ``prange`` loop stalls at every synchronisation until its descheduled
 partner runs again (measured on a shared 2-core machine at load 5: a VAE step took 84 ms with 2 BLAS
-threads and 42 ms with 1). ``set_policy('max')`` ignores the load; ``set_policy(1)`` (or
-``OPENBLAS_NUM_THREADS=1``) forces one thread. ``python -m benchmarks`` measures all three.
+threads and 42 ms with 1). Because the load changes during a run, the thread count and so the last
+bits of the results do too: use it for speed on a shared machine, not where a seeded run must repeat
+exactly. ``set_policy('max')`` uses every thread; ``set_policy(1)`` (or ``OPENBLAS_NUM_THREADS=1``)
+forces one thread. ``python -m benchmarks`` measures them.
 
 Changing the count costs a ctypes call (< 1 microsecond), done only when it differs from the last one.
 Code outside nnlite that calls NumPy's ``@`` afterwards runs with whatever count nnlite set last; wrap
@@ -67,7 +73,7 @@ AUTO_MIN_DIM = 32
 #: 'auto' treats the machine as busy when the 1-minute load average exceeds the usable cores by this.
 AUTO_LOAD_MARGIN = 0.5
 
-_VALID_POLICIES = ("auto", "max")
+_VALID_POLICIES = ("auto", "adaptive", "max")
 _load_checked = -1e9      # time.monotonic() of the last load check
 _busy = False
 _numba_current = None
@@ -172,7 +178,7 @@ def set_policy(policy) -> None:
     global _policy
     if isinstance(policy, str):
         if policy not in _VALID_POLICIES:
-            raise ValueError(f"unknown BLAS thread policy {policy!r}; valid: 'auto', 'max' or an int >= 1")
+            raise ValueError(f"unknown BLAS thread policy {policy!r}; valid: 'auto', 'adaptive', 'max' or an int >= 1")
         _policy = policy
     else:
         _policy = _check_count(policy, "policy")
@@ -207,8 +213,10 @@ def threads_for(m: int, k: int, n: int) -> int:
     """Threads the current policy gives an ``(m, k) @ (k, n)`` product."""
     if _setters is None:
         _blas_controllers()
-    if _policy == "auto":
-        if m * k * n < AUTO_MIN_WORK or min(m, k, n) < AUTO_MIN_DIM or busy():
+    if _policy in ("auto", "adaptive"):
+        if m * k * n < AUTO_MIN_WORK or min(m, k, n) < AUTO_MIN_DIM:
+            return 1
+        if _policy == "adaptive" and busy():
             return 1
         return _max_threads
     if _policy == "max":
@@ -231,8 +239,10 @@ def parallel_threads() -> int:
     """Threads the current policy gives Numba's ``parallel=True`` kernels."""
     if _setters is None:
         _blas_controllers()
-    if _policy == "auto":
+    if _policy == "adaptive":
         return 1 if busy() else max(_max_threads, 1)
+    if _policy == "auto":
+        return max(_max_threads, 1)
     if _policy == "max":
         return max(_max_threads, 1)
     return _policy

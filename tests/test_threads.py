@@ -46,9 +46,18 @@ def test_auto_policy_one_thread_for_skinny_or_small_products(monkeypatch):
     assert threads.threads_for(128, 400, 40) == 1             # small: 2 M multiply-adds
     assert threads.threads_for(128, 784, 400) == 2            # 40 M multiply-adds, all dims >= 32
     assert threads.threads_for(4096, 16, 4096) == 1           # big but skinny
-    monkeypatch.setattr(threads, "busy", lambda: True)        # oversubscribed machine: one thread
-    assert threads.threads_for(128, 784, 400) == 1
-    assert threads.parallel_threads() == 1
+    monkeypatch.setattr(threads, "busy", lambda: True)        # 'auto' ignores the load: reproducible bits
+    assert threads.threads_for(128, 784, 400) == 2
+    assert threads.parallel_threads() == 2
+
+
+def test_adaptive_policy_drops_to_one_thread_when_busy(monkeypatch):
+    threads._max_threads = 2
+    with threads.policy("adaptive"):
+        monkeypatch.setattr(threads, "busy", lambda: False)
+        assert threads.threads_for(128, 784, 400) == 2 and threads.threads_for(128, 20, 400) == 1
+        monkeypatch.setattr(threads, "busy", lambda: True)    # oversubscribed machine: one thread
+        assert threads.threads_for(128, 784, 400) == 1 and threads.parallel_threads() == 1
 
 
 def test_fixed_and_max_policies(monkeypatch):
@@ -74,7 +83,7 @@ def test_invalid_counts_and_policies_are_rejected(bad):
     if not isinstance(bad, str):
         with pytest.raises(ValueError, match=r"n must be an int >= 1 \(number of BLAS threads\)"):
             threads.set_blas_threads(bad)
-    with pytest.raises(ValueError, match="valid: 'auto', 'max' or an int >= 1"):
+    with pytest.raises(ValueError, match="valid: 'auto', 'adaptive', 'max' or an int >= 1"):
         threads.set_policy("fast")
 
 
