@@ -200,6 +200,7 @@ def main(argv=None):
     p.add_argument("--subset", type=int, default=None, help="train on the first N images only (smoke run; "
                                                             "the table is then not comparable)")
     p.add_argument("--figures", action="store_true", help="write pictures of the trained models")
+    p.add_argument("--figures-dir", default=str(FIGURES), help="where --figures writes (default %(default)s)")
     p.add_argument("--out", default=str(RESULTS / "mnist_scale.md"), help="results file (markdown)")
     args = p.parse_args(argv)
     if not os.environ.get("NNLITE_DATA"):
@@ -228,7 +229,7 @@ def main(argv=None):
         t_res = run_torch(name, exp, d) if with_torch else None
         rows.append((name, exp, nn_res, t_res))
         if args.figures:
-            _figures(name, exp, d, nn_res["model"])
+            _figures(name, exp, d, nn_res["model"], Path(args.figures_dir))
     md = table(rows, with_torch)
     env = (f"nnlite {nnlite.__version__}, NumPy {np.__version__}, Python {platform.python_version()}, "
            f"{os.cpu_count()} cores (shared with other jobs), load average {os.getloadavg()[0]:.1f} at the end")
@@ -253,16 +254,16 @@ def main(argv=None):
         print(f"\nwrote {args.out}")
 
 
-def _figures(name, exp, d, model):
-    FIGURES.mkdir(parents=True, exist_ok=True)
+def _figures(name, exp, d, model, folder=FIGURES):
+    folder.mkdir(parents=True, exist_ok=True)
     if exp["kind"] == "dae":
         from examples.mnist_dae import denoising_figure
         path = denoising_figure(model, d["test"], d["test_noisy"], d["test_labels"], exp["noise"], exp["level"],
-                                FIGURES / f"mnist_scale_{name}.png")
+                                folder / f"mnist_scale_{name}.png")
         print(f"  wrote {path}")
     else:
         from examples.mnist_vae import vae_figures
-        for path in vae_figures(model, d["test"], d["test_labels"], FIGURES, prefix=f"mnist_scale_{name}",
+        for path in vae_figures(model, d["test"], d["test_labels"], folder, prefix=f"mnist_scale_{name}",
                                 dataset=exp["dataset"]):
             print(f"  wrote {path}")
 
