@@ -1,4 +1,8 @@
-"""The README's Python blocks run as written (the quick start must not rot)."""
+"""The README's ```python blocks run as written (the quick start must not rot).
+
+Blocks tagged ```py are shown but not run here: they need the real datasets or minutes of training
+(their code paths are covered by the models' own tests and the benchmarks).
+"""
 import re
 from pathlib import Path
 
