@@ -103,7 +103,7 @@ def main(argv=None):
                                 class_names=names)
         print(f"wrote {path}")
         histories[NOISE_NAMES[noise].format(level)] = dae.history_["loss"]
-    fig = plots.curves(histories, list(histories), title=f"MLP DAE on {args.dataset}: training MSE per epoch",
+    fig = plots.curves(histories, list(histories), title=f"MLP DAE on {'Fashion-MNIST' if args.dataset == 'fashion' else 'MNIST'}: training MSE per epoch",
                        ylabel="MSE (clean target)")
     print(f"wrote {plots.save(fig, os.path.join(args.out, 'mnist_dae_curves.png'))}")
 
