@@ -216,7 +216,8 @@ def test_vae_negative_elbo_errors():
 
 # ------------------------------------------------------------------------------- real data
 def _initial_loss(make, X):
-    """The loss at the initial weights: one full-batch epoch records the loss before its only step."""
+    """The loss at the initial weights: one full-batch epoch records the loss before its only step
+    (same seed and layer sizes as the trained model, so the same initial weights)."""
     m = make(len(X)).fit(X)
     return m.history_["loss"][0]
 
@@ -242,29 +243,30 @@ def test_real_data_smoke_shapes_ranges_and_metrics():
 
 
 def test_dae_learns_on_real_data_gaussian():
-    """300 steps (batch 128) on 6,400 Fashion-MNIST images, Gaussian sigma 0.5: the training MSE falls
-    by at least 4x from its initial value, and denoised test PSNR beats the noisy input by >= 4 dB."""
+    """200 steps (batch 128) on 6,400 Fashion-MNIST images, Gaussian sigma 0.5: the training MSE (last
+    epoch's mean) falls by at least 3.5x from its value at the initial weights (measured: 0.172 -> 0.039),
+    and the denoised test PSNR beats the noisy input by >= 4 dB (measured: 9.3 -> 14.9 dB)."""
     X, _ = _fashion("train", 6400)
     Xt, _ = _fashion("test", 500)
-    initial = _initial_loss(lambda bs: _protocol_dae("gaussian", 0.5, epochs=1, batch_size=bs), X)
-    dae = _protocol_dae("gaussian", 0.5, epochs=6).fit(X)                  # 6 x 50 = 300 steps
-    assert dae.n_iter_ == 300
+    initial = _initial_loss(lambda bs: _protocol_dae("gaussian", 0.5, epochs=1, batch_size=bs), X[:1024])
+    dae = _protocol_dae("gaussian", 0.5, epochs=4).fit(X)                  # 4 x 50 = 200 steps
+    assert dae.n_iter_ == 200
     final = dae.history_["loss"][-1]
-    assert final < initial / 4, f"MSE {initial:.4f} -> {final:.4f}"
+    assert final < initial / 3.5, f"MSE {initial:.4f} -> {final:.4f}"
     noisy = dae.add_noise(Xt, random_state=1)
     p_in, p_out = psnr(Xt, noisy), psnr(Xt, dae.reconstruct(noisy))
     assert p_out > p_in + 4, f"PSNR noisy {p_in:.2f} dB, denoised {p_out:.2f} dB"
 
 
 def test_vae_learns_on_real_data():
-    """300 steps (batch 128) on 6,400 Fashion-MNIST images: the test negative ELBO per image falls by
-    at least 1.7x from its value at the initial weights (about 545 nats, ~784 ln 2)."""
+    """200 steps (batch 128) on 6,400 Fashion-MNIST images: the test negative ELBO per image falls by
+    at least 1.7x from its value at the initial weights (about 545 nats, ~784 ln 2; measured 548 -> 274)."""
     X, _ = _fashion("train", 6400)
     Xt, _ = _fashion("test", 500)
-    initial = _initial_loss(lambda bs: _classic_vae(epochs=1, batch_size=bs), X)
+    initial = _initial_loss(lambda bs: _classic_vae(epochs=1, batch_size=bs), X[:1024])
     assert 450 < initial < 650
-    vae = _classic_vae(epochs=6).fit(X)
-    assert vae.n_iter_ == 300
+    vae = _classic_vae(epochs=4).fit(X)                                    # 4 x 50 = 200 steps
+    assert vae.n_iter_ == 200
     test = vae_negative_elbo(vae, Xt, random_state=0, reduction="mean")
     assert test < initial / 1.7, f"-ELBO {initial:.1f} -> {test:.1f}"
     assert vae.history_["loss"][-1] < vae.history_["loss"][0]
