@@ -55,10 +55,11 @@ COLOUR_NOISES = [("gaussian", 0.1), ("gaussian", 0.2), ("gaussian", 0.3), ("salt
 COLOUR_TRAIN = ["astronaut.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png"]
 COLOUR_TEST = ["chelsea.png", "retina.jpg"]
 
+REFERENCE = {"grey-gaussian": 17.8, "grey-sp": 21.4}      # issue 5: PyTorch conv DAE, 5 epochs, this machine
 DAE = dict(channels=(32, 64), loss="mse", lr=1e-3, batch_size=128, lr_schedule="constant")
 FLAGSHIP = dict(architecture="unet", width=16, depth=3, lr=2e-3, batch_size=64, lr_schedule="cosine")
-GREY_EPOCHS = {"dae": 5, "flagship": 3}
-COLOUR_EPOCHS = {"dae": 15, "flagship": 4}
+GREY_EPOCHS = {"dae": 5, "flagship": 1}
+COLOUR_EPOCHS = {"dae": 8, "flagship": 2}
 
 
 def _label(noise, level):
@@ -106,7 +107,14 @@ def torch_conv_dae(Xtr, Xn_te, noise, level, epochs=5, seed=SEED):
 
 
 # ---------------------------------------------------------------------------------------- grey
-def run_grey(part, quick=False, torch_ref=True):
+GREY_MODELS = ("torch", "mlp", "dae", "flagship")
+GREY_NAMES = {"torch": "PyTorch conv DAE (reference)", "mlp": "MLP DAE 784-512-128-32", "dae": "nnlite conv DAE",
+              "flagship": "flagship ResidualDenoiser (U-Net)"}
+SHOW = np.arange(12) * 37                                  # test images drawn in the figure
+
+
+def run_grey(part, quick=False, models=("mlp", "dae", "flagship")):
+    """Train and evaluate ``models`` on one grey noise; merges its rows into the part's saved results."""
     from nnlite.data import load_fashion_mnist
 
     noise, level = GREY_NOISES[part]
@@ -115,53 +123,71 @@ def run_grey(part, quick=False, torch_ref=True):
     if quick:
         Xtr, Xte = Xtr[:2000], Xte[:500]
     Xn = get_noise(noise)(Xte, level, TEST_NOISE_SEED)
-    rows = [_entry("noisy input", psnr(Xte, Xn))]
-    outputs = {}
-    print(f"[{part}] {_label(noise, level)}: noisy {rows[0]['psnr']:.2f} dB", flush=True)
-
-    if torch_ref:
-        try:
-            out, wall, cpu = torch_conv_dae(Xtr, Xn, noise, level, epochs=GREY_EPOCHS["dae"])
-            rows.append(_entry("PyTorch conv DAE (reference)", psnr(Xte, out), wall, cpu, epochs=GREY_EPOCHS["dae"]))
-            print(f"  torch conv DAE {rows[-1]['psnr']:.2f} dB ({wall:.0f} s wall, {cpu:.0f} s CPU)", flush=True)
-        except ImportError as e:
-            print(f"  PyTorch reference skipped: {e}")
-
-    mlp = DenoisingAutoencoder(noise=noise, noise_level=level, n_passes=1, n_copies=1, latent_dim=32,
-                               hidden=(512, 128), loss="mse", lr=1e-3, epochs=GREY_EPOCHS["dae"], batch_size=128,
-                               lr_schedule="constant", random_state=SEED)
-    mlp, wall, cpu = _timed_fit(mlp, Xtr)
-    outputs["MLP DAE"] = mlp.reconstruct(Xn)
-    rows.append(_entry("MLP DAE 784-512-128-32", psnr(Xte, outputs["MLP DAE"]), wall, cpu, epochs=GREY_EPOCHS["dae"]))
-    print(f"  MLP DAE {rows[-1]['psnr']:.2f} dB ({wall:.0f} s wall, {cpu:.0f} s CPU)", flush=True)
-
-    dae = ConvDenoisingAutoencoder(noise=noise, noise_level=level, epochs=GREY_EPOCHS["dae"], random_state=SEED, **DAE)
-    dae, wall, cpu = _timed_fit(dae, Xtr)
-    outputs["conv DAE"] = dae.reconstruct(Xn)
-    rows.append(_entry("nnlite conv DAE", psnr(Xte, outputs["conv DAE"]), wall, cpu, epochs=GREY_EPOCHS["dae"]))
-    print(f"  conv DAE {rows[-1]['psnr']:.2f} dB ({wall:.0f} s wall, {cpu:.0f} s CPU)", flush=True)
-
-    flag = ResidualDenoiser(noise=noise, noise_level=level, epochs=GREY_EPOCHS["flagship"], random_state=SEED,
-                            **FLAGSHIP)
-    flag, wall, cpu = _timed_fit(flag, Xtr)
-    outputs["flagship"] = flag.denoise(Xn)
-    rows.append(_entry("flagship ResidualDenoiser (U-Net)", psnr(Xte, outputs["flagship"]), wall, cpu,
-                       epochs=GREY_EPOCHS["flagship"]))
-    print(f"  flagship {rows[-1]['psnr']:.2f} dB ({wall:.0f} s wall, {cpu:.0f} s CPU)", flush=True)
-    flag_path = RESULTS / f"conv_models_{part}_flagship.npz"
-    np.savez_compressed(flag_path, **{k: v for k, v in flag.state_dict().items()})
-
-    show = np.arange(12) * 37
-    fig = plots.image_rows([Xte[show], Xn[show]] + [outputs[k][show] for k in ("MLP DAE", "conv DAE", "flagship")],
-                           ["clean", "noisy", "MLP DAE", "conv DAE", "flagship"],
-                           title=f"Fashion-MNIST test images, {_label(noise, level)}: "
-                                 f"noisy {rows[0]['psnr']:.1f} dB, MLP {rows[-3]['psnr']:.1f}, "
-                                 f"conv DAE {rows[-2]['psnr']:.1f}, flagship {rows[-1]['psnr']:.1f} dB (mean PSNR)")
-    fig_path = plots.save(fig, str(FIGURES / f"conv_{part}.png"))
-    result = dict(part=part, noise=noise, level=level, n_train=len(Xtr), n_test=len(Xte), rows=rows,
-                  flagship=FLAGSHIP, figure=os.path.relpath(fig_path, RESULTS), quick=quick)
-    _save(part, result)
+    result = dict(part=part, noise=noise, level=level, quick=quick, n_train=len(Xtr), n_test=len(Xte),
+                  flagship=FLAGSHIP)
+    rows = {}
+    rows["noisy input"] = _entry("noisy input", psnr(Xte, Xn), shown=Xn[SHOW].round(4).tolist())
+    print(f"[{part}] {_label(noise, level)}: noisy {rows['noisy input']['psnr']:.2f} dB", flush=True)
+    for key in models:
+        if key == "torch":
+            try:
+                out, wall, cpu = torch_conv_dae(Xtr, Xn, noise, level, epochs=GREY_EPOCHS["dae"])
+            except ImportError as e:
+                print(f"  PyTorch reference skipped: {e}")
+                continue
+            epochs = GREY_EPOCHS["dae"]
+        else:
+            if key == "mlp":
+                model = DenoisingAutoencoder(noise=noise, noise_level=level, n_passes=1, n_copies=1, latent_dim=32,
+                                             hidden=(512, 128), loss="mse", lr=1e-3, epochs=GREY_EPOCHS["dae"],
+                                             batch_size=128, lr_schedule="constant", random_state=SEED)
+            elif key == "dae":
+                model = ConvDenoisingAutoencoder(noise=noise, noise_level=level, epochs=GREY_EPOCHS["dae"],
+                                                 random_state=SEED, **DAE)
+            else:
+                model = ResidualDenoiser(noise=noise, noise_level=level, epochs=GREY_EPOCHS["flagship"],
+                                         random_state=SEED, **FLAGSHIP)
+            model, wall, cpu = _timed_fit(model, Xtr)
+            out = model.reconstruct(Xn)
+            epochs = model.n_epochs_
+            if key == "flagship":
+                np.savez_compressed(RESULTS / f"conv_models_{part}_flagship.npz", **model.state_dict())
+        name = GREY_NAMES[key]
+        rows[name] = _entry(name, psnr(Xte, out), wall, cpu, epochs=epochs, shown=out[SHOW].round(4).tolist())
+        print(f"  {name}: {rows[name]['psnr']:.2f} dB ({epochs} epochs, {wall:.0f} s wall, {cpu:.0f} s CPU)", flush=True)
+        order = ["noisy input"] + [GREY_NAMES[k] for k in GREY_MODELS]
+        latest = _load(part)                         # rows saved meanwhile by other runs (other --models) stay
+        if latest and latest.get("quick") == quick:
+            for e in latest["rows"]:
+                rows.setdefault(e["model"], e)
+        result["rows"] = sorted(rows.values(), key=lambda e: order.index(e["model"]) if e["model"] in order else 99)
+        result["clean_shown"] = Xte[SHOW].round(4).tolist()
+        _save(part, result)
+        _try_figure(grey_figure, result)
     return result
+
+
+def _try_figure(fn, result, *args):
+    """Draw a part's figure and record its path; a drawing error is printed, the numbers stay saved."""
+    try:
+        result["figure"] = fn(result, *args)
+        _save(result["part"], result)
+    except Exception as e:  # noqa: BLE001 - never lose a long training to a plotting bug
+        print(f"  figure of {result['part']} failed: {type(e).__name__}: {e}", flush=True)
+
+
+def grey_figure(result):
+    """Clean / noisy / each model's output for the shown test images, mean PSNRs in the labels."""
+    rows, labels = [np.asarray(result["clean_shown"], dtype=np.float32)], ["clean"]
+    short = {"noisy input": "noisy", GREY_NAMES["torch"]: "PyTorch\nconv DAE", GREY_NAMES["mlp"]: "MLP DAE",
+             GREY_NAMES["dae"]: "conv DAE", GREY_NAMES["flagship"]: "flagship"}
+    for e in result["rows"]:
+        rows.append(np.asarray(e["shown"], dtype=np.float32))
+        labels.append(f"{short.get(e['model'], e['model'])}\n{e['psnr']:.2f} dB")
+    fig = plots.image_rows(rows, labels, cell=0.8,
+                           title=f"Fashion-MNIST test images, {_label(result['noise'], result['level'])} "
+                                 f"(mean PSNR over {result['n_test']:,} test images under each label)")
+    return os.path.relpath(plots.save(fig, str(FIGURES / f"conv_{result['part']}.png")), RESULTS)
 
 
 # ---------------------------------------------------------------------------------------- colour
@@ -191,9 +217,9 @@ def photo_patches(names, patch=32, stride=32, min_std=0.02):
     return np.stack(out).astype(np.float32)
 
 
-def _colour_table(Xtr, Xte, tag, quick=False):
+def _colour_table(Xtr, Xte, tag, quick=False, noises=None):
     rows, figs = [], {}
-    for noise, level in COLOUR_NOISES:
+    for noise, level in noises or COLOUR_NOISES:
         Xn = get_noise(noise)(Xte, level, TEST_NOISE_SEED)
         entry = dict(noise=noise, level=level, noisy=float(psnr(Xte, Xn)))
         dae = ConvDenoisingAutoencoder(noise=noise, noise_level=level, epochs=COLOUR_EPOCHS["dae"],
@@ -214,15 +240,25 @@ def _colour_table(Xtr, Xte, tag, quick=False):
             np.savez_compressed(RESULTS / f"conv_models_{tag}_flagship_g02.npz", **flag.state_dict())
             whole_photo_figure(flag, noise, level)
     show = np.linspace(0, len(Xte) - 1, 8).astype(int)
-    img_rows, labels = [Xte[show]], ["clean"]
-    for (noise, level), (Xn, d_out, f_out) in figs.items():
-        short = f"σ={level:g}" if noise == "gaussian" else f"s&p {100 * level:g}%"
-        img_rows += [Xn[show], d_out[show], f_out[show]]
-        labels += [f"noisy {short}", "conv DAE", "flagship"]
-    fig_path = plots.save(colour_rows(img_rows, labels, title=f"32x32 colour test patches ({tag}): clean, then "
-                                      "noisy / conv DAE / flagship for each noise"),
-                          str(FIGURES / f"conv_{tag}_patches.png"))
-    return rows, os.path.relpath(fig_path, RESULTS)
+    for entry, (Xn, d_out, f_out) in zip(rows, figs.values()):
+        entry["shown"] = [a[show].round(4).tolist() for a in (Xte, Xn, d_out, f_out)]
+    return rows
+
+
+def colour_figure(result, tag):
+    """Clean patches, then noisy / conv DAE / flagship for each noise, PSNRs in the labels."""
+    img_rows, labels = [], []
+    for e in result["rows"]:
+        clean, noisy, dae, flag = (np.asarray(a, dtype=np.float32) for a in e["shown"])
+        if not img_rows:
+            img_rows, labels = [clean], ["clean"]
+        short = f"σ={e['level']:g}" if e["noise"] == "gaussian" else f"s&p {100 * e['level']:g}%"
+        img_rows += [noisy, dae, flag]
+        labels += [f"noisy {short}\n{e['noisy']:.2f} dB", f"conv DAE\n{e['dae']:.2f} dB",
+                   f"flagship\n{e['flagship']:.2f} dB"]
+    fig = colour_rows(img_rows, labels, title=f"32x32 colour test patches ({tag}, never seen in training): clean, "
+                                            "then noisy / conv DAE / flagship per noise (mean PSNR over all test patches)")
+    return os.path.relpath(plots.save(fig, str(FIGURES / f"conv_{tag}_patches.png")), RESULTS)
 
 
 def colour_rows(rows, labels, title=None, cell=0.9):
@@ -277,17 +313,23 @@ def whole_photo_figure(model, noise, level, name="chelsea.png", path=None):
     return out, p_noisy, p_den
 
 
-def run_colour(quick=False):
+def run_colour(quick=False, noises=None):
+    """The colour table for ``noises`` (default all); rows are merged into the saved results."""
     Xtr = photo_patches(COLOUR_TRAIN, stride=16)
     Xte = photo_patches(COLOUR_TEST, stride=32)
     if quick:
         Xtr, Xte = Xtr[::10], Xte[::10]
     print(f"[colour] {len(Xtr)} training patches ({', '.join(COLOUR_TRAIN)}), {len(Xte)} test patches "
           f"({', '.join(COLOUR_TEST)})", flush=True)
-    rows, fig = _colour_table(Xtr, Xte, "photos", quick)
+    new = _colour_table(Xtr, Xte, "photos", quick, noises)
+    old = _load("colour")
+    rows = {(e["noise"], e["level"]): e for e in (old["rows"] if old and old.get("quick") == quick else [])}
+    rows.update({(e["noise"], e["level"]): e for e in new})
+    rows = [rows[k] for k in COLOUR_NOISES if k in rows]
     result = dict(part="colour", n_train=len(Xtr), n_test=len(Xte), train=COLOUR_TRAIN, test=COLOUR_TEST, rows=rows,
-                  epochs=COLOUR_EPOCHS, flagship=FLAGSHIP, figure=fig, quick=quick)
+                  epochs=COLOUR_EPOCHS, flagship=FLAGSHIP, quick=quick)
     _save("colour", result)
+    _try_figure(colour_figure, result, "photos")
     return result
 
 
@@ -304,9 +346,10 @@ def run_cifar(quick=False):
         _save("cifar", result)
         return result
     Xtr, Xte = (Xtr[:5000], Xte[:1000]) if quick else (Xtr[:20000], Xte)
-    rows, fig = _colour_table(Xtr, Xte, "cifar10", quick)
-    result = dict(part="cifar", n_train=len(Xtr), n_test=len(Xte), rows=rows, figure=fig, quick=quick)
+    rows = _colour_table(Xtr, Xte, "cifar10", quick)
+    result = dict(part="cifar", n_train=len(Xtr), n_test=len(Xte), rows=rows, quick=quick)
     _save("cifar", result)
+    _try_figure(colour_figure, result, "cifar10")
     return result
 
 
@@ -353,6 +396,10 @@ def table() -> str:
                 cells += [f"{e['psnr']:.2f}" if e else "-", _secs(e) if e else ""]
             epochs = next((e.get("epochs") for g in grey if g for e in g["rows"] if e["model"] == name), None)
             lines.append(f"| {name}{f' ({epochs} epochs)' if epochs else ''} | " + " | ".join(cells) + " |")
+        if not any(e["model"] == GREY_NAMES["torch"] for g in grey if g for e in g["rows"]):
+            lines.append("| PyTorch conv DAE, same network and protocol (5 epochs; issue 5's reference, measured "
+                         "separately on this machine) | " + " | ".join(
+                             f"{REFERENCE[p]:.1f} | " for p, g in zip(GREY_NOISES, grey) if g) + " |")
         if any(g and g.get("quick") for g in grey):
             lines.append("\n**quick run (subsets): not the protocol's numbers**")
         lines += ["", f"Flagship: `ResidualDenoiser({', '.join(f'{k}={v!r}' for k, v in FLAGSHIP.items())})`, "
@@ -389,14 +436,28 @@ def main(argv=None):
                     help="run only these parts (repeatable); default all")
     ap.add_argument("--table", action="store_true", help="only assemble the table from saved parts")
     ap.add_argument("--quick", action="store_true", help="small subsets (a smoke run, not the protocol)")
-    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    ap.add_argument("--models", default="torch,mlp,dae,flagship",
+                    help="grey parts: comma-separated subset of torch,mlp,dae,flagship (rows of other runs are kept)")
+    ap.add_argument("--noise", action="append", choices=[f"{n}:{lv:g}" for n, lv in COLOUR_NOISES],
+                    help="colour part: only these noises (repeatable; rows of other runs are kept)")
     args = ap.parse_args(argv)
-    if not args.table:
+    models = [m for m in args.models.split(",") if m]
+    bad = sorted(set(models) - set(GREY_MODELS))
+    if bad:
+        ap.error(f"unknown --models {bad}; valid: {', '.join(GREY_MODELS)}")
+    noises = None if not args.noise else [(n, float(lv)) for n, lv in (a.split(":") for a in args.noise)]
+    if args.table:                                     # redraw the figures from the saved numbers
+        for part in list(GREY_NOISES) + ["colour", "cifar"]:
+            r = _load(part)
+            if r and not r.get("skipped") and r.get("rows"):
+                _try_figure(grey_figure, r) if part in GREY_NOISES else _try_figure(
+                    colour_figure, r, "photos" if part == "colour" else "cifar10")
+    else:
         for part in args.part or list(GREY_NOISES) + ["colour", "cifar"]:
             if part in GREY_NOISES:
-                run_grey(part, args.quick, not args.no_torch)
+                run_grey(part, args.quick, models)
             elif part == "colour":
-                run_colour(args.quick)
+                run_colour(args.quick, noises)
             else:
                 run_cifar(args.quick)
     print(table())

@@ -38,7 +38,8 @@ from ..losses import BCEWithLogitsLoss, MSELoss
 from ..noise import NOISES, get_noise
 from ..optim import OPTIMIZERS
 from ..random import as_generator
-from ._base import LR_SCHEDULES, BaseModel, NotFittedError
+from ..layers import get_activation
+from ._base import HIDDEN_ACTIVATIONS, LR_SCHEDULES, BaseModel, NotFittedError
 from .autoencoder import DenoisingAutoencoder, _ResetGenerator
 from .vae import VAE
 
@@ -214,6 +215,8 @@ class ConvDenoisingAutoencoder(_ImageModel, DenoisingAutoencoder):
     channels : tuple of int, default (32, 64)
         Channels after each stride-2 conv; image sides must be multiples of ``2 ** len(channels)``.
     kernel_size : int (odd), default 3
+    activation : str, default 'relu'
+        Activation after every conv but the last (any name of ``nnlite.layers.ACTIVATIONS`` but softmax).
     loss : {'mse', 'bce'}, default 'mse'
         Mean squared error on the sigmoid output (as the tutorial), or BCE computed on its logits.
     n_passes : int, default 1
@@ -246,14 +249,15 @@ class ConvDenoisingAutoencoder(_ImageModel, DenoisingAutoencoder):
     _min_epochs = 5
     _default_batch_size = 128
 
-    def __init__(self, noise="gaussian", noise_level=0.5, channels=(32, 64), kernel_size=3, loss="mse",
-                 n_passes=1, n_copies=None, optimizer="adam", lr=1e-3, epochs=None, batch_size=128,
+    def __init__(self, noise="gaussian", noise_level=0.5, channels=(32, 64), kernel_size=3, activation="relu",
+                 loss="mse", n_passes=1, n_copies=None, optimizer="adam", lr=1e-3, epochs=None, batch_size=128,
                  lr_schedule="cosine", dtype=np.float32, random_state=None):
         BaseModel.__init__(self)
         self.noise = noise
         self.noise_level = noise_level
         self.channels = channels
         self.kernel_size = kernel_size
+        self.activation = activation
         self.loss = loss
         self.n_passes = n_passes
         self.n_copies = n_copies
@@ -274,6 +278,7 @@ class ConvDenoisingAutoencoder(_ImageModel, DenoisingAutoencoder):
         k = self.kernel_size
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1 or k % 2 == 0:
             raise ValueError(f"{self._name()}: kernel_size must be an odd int >= 1, got {k!r}")
+        self._check_choice("activation", self.activation, HIDDEN_ACTIVATIONS)
         self._check_choice("loss", self.loss, ("mse", "bce"))
         _check_noise_args(self)
         self._check_int("n_passes", self.n_passes)
@@ -288,12 +293,13 @@ class ConvDenoisingAutoencoder(_ImageModel, DenoisingAutoencoder):
         enc = [Reshape(self.image_shape_)]
         c_in = C
         for c in chans:
-            enc += [Conv2d(c_in, c, k, stride=2, padding=p, dtype=dtype, random_state=rng), ReLU()]
+            enc += [Conv2d(c_in, c, k, stride=2, padding=p, dtype=dtype, random_state=rng),
+                    get_activation(self.activation)]
             c_in = c
         dec = []
         for c in list(chans[-2::-1]) + [C]:
             dec += [ConvTranspose2d(c_in, c, k, stride=2, padding=p, output_padding=1, dtype=dtype,
-                                    random_state=rng), ReLU()]
+                                    random_state=rng), get_activation(self.activation)]
             c_in = c
         dec[-1] = Flatten()
         self.encoder_ = Sequential(*enc)
@@ -668,6 +674,8 @@ class ConvVAE(_ImageModel, VAE):
     hidden : int, default 256
         Width of the dense layer between the feature maps and the code (0: none).
     beta : float, default 1.0
+    activation : str, default 'relu'
+        After every hidden conv and dense layer (any name of ``nnlite.layers.ACTIVATIONS`` but softmax).
     optimizer, lr, epochs, batch_size, lr_schedule, dtype, random_state
         As :class:`~nnlite.models.VAE`; batch 128 by default. ``epochs=None``: about 3000 optimizer steps.
 
@@ -680,12 +688,13 @@ class ConvVAE(_ImageModel, VAE):
     _default_batch_size = 128
     _min_epochs = 3
 
-    def __init__(self, latent_dim=16, channels=(32, 64), hidden=256, beta=1.0, optimizer="adam", lr=1e-3,
-                 epochs=None, batch_size=128, lr_schedule="cosine", dtype=np.float32, random_state=None):
+    def __init__(self, latent_dim=16, channels=(32, 64), hidden=256, beta=1.0, activation="relu", optimizer="adam",
+                 lr=1e-3, epochs=None, batch_size=128, lr_schedule="cosine", dtype=np.float32, random_state=None):
         BaseModel.__init__(self)
         self.latent_dim = latent_dim
         self.channels = channels
         self.hidden = hidden
+        self.activation = activation
         self.beta = beta
         self.optimizer = optimizer
         self.lr = lr
@@ -704,10 +713,12 @@ class ConvVAE(_ImageModel, VAE):
         _check_channels(self._name(), self.channels)
         self._check_int("hidden", self.hidden, low=0)
         self._check_positive("beta", self.beta, allow_zero=True)
+        self._check_choice("activation", self.activation, HIDDEN_ACTIVATIONS)
         _check_training_args(self)
 
     def _build(self, n_features, rng):
         C, H, W = self.image_shape_
+        act = self.activation.lower()
         chans = _check_channels(self._name(), self.channels)
         f = 2 ** len(chans)
         feat = (chans[-1], H // f, W // f)
@@ -717,18 +728,19 @@ class ConvVAE(_ImageModel, VAE):
         enc = [Reshape(self.image_shape_)]
         c_in = C
         for c in chans:
-            enc += [Conv2d(c_in, c, 4, stride=2, padding=1, dtype=dtype, random_state=rng), ReLU()]
+            enc += [Conv2d(c_in, c, 4, stride=2, padding=1, dtype=dtype, random_state=rng), get_activation(act)]
             c_in = c
         enc.append(Flatten())
         if hid:
-            enc.append(Dense(n_feat, hid, "relu", dtype=dtype, random_state=rng))
+            enc.append(Dense(n_feat, hid, act, dtype=dtype, random_state=rng))
         enc.append(Dense(hid or n_feat, 2 * m, "identity", dtype=dtype, random_state=rng))
         dec = []
         if hid:
-            dec.append(Dense(m, hid, "relu", dtype=dtype, random_state=rng))
-        dec += [Dense(hid or m, n_feat, "relu", dtype=dtype, random_state=rng), Reshape(feat)]
+            dec.append(Dense(m, hid, act, dtype=dtype, random_state=rng))
+        dec += [Dense(hid or m, n_feat, act, dtype=dtype, random_state=rng), Reshape(feat)]
         for c in list(chans[-2::-1]) + [C]:
-            dec += [ConvTranspose2d(c_in, c, 4, stride=2, padding=1, dtype=dtype, random_state=rng), ReLU()]
+            dec += [ConvTranspose2d(c_in, c, 4, stride=2, padding=1, dtype=dtype, random_state=rng),
+                    get_activation(act)]
             c_in = c
         dec[-1] = Flatten()
         self.encoder_ = Sequential(*enc)

@@ -1,0 +1,335 @@
+"""Conv models: end-to-end float64 gradient checks of the losses, the flagship on any image size, errors,
+the estimator contract (fit returns self, seeding) and small learning tests.
+
+Gradient checks use the five-point stencil (h = 1e-3, truncation O(h^4); 1e-4 for the flagship, whose
+BatchNorm'd layers put many pre-activations near 0) against CS231n's elementwise relative error < 1e-7.
+ReLU networks have kinks: every check records the on/off pattern of every ReLU (and fused Dense-ReLU)
+and the argmax of every max-pool where the analytic gradient is taken, and asserts that every perturbed
+evaluation sees exactly the same pattern, so no difference straddles a kink. The seeds are ones where
+that holds (most seeds put some unit within 2h of its kink at these sizes).
+"""
+import numpy as np
+import pytest
+
+import nnlite
+from nnlite.gradcheck import rel_error
+from nnlite.layers import Dense, MaxPool2d, ReLU
+from nnlite.metrics import psnr
+from nnlite.models import NotFittedError
+from nnlite.models.conv import ConvDenoisingAutoencoder, ConvVAE, ResidualDenoiser
+
+TOL = 1e-7
+H = 1e-3
+SEEDS = {"dae_relu": 0, "vae_relu": 2}     # seeds where no stencil point crosses a kink
+
+
+def numerical_gradient_5pt(f, x, h=H):
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat_x, flat_g = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat_x.size):
+        old = flat_x[i]
+        values = []
+        for k in (2, 1, -1, -2):
+            flat_x[i] = old + k * h
+            values.append(f())
+        flat_x[i] = old
+        # differences first: equal values give exactly 0 (-f + 8f - 8f + f rounds to ~ulp(8f) otherwise)
+        flat_g[i] = (8 * (values[1] - values[2]) - (values[0] - values[3])) / (12 * h)
+    return grad
+
+
+class KinkMonitor:
+    """Records the on/off pattern of every ReLU (and fused Dense-ReLU) and the argmax of every MaxPool2d of
+    ``model`` at the point where the analytic gradient is taken, then checks that every later forward pass
+    (each evaluation of the finite-difference stencil) has the same pattern: no perturbation crossed a kink,
+    so the loss is smooth wherever it was evaluated."""
+
+    def __init__(self, model):
+        self.model, self.reference, self.current, self.checked = model, None, [], 0
+
+    def _record(self, key):
+        if self.reference is None:
+            self.current.append(key)
+        else:
+            i = len(self.current)
+            self.current.append(None)
+            assert np.array_equal(self.reference[i], key), "a finite-difference step crossed a ReLU/max-pool kink"
+            self.checked += 1
+
+    def __enter__(self):
+        self.patched = []
+        for m in self.model.modules():
+            if isinstance(m, ReLU) or (isinstance(m, Dense) and m.activation == "relu") or isinstance(m, MaxPool2d):
+                original = m.forward
+
+                def wrapped(x, m=m, original=original):
+                    y = original(x)
+                    if isinstance(m, MaxPool2d):      # the winner matters where the max is not a dead ReLU's 0
+                        self._record(np.where(np.asarray(y).transpose(0, 2, 3, 1) != 0, m._argmax, -1))
+                    else:
+                        pre = x if isinstance(m, ReLU) else x.reshape(-1, m.n_in) @ m.weight.data + m.bias.data
+                        self._record(pre > 0)
+                    return y
+
+                m.forward = wrapped
+                self.patched.append(m)
+        return self
+
+    def freeze(self):
+        """The pattern recorded so far becomes the reference."""
+        self.reference, self.current = self.current, []
+
+    def wrap(self, f):
+        def g():
+            self.current = []
+            return f()
+        return g
+
+    def __exit__(self, *exc):
+        for m in self.patched:
+            del m.forward
+
+
+def smooth_images(n, h=8, w=8, c=None, seed=0):
+    """Blurry random blobs in [0.05, 0.95] (smooth: something a conv net can learn to denoise)."""
+    g = np.random.default_rng(seed)
+    shape = (n, h, w) if c is None else (n, h, w, c)
+    x = g.random(shape)
+    for axis in (1, 2):
+        x = (x + np.roll(x, 1, axis) + np.roll(x, -1, axis)) / 3
+    x = (x - x.min()) / (x.max() - x.min())
+    return 0.05 + 0.9 * x
+
+
+def rectangles(n, size=16, seed=0):
+    """Piecewise-constant images: 1-3 random rectangles of random grey on a random background."""
+    g = np.random.default_rng(seed)
+    X = np.empty((n, size, size), np.float32)
+    for i in range(n):
+        X[i] = g.uniform(0, 0.4)
+        for _ in range(g.integers(1, 4)):
+            a, b = sorted(g.integers(0, size, 2))
+            c, d = sorted(g.integers(0, size, 2))
+            X[i, a:b + 2, c:d + 2] = g.uniform(0.5, 1)
+    return X
+
+
+# ------------------------------------------------------------------------------- gradient checks
+def _check_every_parameter_and_input(model, loss_fn, grad_fn, X, h=H):
+    model.zero_grad()
+    with KinkMonitor(model) as mon:
+        loss, dX = grad_fn()
+        mon.freeze()
+        f = mon.wrap(loss_fn)
+        assert f() == pytest.approx(loss, rel=1e-14)
+        analytic = {n: p.grad.copy() for n, p in model.named_parameters()}
+        errors = {n: rel_error(analytic[n], numerical_gradient_5pt(f, p.data, h))[0]
+                  for n, p in model.named_parameters()}
+        errors["input"] = rel_error(dX.reshape(X.shape), numerical_gradient_5pt(f, X, h))[0]
+    assert mon.checked > 0 or not mon.patched          # the pattern was checked, when there is one
+    bad = {k: v for k, v in errors.items() if not v < TOL}
+    assert not bad, f"relative errors above {TOL}: {bad}"
+    return analytic
+
+
+# BCE: a loss of ~0.7 per pixel whose input gradients are ~1e-6: h = 3e-3 keeps the stencil's round-off
+# (~ulp(L) / h) 100x below them while the O(h^4) truncation stays negligible.
+@pytest.mark.parametrize("loss,activation,seed,h", [("mse", "tanh", 3, H), ("bce", "tanh", 1, 3e-3),
+                                                    ("mse", "relu", SEEDS["dae_relu"], H)])
+def test_conv_dae_loss_gradcheck_every_parameter_and_input(loss, activation, seed, h):
+    X = smooth_images(6, seed=1)
+    model = ConvDenoisingAutoencoder(channels=(3, 4), activation=activation, loss=loss, epochs=1, batch_size=3,
+                                     dtype=np.float64, random_state=seed).fit(X)
+    clean = smooth_images(3, seed=2)
+    noisy = np.clip(clean + 0.05 * np.random.default_rng(4).standard_normal(clean.shape), 0.01, 0.99)
+    analytic = _check_every_parameter_and_input(model, lambda: model.compute_loss(noisy, clean),
+                                                lambda: model.loss_and_grad(noisy, clean), noisy, h)
+    assert len(analytic) == 8                      # 2 convs + 2 transposed convs, weight and bias each
+
+
+@pytest.mark.parametrize("activation,seed", [("tanh", 0), ("relu", SEEDS["vae_relu"])])
+def test_conv_vae_loss_gradcheck_every_parameter_and_input(activation, seed):
+    X = smooth_images(6, 4, 4, seed=5)
+    model = ConvVAE(latent_dim=2, channels=(2, 3), hidden=5, activation=activation, epochs=1, batch_size=3,
+                    dtype=np.float64, random_state=seed).fit(X)
+    Xt = smooth_images(3, 4, 4, seed=6)
+    eps = np.random.default_rng(7).standard_normal((3, 2))
+    analytic = _check_every_parameter_and_input(model, lambda: model.compute_loss(Xt, eps=eps)["loss"],
+                                                lambda: model.loss_and_grad(Xt, eps=eps), Xt)
+    assert len(analytic) == 16                     # 2 convs, 2 Dense (encoder); 2 Dense, 2 conv-T (decoder)
+
+
+@pytest.mark.parametrize("architecture,depth,seed", [("dncnn", 3, 0), ("unet", 2, 8)])
+def test_residual_denoiser_loss_gradcheck_every_parameter_and_input(architecture, depth, seed):
+    # Batch 4 of 4x4 images: BatchNorm statistics over 64 values per channel (as in test_conv_layers).
+    X = smooth_images(8, 4, 4, seed=8)
+    model = ResidualDenoiser(architecture=architecture, depth=depth, width=2, epochs=1, batch_size=4,
+                             dtype=np.float64, random_state=seed).fit(X)
+    model.train()                                  # loss_and_grad uses batch statistics
+    clean = smooth_images(4, 4, 4, seed=9)
+    noisy = clean + 0.1 * np.random.default_rng(10).standard_normal(clean.shape)
+
+    def loss_fn():
+        return model._loss_forward_backward(noisy[:, None], clean[:, None], backward=False)[0]
+
+    analytic = _check_every_parameter_and_input(model, loss_fn, lambda: model.loss_and_grad(noisy, clean), noisy,
+                                                h=1e-4)
+    assert sum(np.any(g != 0) for g in analytic.values()) >= len(analytic) - 1   # every layer takes part
+
+
+# ------------------------------------------------------------------------------- the flagship at inference
+@pytest.fixture(scope="module")
+def grey_unet():
+    return ResidualDenoiser(width=4, epochs=1, batch_size=8, random_state=0).fit(rectangles(16))
+
+
+@pytest.fixture(scope="module")
+def colour_dncnn():
+    return ResidualDenoiser(architecture="dncnn", width=4, epochs=1, batch_size=8, random_state=0).fit(
+        smooth_images(16, 8, 8, c=3).astype(np.float32))
+
+
+def test_flagship_denoises_odd_sizes_and_single_images(grey_unet, colour_dncnn):
+    g = np.random.default_rng(0)
+    for shape in [(2, 37, 53), (1, 1, 5, 3), (37, 53)]:        # batch NHW, batch NCHW, one image (H, W)
+        out = grey_unet.denoise(g.random(shape))
+        assert out.shape == shape and out.dtype == np.float32
+        assert out.min() >= 0 and out.max() <= 1                  # clip=True
+    for shape in [(41, 29, 3), (2, 41, 29, 3), (2, 3, 41, 29)]:  # one image HWC, batch NHWC, batch NCHW
+        assert colour_dncnn.denoise(g.random(shape)).shape == shape
+    x = g.random((1, 1, 37, 53)).astype(np.float32)
+    np.testing.assert_allclose(grey_unet.predict_noise(x), x - grey_unet._net_any_size(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("model_name", ["grey_unet", "colour_dncnn"])
+def test_tiled_inference_equals_whole_image(model_name, request):
+    model = request.getfixturevalue(model_name)
+    C = model.n_channels_
+    x = np.random.default_rng(1).random((1, C, 90, 71)).astype(np.float32)
+    whole = model.denoise(x, tile=None)
+    tiled = model.denoise(x, tile=20)
+    np.testing.assert_allclose(tiled, whole, atol=2e-6)
+
+
+@pytest.mark.parametrize("architecture", ["unet", "dncnn"])
+def test_default_networks_see_less_than_the_tile_margin(architecture):
+    # Changing one pixel must leave every output pixel farther than the tile margin untouched: the margin
+    # covers the receptive field, so tiles give the whole-image result. Running statistics are reset so
+    # that BatchNorm is a plain affine map of live (not dead after a tiny fit) units.
+    model = ResidualDenoiser(architecture=architecture, width=8, epochs=1, batch_size=8, random_state=0)
+    model.fit(rectangles(8, size=16))
+    for m in model.net_.modules():
+        if isinstance(m, nnlite.BatchNorm2d):
+            m.reset_running_stats()
+    x = np.random.default_rng(2).random((1, 1, 96, 96)).astype(np.float32)
+    x2 = x.copy()
+    x2[0, 0, 48, 48] += 0.5
+    changed = np.argwhere(np.abs(model.predict_noise(x2) - model.predict_noise(x))[0, 0] > 0)
+    assert len(changed) > 1, "the pixel changed nothing: a dead network cannot show its receptive field"
+    radius = np.abs(changed - 48).max()
+    assert radius <= model._margin
+    assert radius >= (10 if architecture == "dncnn" else 16)     # DnCNN: 10 3x3 convs see 10 pixels away
+
+
+# ------------------------------------------------------------------------------- errors
+def test_shape_errors_name_the_model_or_layer_and_the_expected_input(grey_unet, colour_dncnn):
+    dae = ConvDenoisingAutoencoder(epochs=1, random_state=0).fit(rectangles(8, size=16))
+    with pytest.raises(ValueError, match=r"ConvDenoisingAutoencoder: X_noisy has images of shape \(C, H, W\) = "
+                                         r"\(1, 20, 20\).*fitted on \(1, 16, 16\)"):
+        dae.reconstruct(np.zeros((2, 20, 20)))
+    with pytest.raises(ValueError, match=r"multiples of 4 .*got 30x30"):
+        ConvDenoisingAutoencoder(epochs=1).fit(np.zeros((4, 30, 30)))
+    with pytest.raises(ValueError, match=r"ResidualDenoiser: X_noisy has 1 channel\(s\).*fitted on 3-channel"):
+        colour_dncnn.denoise(np.zeros((2, 8, 8)))
+    with pytest.raises(ValueError, match=r"a 2-D image \(H, W\) is grey, but the model was fitted on 3-channel"):
+        colour_dncnn.denoise(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match=r"must be images, \(N, H, W\) grey.*got a 2-D array of shape \(4, 784\)"):
+        ResidualDenoiser().fit(np.zeros((4, 784)))
+    with pytest.raises(ValueError, match=r"Conv2d\(1, 4.*expects 1 channels.*got input of shape \(1, 3, 8, 8\)"):
+        grey_unet.net_(np.zeros((1, 3, 8, 8), np.float32))
+    with pytest.raises(ValueError, match=r"ConvVAE.decode expects codes of shape \(N, 3\), got \(2, 4\)"):
+        ConvVAE(latent_dim=3, epochs=1).fit(rectangles(4, size=8)).decode(np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize("cls", [ConvDenoisingAutoencoder, ResidualDenoiser, ConvVAE])
+def test_unfitted_use_raises(cls):
+    model = cls()
+    method = {"ConvDenoisingAutoencoder": "reconstruct", "ResidualDenoiser": "denoise", "ConvVAE": "encode"}
+    with pytest.raises(NotFittedError, match=f"This {cls.__name__} instance is not fitted yet"):
+        getattr(model, method[cls.__name__])(np.zeros((1, 8, 8)))
+
+
+@pytest.mark.parametrize("make,pattern", [
+    (lambda: ConvDenoisingAutoencoder(channels=(32, 0)), r"ConvDenoisingAutoencoder: channels must be .*got \(32, 0\)"),
+    (lambda: ConvDenoisingAutoencoder(kernel_size=4), r"kernel_size must be an odd int >= 1, got 4"),
+    (lambda: ConvDenoisingAutoencoder(noise="speckle"), r"unknown noise 'speckle'; valid names are: bit_flip, "),
+    (lambda: ConvDenoisingAutoencoder(noise="salt_and_pepper", noise_level=1.5), r"must be in \[0, 1\], got 1.5"),
+    (lambda: ResidualDenoiser(architecture="resnet"), r"architecture must be one of \['dncnn', 'unet'\], got 'resnet'"),
+    (lambda: ResidualDenoiser(noise_level=-0.1), r"noise_level \(sigma of 'gaussian'\) must be >= 0, got -0.1"),
+    (lambda: ResidualDenoiser(width=0), r"ResidualDenoiser: width must be an int >= 1, got 0"),
+    (lambda: ResidualDenoiser(architecture="dncnn", depth=1), r"depth must be an int >= 2 or None, got 1"),
+    (lambda: ResidualDenoiser(batch_norm="yes"), r"batch_norm must be True or False, got 'yes'"),
+    (lambda: ResidualDenoiser(lr=0), r"lr must be a finite number > 0, got 0"),
+    (lambda: ConvVAE(latent_dim=0), r"ConvVAE: latent_dim must be an int >= 1, got 0"),
+    (lambda: ConvVAE(beta=-1), r"beta must be a finite number >= 0, got -1"),
+    (lambda: ConvVAE(lr_schedule="step"), r"lr_schedule must be one of \['constant', 'cosine'\], got 'step'"),
+])
+def test_argument_validation_names_argument_value_and_range(make, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        make().fit(rectangles(4, size=8))
+
+
+# ------------------------------------------------------------------------------- estimator contract
+@pytest.mark.parametrize("cls,kw", [(ConvDenoisingAutoencoder, dict(channels=(4, 8), n_copies=1)),
+                                    (ResidualDenoiser, dict(width=4)),
+                                    (ConvVAE, dict(channels=(4, 8), hidden=16, latent_dim=3))])
+def test_fit_returns_self_and_seeded_fits_are_bit_identical(cls, kw):
+    X = rectangles(24, size=16)
+    a = cls(epochs=2, batch_size=8, random_state=5, **kw)
+    assert a.fit(X) is a
+    assert a.n_epochs_ == 2 and a.n_iter_ == 6 and len(a.history_["loss"]) == 2 and a.input_shape_ == (16, 16)
+    b = cls(epochs=2, batch_size=8, random_state=5, **kw).fit(X)
+    c = cls(epochs=2, batch_size=8, random_state=6, **kw).fit(X)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        np.testing.assert_array_equal(sa[k], sb[k], err_msg=k)
+    assert any(not np.array_equal(sa[k], sc[k]) for k in sa)
+    assert a.history_["loss"] == b.history_["loss"]
+    assert a.get_params()["random_state"] == 5 and "random_state=5" in repr(a)
+
+
+def test_layouts_come_back_as_they_went_in():
+    X = smooth_images(8, 8, 8, c=3).astype(np.float32)                    # NHWC
+    dae = ConvDenoisingAutoencoder(channels=(4, 4), epochs=1, random_state=0).fit(X)
+    assert dae.image_shape_ == (3, 8, 8) and dae.input_shape_ == (8, 8, 3)
+    out_hwc = dae.reconstruct(X[:2])
+    out_chw = dae.reconstruct(X[:2].transpose(0, 3, 1, 2))
+    assert out_hwc.shape == (2, 8, 8, 3) and out_chw.shape == (2, 3, 8, 8)
+    np.testing.assert_allclose(out_chw.transpose(0, 2, 3, 1), out_hwc, rtol=1e-6, atol=1e-7)
+    assert dae.encode(X[:2]).shape == (2, 4, 2, 2) == (2,) + dae.code_shape()
+
+
+# ------------------------------------------------------------------------------- learning
+def test_flagship_learns_to_denoise_rectangles():
+    X, Xt = rectangles(192, seed=0), rectangles(32, seed=1)
+    model = ResidualDenoiser(noise="gaussian", noise_level=0.2, width=8, epochs=6, batch_size=16, lr=3e-3,
+                             random_state=0).fit(X)
+    noisy = model.add_noise(Xt, random_state=2)
+    gain = psnr(Xt, model.denoise(noisy)) - psnr(Xt, noisy)
+    assert gain > 3.0, f"PSNR gain only {gain:.2f} dB"
+    assert model.history_["loss"][-1] < 0.5 * model.history_["loss"][0]
+
+
+def test_conv_dae_and_conv_vae_losses_drop():
+    X = rectangles(128, seed=3)
+    dae = ConvDenoisingAutoencoder(noise="salt_and_pepper", noise_level=0.1, channels=(8, 16), epochs=8,
+                                   batch_size=16, lr=3e-3, random_state=0).fit(X)
+    assert dae.history_["loss"][-1] < 0.5 * dae.history_["loss"][0]
+    vae = ConvVAE(latent_dim=4, channels=(8, 16), hidden=32, epochs=8, batch_size=16, lr=3e-3,
+                  random_state=0).fit(X)
+    assert vae.history_["loss"][-1] < 0.95 * vae.history_["loss"][0]
+    assert vae.sample(5, random_state=0).shape == (5, 16, 16)
+    path = vae.interpolate(X[0], X[1], n=6)
+    assert path.shape == (6, 16, 16)
+    np.testing.assert_allclose(path[0], vae.reconstruct(X[:1])[0], rtol=1e-5, atol=1e-6)
