@@ -134,8 +134,7 @@ def _check_every_parameter_and_input(model, loss_fn, grad_fn, X, h=H):
 
 # BCE: a loss of ~0.7 per pixel whose input gradients are ~1e-6: h = 3e-3 keeps the stencil's round-off
 # (~ulp(L) / h) 100x below them while the O(h^4) truncation stays negligible.
-@pytest.mark.parametrize("loss,activation,seed,h", [("mse", "tanh", 3, H), ("bce", "tanh", 1, 3e-3),
-                                                    ("mse", "relu", SEEDS["dae_relu"], H)])
+@pytest.mark.parametrize("loss,activation,seed,h", [("mse", "relu", SEEDS["dae_relu"], H), ("bce", "tanh", 1, 3e-3)])
 def test_conv_dae_loss_gradcheck_every_parameter_and_input(loss, activation, seed, h):
     X = smooth_images(6, seed=1)
     model = ConvDenoisingAutoencoder(channels=(3, 4), activation=activation, loss=loss, epochs=1, batch_size=3,
@@ -147,7 +146,7 @@ def test_conv_dae_loss_gradcheck_every_parameter_and_input(loss, activation, see
     assert len(analytic) == 8                      # 2 convs + 2 transposed convs, weight and bias each
 
 
-@pytest.mark.parametrize("activation,seed", [("tanh", 0), ("relu", SEEDS["vae_relu"])])
+@pytest.mark.parametrize("activation,seed", [("relu", SEEDS["vae_relu"])])
 def test_conv_vae_loss_gradcheck_every_parameter_and_input(activation, seed):
     X = smooth_images(6, 4, 4, seed=5)
     model = ConvVAE(latent_dim=2, channels=(2, 3), hidden=5, activation=activation, epochs=1, batch_size=3,
@@ -159,7 +158,7 @@ def test_conv_vae_loss_gradcheck_every_parameter_and_input(activation, seed):
     assert len(analytic) == 16                     # 2 convs, 2 Dense (encoder); 2 Dense, 2 conv-T (decoder)
 
 
-@pytest.mark.parametrize("architecture,depth,seed", [("dncnn", 3, 0), ("unet", 2, 8)])
+@pytest.mark.parametrize("architecture,depth,seed", [("unet", 2, 8)])   # conv, BN, pool, upsample, concat
 def test_residual_denoiser_loss_gradcheck_every_parameter_and_input(architecture, depth, seed):
     # Batch 4 of 4x4 images: BatchNorm statistics over 64 values per channel (as in test_conv_layers).
     X = smooth_images(8, 4, 4, seed=8)
