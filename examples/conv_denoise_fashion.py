@@ -41,11 +41,13 @@ def main(argv=None):
     ap.add_argument("--subset", type=int, default=10000, help="train on the first N images (0: all 60,000)")
     ap.add_argument("--epochs", type=int, default=5, help="epochs of the conv DAE")
     ap.add_argument("--flagship-epochs", type=int, default=3, help="epochs of the ResidualDenoiser")
+    ap.add_argument("--n-test", type=int, default=10000, help="evaluate on the first N test images")
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args(argv)
 
     Xtr, _ = load_fashion_mnist("train")                                  # (60000, 28, 28) in [0, 1]
     Xte, yte = load_fashion_mnist("test")
+    Xte, yte = Xte[:args.n_test], yte[:args.n_test]
     if args.subset:
         Xtr = Xtr[:args.subset]
     yte = np.asarray(yte)

@@ -80,11 +80,14 @@ def main(argv=None):
     ap.add_argument("--level", type=float, default=0.2, help="sigma (gaussian) or fraction of pixels (s&p)")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--image", action="append", help="photo(s) to denoise (default: chelsea and retina)")
+    ap.add_argument("--max-patches", type=int, default=None, help="train on this many patches (a quick look)")
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args(argv)
 
     folder = photos_dir()
     X = patches([folder / n for n in TRAIN])
+    if args.max_patches:
+        X = X[np.random.default_rng(SEED).permutation(len(X))[:args.max_patches]]
     print(f"{len(X)} training patches from {', '.join(TRAIN)}")
     model = ResidualDenoiser(noise=args.noise, noise_level=args.level, width=16, epochs=args.epochs,
                              random_state=SEED)
