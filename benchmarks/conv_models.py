@@ -402,8 +402,8 @@ def table() -> str:
                              f"{REFERENCE[p]:.1f} | " for p, g in zip(GREY_NOISES, grey) if g) + " |")
         if any(g and g.get("quick") for g in grey):
             lines.append("\n**quick run (subsets): not the protocol's numbers**")
-        lines += ["", f"Flagship: `ResidualDenoiser({', '.join(f'{k}={v!r}' for k, v in FLAGSHIP.items())})`, "
-                  f"{GREY_EPOCHS['flagship']} epochs. Figures: "
+        lines += ["", f"Flagship: `ResidualDenoiser({', '.join(f'{k}={v!r}' for k, v in FLAGSHIP.items())})` "
+                  f"(epochs in its row). Figures: "
                   + ", ".join(f"`{g['figure']}`" for g in grey if g), ""]
     for part, title in (("colour", "Colour: 32x32 RGB patches of photos"), ("cifar", "Colour: CIFAR-10 test set")):
         r = _load(part)
@@ -422,6 +422,10 @@ def table() -> str:
         for e in r["rows"]:
             lines.append(f"| {_label(e['noise'], e['level'])} | {e['noisy']:.2f} | {e['dae']:.2f} | {e['flagship']:.2f} "
                          f"| {e['dae_cpu']:.0f} / {e['flagship_cpu']:.0f} |")
+        done = {(e["noise"], e["level"]) for e in r["rows"]}
+        for noise, level in COLOUR_NOISES if part == "colour" else ():
+            if (noise, level) not in done:
+                lines.append(f"| {_label(noise, level)} | not run yet (`--part colour --noise {noise}:{level:g}`) | | | |")
         if r.get("quick"):
             lines.append("\n**quick run (subsets): not the protocol's numbers**")
         lines += ["", f"Figure: `{r['figure']}`", ""]
@@ -440,7 +444,11 @@ def main(argv=None):
                     help="grey parts: comma-separated subset of torch,mlp,dae,flagship (rows of other runs are kept)")
     ap.add_argument("--noise", action="append", choices=[f"{n}:{lv:g}" for n, lv in COLOUR_NOISES],
                     help="colour part: only these noises (repeatable; rows of other runs are kept)")
+    ap.add_argument("--flagship-epochs", type=int, default=None,
+                    help=f"epochs of the grey flagship (default {GREY_EPOCHS['flagship']})")
     args = ap.parse_args(argv)
+    if args.flagship_epochs:
+        GREY_EPOCHS["flagship"] = args.flagship_epochs
     models = [m for m in args.models.split(",") if m]
     bad = sorted(set(models) - set(GREY_MODELS))
     if bad:
