@@ -15,23 +15,12 @@ from nnlite.data import load_font5x7
 from nnlite.gradcheck import rel_error
 from nnlite.models import Autoencoder, DenoisingAutoencoder, NotFittedError
 
+from conftest import numerical_gradient_5pt  # noqa: E402
+
 TOL = 1e-7
 H = 1e-3
 
 
-def numerical_gradient_5pt(f, x, h=H):
-    """``df/dx`` by the five-point stencil ``(-f(x+2h) + 8f(x+h) - 8f(x-h) + f(x-2h)) / 12h``, x perturbed in place."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat_x, flat_g = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat_x.size):
-        old = flat_x[i]
-        values = []
-        for k in (2, 1, -1, -2):
-            flat_x[i] = old + k * h
-            values.append(f())
-        flat_x[i] = old
-        flat_g[i] = (-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * h)
-    return grad
 
 
 @pytest.fixture(scope="module")

@@ -18,24 +18,13 @@ from nnlite.metrics import psnr
 from nnlite.models import NotFittedError
 from nnlite.models.conv import ConvDenoisingAutoencoder, ConvVAE, ResidualDenoiser
 
+from conftest import numerical_gradient_5pt  # noqa: E402
+
 TOL = 1e-7
 H = 1e-3
 SEEDS = {"dae_relu": 0, "vae_relu": 2}     # seeds where no stencil point crosses a kink
 
 
-def numerical_gradient_5pt(f, x, h=H):
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat_x, flat_g = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat_x.size):
-        old = flat_x[i]
-        values = []
-        for k in (2, 1, -1, -2):
-            flat_x[i] = old + k * h
-            values.append(f())
-        flat_x[i] = old
-        # differences first: equal values give exactly 0 (-f + 8f - 8f + f rounds to ~ulp(8f) otherwise)
-        flat_g[i] = (8 * (values[1] - values[2]) - (values[0] - values[3])) / (12 * h)
-    return grad
 
 
 class KinkMonitor:

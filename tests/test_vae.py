@@ -15,22 +15,11 @@ from nnlite.models import VAE, NotFittedError
 from nnlite.models.vae import (LOGVAR_MAX, kl_divergence, kl_divergence_backward, reparameterize,
                                reparameterize_backward)
 
+from conftest import numerical_gradient_5pt  # noqa: E402
+
 TOL = 1e-7
 
 
-def numerical_gradient_5pt(f, x, h=1e-3):
-    """``df/dx`` by the five-point stencil ``(-f(x+2h) + 8f(x+h) - 8f(x-h) + f(x-2h)) / 12h``, x perturbed in place."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat_x, flat_g = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat_x.size):
-        old = flat_x[i]
-        values = []
-        for k in (2, 1, -1, -2):
-            flat_x[i] = old + k * h
-            values.append(f())
-        flat_x[i] = old
-        flat_g[i] = (-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * h)
-    return grad
 
 
 @pytest.fixture
