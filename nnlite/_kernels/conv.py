@@ -50,6 +50,28 @@ _valid_range_jit = njit(_valid_range)
 
 
 # ---------------------------------------------------------------------------------------- NHWC im2col / col2im
+def _scatter_output_row(cols, row0, n, oh, KH, KW, SH, SW, PH, PW, DH, DW, OW, out):
+    """The step both col2im kernels share: add the column rows ``row0 .. row0 + OW - 1`` (output pixels
+    ``(n, oh, 0..OW-1)``) back onto the pixels of ``out`` ``(N, H, W, C)`` they were copied from."""
+    H, W, C = out.shape[1], out.shape[2], out.shape[3]
+    for ow in range(OW):
+        row = row0 + ow
+        for kh in range(KH):
+            ih = oh * SH - PH + kh * DH
+            if ih < 0 or ih >= H:
+                continue
+            for kw in range(KW):
+                iw = ow * SW - PW + kw * DW
+                if iw < 0 or iw >= W:
+                    continue
+                o = (kh * KW + kw) * C
+                for c in range(C):
+                    out[n, ih, iw, c] += cols[row, o + c]
+
+
+_scatter_output_row_jit = njit(_scatter_output_row, inline="always")  # inlined: no call in the hot loop
+
+
 def _im2col_nhwc(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, t0, t1, cols):
     """Fill ``cols`` from ``x`` ``(N, H, W, C)`` for the output rows ``t = n*OH + oh`` in ``[t0, t1)``:
     ``cols[(t - t0)*OW + ow, :KH*KW*C]`` (all of them, ``(N*OH*OW, KH*KW*C)``, for ``t0, t1 = 0, N*OH``;
@@ -95,43 +117,18 @@ def _col2im_nhwc(cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, bias, out):
                     for c in range(C):
                         out[n, i, j, c] = 0
         for oh in range(OH):
-            for ow in range(OW):
-                row = (n * OH + oh) * OW + ow
-                for kh in range(KH):
-                    ih = oh * SH - PH + kh * DH
-                    if ih < 0 or ih >= H:
-                        continue
-                    for kw in range(KW):
-                        iw = ow * SW - PW + kw * DW
-                        if iw < 0 or iw >= W:
-                            continue
-                        o = (kh * KW + kw) * C
-                        for c in range(C):
-                            out[n, ih, iw, c] += cols[row, o + c]
+            _scatter_output_row_jit(cols, (n * OH + oh) * OW, n, oh, KH, KW, SH, SW, PH, PW, DH, DW, OW, out)
 
 
 def _col2im_nhwc_add(cols, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, t0, t1, out):
     """Band version of :func:`_col2im_nhwc` **adding** into ``out`` ``(N, H, W, C)``: scatters the rows
     of ``cols`` that :func:`_im2col_nhwc` made for output rows ``[t0, t1)``. Serial (bands of one image
     overlap); used only for images too large for one column matrix."""
-    N, H, W, C = out.shape
     for tt in range(t1 - t0):
         t = t0 + tt
         n = t // OH
         oh = t - n * OH
-        for ow in range(OW):
-            row = tt * OW + ow
-            for kh in range(KH):
-                ih = oh * SH - PH + kh * DH
-                if ih < 0 or ih >= H:
-                    continue
-                for kw in range(KW):
-                    iw = ow * SW - PW + kw * DW
-                    if iw < 0 or iw >= W:
-                        continue
-                    o = (kh * KW + kw) * C
-                    for c in range(C):
-                        out[n, ih, iw, c] += cols[row, o + c]
+        _scatter_output_row_jit(cols, tt * OW, n, oh, KH, KW, SH, SW, PH, PW, DH, DW, OW, out)
 
 
 im2col_nhwc = njit_parallel(_im2col_nhwc)
