@@ -38,14 +38,14 @@ def test_blas_threads_context_manager_limits_then_restores():
     assert threads.get_policy() == "auto"
 
 
-def test_auto_policy_one_thread_for_skinny_or_small_products(monkeypatch):
+def test_auto_policy_one_thread_for_tiny_or_degenerate_products(monkeypatch):
     monkeypatch.setattr(threads, "busy", lambda: False)
     threads._max_threads = 2
     threads.set_policy("auto")
-    assert threads.threads_for(128, 20, 400) == 1             # the VAE decoder's skinny first layer
-    assert threads.threads_for(128, 400, 40) == 1             # small: 2 M multiply-adds
-    assert threads.threads_for(128, 784, 400) == 2            # 40 M multiply-adds, all dims >= 32
-    assert threads.threads_for(4096, 16, 4096) == 1           # big but skinny
+    assert threads.threads_for(128, 32, 128) == 1             # 0.5 M multiply-adds: one thread
+    assert threads.threads_for(128, 20, 400) == 2             # 1.02 M: 2 threads tie or win (measured)
+    assert threads.threads_for(128, 784, 400) == 2            # 40 M multiply-adds
+    assert threads.threads_for(4096, 4, 4096) == 1            # big but degenerate (k < 8)
     monkeypatch.setattr(threads, "busy", lambda: True)        # 'auto' ignores the load: reproducible bits
     assert threads.threads_for(128, 784, 400) == 2
     assert threads.parallel_threads() == 2
@@ -55,7 +55,7 @@ def test_adaptive_policy_drops_to_one_thread_when_busy(monkeypatch):
     threads._max_threads = 2
     with threads.policy("adaptive"):
         monkeypatch.setattr(threads, "busy", lambda: False)
-        assert threads.threads_for(128, 784, 400) == 2 and threads.threads_for(128, 20, 400) == 1
+        assert threads.threads_for(128, 784, 400) == 2 and threads.threads_for(128, 32, 128) == 1
         monkeypatch.setattr(threads, "busy", lambda: True)    # oversubscribed machine: one thread
         assert threads.threads_for(128, 784, 400) == 1 and threads.parallel_threads() == 1
 
@@ -94,3 +94,23 @@ def test_matmul_equals_numpy_and_fills_out(rng):
     assert threads.matmul(a, b, out=out) is out
     np.testing.assert_allclose(out, a @ b, rtol=1e-6)
     np.testing.assert_allclose(threads.matmul(a, b.T.copy().T), a @ b, rtol=1e-6)
+
+
+def test_numba_runs_on_the_threading_layer_nnlite_chose():
+    """nnlite picks Numba's 'workqueue' layer (idle workers sleep instead of spinning against OpenBLAS's
+    threads) unless the user set NUMBA_THREADING_LAYER; the first parallel kernel must then run on it."""
+    import os
+
+    from nnlite import _numba
+    from nnlite._kernels.optim import _adam_parallel
+
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        pytest.skip("NUMBA_DISABLE_JIT=1: kernels run as Python, no threading layer is loaded")
+    p = np.zeros(8, np.float32)
+    g = np.ones(8, np.float32)
+    _adam_parallel(p, g, np.zeros(8, np.float32), np.zeros(8, np.float32),
+                   1e-3, 0.9, 0.999, 1e-8, 0.1, 0.001, 0.0, False)
+    expected = os.environ.get("NUMBA_THREADING_LAYER") or "workqueue"
+    assert _numba.THREADING_LAYER == expected
+    assert numba.threading_layer() == expected
+    assert np.all(p < 0)                                        # the step moved against the gradient

@@ -10,8 +10,10 @@ import numba
 
 from .._numba import njit, njit_parallel, prange
 
-#: Arrays smaller than this are updated by the serial kernel (thread start-up costs more than it saves).
-PARALLEL_MIN_SIZE = 1 << 16
+#: Arrays smaller than this are updated by the serial kernel: waking Numba's threads costs more than it
+#: saves. Measured on 2 cores (median of 100 updates): 1 M parameters 0.40 ms serial vs 0.62 ms parallel,
+#: 4 M 2.7 vs 2.4 ms, 16 M 19.5 vs 13.4 ms.
+PARALLEL_MIN_SIZE = 1 << 22
 
 
 def _adam(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correction2, weight_decay, decoupled):
