@@ -29,16 +29,42 @@ class Parameter:
         The value. Optimizers update it in place.
     grad : ndarray of the same shape and dtype
         ``dL/data``, accumulated by ``backward`` with ``+=`` and cleared by ``zero_grad``.
+
+    ``zero_grad`` is lazy, like PyTorch's ``set_to_none``: it only marks the gradient as cleared. The
+    first read of ``grad`` after it fills the array with zeros, while a layer that writes the whole
+    gradient in one product (``Dense``) asks :meth:`grad_to_write` and overwrites it instead, which
+    saves a pass over the array and the product's read of the old values.
     """
 
-    __slots__ = ("data", "grad")
+    __slots__ = ("data", "_grad", "_grad_cleared")
 
     def __init__(self, data, dtype=None):
         data = np.array(data, dtype=dtype if dtype is not None else None, copy=True)
         if not np.issubdtype(data.dtype, np.floating):
             data = data.astype(DEFAULT_DTYPE)
         self.data = np.ascontiguousarray(data)
-        self.grad = np.zeros_like(self.data)
+        self._grad = np.zeros_like(self.data)
+        self._grad_cleared = False
+
+    @property
+    def grad(self):
+        if self._grad_cleared:
+            self._grad.fill(0)
+            self._grad_cleared = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+        self._grad_cleared = False
+
+    def grad_to_write(self):
+        """``(grad, overwrite)``: when ``overwrite`` is true the gradient was cleared by ``zero_grad`` and
+        not touched since, so the caller must **write every element** (``grad[...] = dL/data``) instead
+        of adding to it; either way the gradient counts as written afterwards."""
+        overwrite = self._grad_cleared
+        self._grad_cleared = False
+        return self._grad, overwrite
 
     @property
     def shape(self):
@@ -53,7 +79,8 @@ class Parameter:
         return self.data.size
 
     def zero_grad(self):
-        self.grad.fill(0)
+        """Clear the gradient (lazily: see the class docstring)."""
+        self._grad_cleared = True
 
     def astype(self, dtype):
         """Cast value and gradient in place (keeps the same Parameter object, so optimizers still see it)."""

@@ -267,6 +267,19 @@ def test_matmul_acc_matches_numpy(m, k, n, trans_a, trans_b, dtype, rng):
         np.testing.assert_allclose(c, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_matmul_acc_overwrite_ignores_the_old_values(trans_a, dtype, rng):
+    """``overwrite=True`` is BLAS's beta = 0: the old contents of c, even NaN, must not leak in."""
+    a = rng.standard_normal((9, 5) if trans_a else (5, 9)).astype(dtype)
+    a = a.T if trans_a else a
+    b = rng.standard_normal((9, 4)).astype(dtype)
+    for force in (False, True):
+        c = np.full((5, 4), np.nan, dtype)
+        blas.matmul_acc(c, a, b, force_numpy=force, overwrite=True)
+        np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
 def test_matmul_acc_falls_back_for_mixed_dtypes_and_strided_operands(rng):
     a = rng.standard_normal((12, 6))[::2]                        # row stride 2: not a BLAS operand
     b = rng.standard_normal((6, 4)).astype(np.float32)

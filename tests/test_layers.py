@@ -113,6 +113,45 @@ def test_backward_accumulates_into_grad(rng):
     assert not layer.weight.grad.any()
 
 
+@pytest.mark.parametrize("make", [lambda: nnlite.Linear(3, 2, random_state=0),
+                                  lambda: nnlite.Dense(3, 2, "relu", random_state=0)],
+                         ids=["Linear", "Dense"])
+def test_lazy_zero_grad_overwrites_then_accumulates(make, rng):
+    """zero_grad only marks the gradient cleared; the next backward writes it (old values, even NaN,
+    must not survive), the one after adds to it, and reading grad in between sees zeros."""
+    layer = make()
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    dy = rng.standard_normal((4, 2)).astype(np.float32)
+    layer(x)
+    layer.backward(dy)
+    once = layer.weight.grad.copy()
+    assert once.any()
+    layer.weight._grad[...] = np.nan                     # garbage under a cleared gradient
+    layer.zero_grad()
+    layer(x)
+    layer.backward(dy)
+    np.testing.assert_allclose(layer.weight.grad, once, rtol=1e-6)   # written, not added to NaN
+    layer(x)
+    layer.backward(dy)
+    np.testing.assert_allclose(layer.weight.grad, 2 * once, rtol=1e-6)
+    layer.weight._grad[...] = 7.0
+    layer.zero_grad()
+    assert not layer.weight.grad.any() and not layer.bias.grad.any()  # a read fills the zeros
+
+
+def test_parameter_grad_to_write_reports_a_cleared_gradient():
+    p = nnlite.Parameter(np.ones(3, np.float32))
+    g, overwrite = p.grad_to_write()
+    assert g is p.grad and not overwrite
+    p.zero_grad()
+    g, overwrite = p.grad_to_write()
+    assert overwrite and g is p._grad
+    assert not p.grad_to_write()[1]                      # counts as written afterwards
+    p.zero_grad()
+    p.grad = np.full(3, 2.0, np.float32)                 # assigning replaces the cleared gradient
+    assert np.all(p.grad == 2.0)
+
+
 def test_dropout_modes_and_rate():
     d = nnlite.Dropout(0.25, random_state=0)
     x = np.ones((200, 500), np.float32)

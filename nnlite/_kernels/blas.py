@@ -118,8 +118,9 @@ def direct_available() -> bool:
     return bool(_gemm)
 
 
-def matmul_acc(c: np.ndarray, a: np.ndarray, b: np.ndarray, force_numpy: bool = False) -> np.ndarray:
-    """``c += a @ b`` in place and return ``c``.
+def matmul_acc(c: np.ndarray, a: np.ndarray, b: np.ndarray, force_numpy: bool = False,
+               overwrite: bool = False) -> np.ndarray:
+    """``c += a @ b`` in place (``c[...] = a @ b`` if ``overwrite``) and return ``c``.
 
     ``a`` ``(m, k)`` and ``b`` ``(k, n)`` may be transposed views (``x.T``); ``c`` ``(m, n)`` must be
     C-contiguous; all three of one float dtype for the direct BLAS path (otherwise NumPy does it).
@@ -133,7 +134,10 @@ def matmul_acc(c: np.ndarray, a: np.ndarray, b: np.ndarray, force_numpy: bool = 
     if (fn is not None and a.dtype == c.dtype and b.dtype == c.dtype and c.flags.c_contiguous
             and m > 0 and n > 0 and k > 0 and _operand(a) is not None and _operand(b) is not None):
         _threads._apply(_threads.threads_for(m, k, n))
-        _call(fn, a, b, c, 1.0, 1.0)
+        _call(fn, a, b, c, 1.0, 0.0 if overwrite else 1.0)
         return c
-    c += _threads.matmul(a, b)
+    if overwrite:
+        _threads.matmul(a, b, out=c)
+    else:
+        c += _threads.matmul(a, b)
     return c

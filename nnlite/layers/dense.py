@@ -144,7 +144,8 @@ class Dense(Linear):
             if self._dz is None or self._dz.shape != y.shape or self._dz.dtype != y.dtype:
                 self._dz = np.empty_like(y)
             dz = _k.act_backward(dy2, y, self._code, self.alpha, out=self._dz, db=db)
-        matmul_acc(self.weight.grad, x2.T, dz)                                # (n_in, n_out) += x^T dz
+        dW, overwrite = self.weight.grad_to_write()                            # overwrite: cleared by zero_grad
+        matmul_acc(dW, x2.T, dz, overwrite=overwrite)                          # (n_in, n_out) += x^T dz
         if not self.needs_input_grad:
             return None
         dx = _threads.matmul(dz, W.T)                                          # (N, n_in)

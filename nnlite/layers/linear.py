@@ -75,7 +75,8 @@ class Linear(Module):
         x = self._x
         x2 = x.reshape(-1, self.n_in)                 # (N, n_in)
         dy2 = dy.reshape(-1, self.n_out)              # (N, n_out)
-        matmul_acc(self.weight.grad, x2.T, dy2)       # (n_in, n_out) += x^T dy, one BLAS call, no temporary
+        dW, overwrite = self.weight.grad_to_write()   # overwrite: cleared by zero_grad, nothing to add to
+        matmul_acc(dW, x2.T, dy2, overwrite=overwrite)  # (n_in, n_out) += x^T dy, one BLAS call, no temporary
         if self.bias is not None:
             self.bias.grad += dy2.sum(axis=0)
         return dy @ self.weight.data.T                # (N, n_in)
