@@ -9,10 +9,13 @@ Usage::
 
 How it measures (so the numbers can be trusted on a busy machine):
 
-* every implementation of a step runs in the **same process**, **interleaved** step by step
-  (nnlite, nnlite with 1 BLAS thread, nnlite's matrix products alone, NumPy, PyTorch, nnlite, ...),
-  so a burst of load from another program hits all of them alike; a short untimed pause between
-  them lets spinning BLAS/OpenMP threads of the previous one go idle;
+* every implementation of a step runs in the **same process**, **interleaved** step by step in a new
+  random order each round (nnlite, nnlite with 1 BLAS thread, nnlite's matrix products alone, NumPy,
+  PyTorch), so a burst of load from another program hits all of them alike; a short untimed pause
+  between them lets spinning BLAS/OpenMP threads of the previous one go idle;
+* then nnlite and PyTorch also run **alone**, alternating in fresh processes (the *own process* rows):
+  in one process PyTorch's OpenMP threads and NumPy's OpenBLAS threads compete for the cores and slow
+  both down, so the own-process ratio is the fair one to quote;
 * after a warm-up, it reports the **median** and the **interquartile range** of the step times, the
   images per second, the time **ratio to PyTorch** and to nnlite's own matrix products, and the
   GFLOP/s of the step's products as a fraction of the **BLAS peak** measured at the start (a large
@@ -76,13 +79,19 @@ def _timeit(fn):
 
 
 def interleave(impls: list[tuple[str, callable, callable]], steps: int, warmup: int, gap: float) -> dict:
-    """Run ``[(label, setup, step), ...]`` round-robin; returns label -> array of step seconds."""
+    """Run ``[(label, setup, step), ...]`` interleaved, in a new random order each round; returns
+    label -> array of step seconds."""
     times = {label: [] for label, _, _ in impls}
     gc_was = gc.isenabled()
     gc.disable()
     try:
+        order_rng = np.random.default_rng(12345)
         for r in range(warmup + steps):
-            for label, setup, step in impls:
+            # a new random order every round: whatever runs right after PyTorch meets its OpenMP threads
+            # still spinning on the cores (and PyTorch meets OpenBLAS's), so no implementation may always
+            # sit in the same seat (rotating a fixed order would keep the same neighbours)
+            for i in order_rng.permutation(len(impls)):
+                label, setup, step = impls[i]
                 setup()
                 if gap:
                     time.sleep(gap)
@@ -97,6 +106,45 @@ def interleave(impls: list[tuple[str, callable, callable]], steps: int, warmup: 
         if gc_was:
             gc.enable()
     return {k: np.array(v) for k, v in times.items()}
+
+
+# ------------------------------------------------------------------------------- one implementation alone
+_ALONE_SNIPPET = r"""
+import gc, json, sys, time
+sys.path.insert(0, {root!r})
+import numpy as np
+x = np.load({x_path!r})
+if {impl!r} == "torch":
+    from benchmarks import reference_torch as mod
+else:
+    import nnlite
+    from benchmarks import steps as mod
+s = mod.STEPS[{name!r}](x, dtype=x.dtype)
+for _ in range({warmup}):
+    s.step()
+gc.collect(); gc.disable()
+times = []
+for _ in range({steps}):
+    t = time.perf_counter(); s.step(); times.append(time.perf_counter() - t)
+print(json.dumps(times))
+"""
+
+
+def run_alone(name, impl, x, steps, warmup, log, blocks=2) -> np.ndarray | None:
+    """Step times of one implementation (``'nnlite'`` with its default policy, or ``'torch'``) run alone
+    in fresh processes, ``blocks`` of them, so no other implementation's threads share the cores."""
+    times = []
+    with tempfile.TemporaryDirectory(prefix="nnlite-bench-") as tmp:
+        x_path = os.path.join(tmp, "x.npy")
+        np.save(x_path, x)
+        code = _ALONE_SNIPPET.format(root=str(ROOT), x_path=x_path, impl=impl, name=name,
+                                     warmup=warmup, steps=max(1, steps // blocks))
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        if res.returncode != 0:
+            log(f"{name} {impl} alone: run failed:\n{res.stderr[-2000:]}")
+            return None
+        times += json.loads(res.stdout.strip().splitlines()[-1])
+    return np.array(times)
 
 
 # ------------------------------------------------------------------------------------------- step tables
@@ -137,6 +185,18 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
         log(f"{name}: {len(impls)} implementations x {n_steps} steps (+{args.warmup} warm-up), interleaved")
         times = interleave(impls, n_steps, args.warmup, args.gap_ms / 1000)
         threads.set_policy("auto")
+        alone = {}                                   # label -> times, each implementation in its own process
+        if not args.no_alone and not args.no_torch and reference_torch.available() \
+                and name in reference_torch.STEPS:
+            log(f"{name}: nnlite and PyTorch alone, each in fresh processes, alternating")
+            torch_alone = "PyTorch " + reference_torch.version() + ", own process"
+            for _ in range(2):
+                for label, impl in (("nnlite, own process", "nnlite"), (torch_alone, "torch")):
+                    t = run_alone(name, impl, x, n_steps // 2, args.warmup, log, blocks=1)
+                    if t is not None:
+                        alone[label] = np.concatenate([alone.get(label, np.array([])), t])
+            if len(alone) < 2:
+                alone = {}
         med = {k: float(np.median(v)) for k, v in times.items()}
         torch_label = next((k for k in med if k.startswith("PyTorch")), None)
         mm = med.get("nnlite matmuls only (policy auto)")
@@ -144,27 +204,36 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
                   f"batch {x.shape[0]}, {np.dtype(args.dtype).name}; matrix products: "
                   f"{nn_step.flops / 1e6:.0f} MFLOP per step", "",
                   f"{n_steps} interleaved steps per row; ratios are of medians (and of best times, in "
-                  "brackets: the best step is the least disturbed by other programs on a shared machine)", "",
+                  "brackets: the best step is the least disturbed by other programs on a shared machine)."
+                  + (" The two *own process* rows ran alone, nnlite and PyTorch alternating in fresh "
+                     "processes: no other thread pool shared the cores (in the shared process, PyTorch's "
+                     "OpenMP threads and OpenBLAS's threads slow each other down), and their ratio is to "
+                     "PyTorch's own-process row." if alone else ""), "",
                   "| implementation | median ms | IQR ms | best ms | images/s | time x PyTorch | time x own matmuls "
                   "| GFLOP/s | % of BLAS peak |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         best = {k: float(np.min(v)) for k, v in times.items()}
         bmm = best.get("nnlite matmuls only (policy auto)")
-        for label, v in times.items():
+        for label, v in alone.items():
+            med[label], best[label] = float(np.median(v)), float(np.min(v))
+        torch_alone_label = next((k for k in alone if k.startswith("PyTorch")), None)
+        for label, v in list(times.items()) + list(alone.items()):
             q1, q3 = np.percentile(v, [25, 75])
             m, b = med[label], best[label]
             gflops = nn_step.flops / m / 1e9
-            vs_torch = f"{m / med[torch_label]:.2f} ({b / best[torch_label]:.2f})" if torch_label else "-"
+            ref = torch_alone_label if label in alone else torch_label
+            vs_torch = f"{m / med[ref]:.2f} ({b / best[ref]:.2f})" if ref else "-"
             vs_mm = f"{m / mm:.2f} ({b / bmm:.2f})" if mm and label == "nnlite" else "-"   # same thread policy
             lines.append(f"| {label} | {m * 1e3:.2f} | {q1 * 1e3:.2f}-{q3 * 1e3:.2f} | {b * 1e3:.2f} | "
                          f"{x.shape[0] / m:,.0f} | {vs_torch} | {vs_mm} | {gflops:.1f} | {100 * gflops / peak:.0f}% |")
         lines.append("")
         summary[name] = med
-        for line in lines[-len(times) - 3:]:
+        n_rows = len(times) + len(alone)
+        for line in lines[-n_rows - 3:]:
             log(line)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        lines.insert(len(lines) - len(times) - 3, f"Load average at the end of this table: {load:.1f}")
-        lines.insert(len(lines) - len(times) - 3, "")
+        lines.insert(len(lines) - n_rows - 3, f"Load average at the end of this table: {load:.1f}")
+        lines.insert(len(lines) - n_rows - 3, "")
     return lines, summary
 
 
@@ -259,6 +328,8 @@ def main(argv=None):
     p.add_argument("--gap-ms", type=float, default=1.0, help="untimed pause between implementations")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--no-numpy", action="store_true")
+    p.add_argument("--no-alone", action="store_true",
+                   help="skip the runs of nnlite and PyTorch alone in their own processes")
     args = p.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     what = {s.strip() for s in args.what.split(",") if s.strip()}

@@ -3,7 +3,8 @@
 Each step class takes a batch ``x`` (and a target) at construction, and ``step()`` runs one full
 training step: zero the gradients, forward, loss, backward, optimizer update; it returns the loss.
 ``matmul_only()`` runs exactly the matrix products of that step (same shapes, same BLAS thread policy,
-preallocated outputs, the gradient products accumulating as in the step): the floor that the
+preallocated outputs, the weight-gradient products written straight into the gradient arrays as in
+the step): the floor that the
 elementwise work, Python overhead and optimizer are measured against. ``flops`` counts those
 products' floating-point operations (2 m k n each).
 
@@ -39,8 +40,8 @@ class _Products:
 
     def __call__(self):
         for a, b, out, acc in self.plan:
-            if acc:
-                matmul_acc(out, a, b)
+            if acc:     # a weight gradient: the step overwrites it (zero_grad cleared it), as here
+                matmul_acc(out, a, b, overwrite=True)
             else:
                 threads.matmul(a, b, out=out)
 
