@@ -22,7 +22,9 @@ THREADING_LAYER = os.environ.get("NUMBA_THREADING_LAYER") or "workqueue"
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = THREADING_LAYER
 
-#: Flags for serial kernels. fastmath stays off: gradients must match their float64 twins to 1e-7.
+#: Flags for serial kernels. fastmath stays off by default (no reordering or approximate math: gradients
+#: must match their float64 twins to 1e-7); a kernel may opt into ``fastmath={'contract'}`` (fused
+#: multiply-add, one rounding instead of two) or ``'reassoc'`` for a vectorized sum, and says why.
 JIT_FLAGS = dict(cache=True, nogil=True, fastmath=False)
 
 #: Flags for kernels that split work over cores with ``numba.prange``.
