@@ -109,6 +109,8 @@ def interleave(impls: list[tuple[str, callable, callable]], steps: int, warmup: 
 
 
 # ------------------------------------------------------------------------------- one implementation alone
+#: Fresh processes per implementation in the own-process rows (alternating nnlite, PyTorch, nnlite, ...).
+ALONE_BLOCKS = 4
 _ALONE_SNIPPET = r"""
 import gc, json, sys, time
 sys.path.insert(0, {root!r})
@@ -190,9 +192,9 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
                 and name in reference_torch.STEPS:
             log(f"{name}: nnlite and PyTorch alone, each in fresh processes, alternating")
             torch_alone = "PyTorch " + reference_torch.version() + ", own process"
-            for _ in range(2):
+            for _ in range(ALONE_BLOCKS):               # alternate, so slow spells of a shared machine hit both
                 for label, impl in (("nnlite, own process", "nnlite"), (torch_alone, "torch")):
-                    t = run_alone(name, impl, x, n_steps // 2, args.warmup, log, blocks=1)
+                    t = run_alone(name, impl, x, max(10, n_steps // ALONE_BLOCKS), args.warmup, log, blocks=1)
                     if t is not None:
                         alone[label] = np.concatenate([alone.get(label, np.array([])), t])
             if len(alone) < 2:
@@ -353,14 +355,18 @@ def main(argv=None):
     header = machine_lines(args, peak, data_desc)
     for line in header:
         log(line)
-    if "steps" in what or "compile" in what:
-        lines = run_steps(args, x, max(peak.values()), log)[0] if "steps" in what else []
-        if "compile" in what:
-            lines += compile_times(args.only, args.batch, log)
+    if "steps" in what:
+        lines = run_steps(args, x, max(peak.values()), log)[0]
         out = Path(args.out) if args.out else RESULTS / ("steps.md" if args.dtype == np.float32
                                                          else f"steps_{args.dtype.name}.md")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("## Training steps: nnlite vs plain NumPy vs PyTorch\n\n" + "\n".join(header + lines))
+        log(f"wrote {out}")
+    if "compile" in what:                           # its own file, so each part can be re-run alone
+        lines = compile_times(args.only, args.batch, log)
+        out = RESULTS / "startup.md"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("## Start-up and Numba compile time\n\n" + "\n".join(header + lines))
         log(f"wrote {out}")
     if "kernels" in what:
         from benchmarks import kernels
