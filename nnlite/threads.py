@@ -12,7 +12,7 @@ on a 2-core machine a VAE training step took 8.0 ms with 2 BLAS threads against 
 skinny ``(128, 20) @ (20, 400)`` product looked 4x slower on 2 threads. nnlite therefore runs Numba on
 its ``workqueue`` layer, whose idle workers sleep (see ``nnlite._numba``); then the same step takes
 4.3-4.5 ms on 2 threads, and 2 threads win or tie on every product above about a million
-multiply-adds (median of 300 calls each, 2-core AVX-512 machine)::
+multiply-adds (median of 300 calls each, 2-core AMD EPYC Zen 3 machine)::
 
     product (m, k, n)      1 thread   2 threads
     128 x 784 x 400         895 us     502 us
