@@ -132,21 +132,19 @@ print(json.dumps(times))
 """
 
 
-def run_alone(name, impl, x, steps, warmup, log, blocks=2) -> np.ndarray | None:
+def run_alone(name, impl, x, steps, warmup, log) -> np.ndarray | None:
     """Step times of one implementation (``'nnlite'`` with its default policy, or ``'torch'``) run alone
-    in fresh processes, ``blocks`` of them, so no other implementation's threads share the cores."""
-    times = []
+    in a fresh process, so no other implementation's threads share the cores."""
     with tempfile.TemporaryDirectory(prefix="nnlite-bench-") as tmp:
         x_path = os.path.join(tmp, "x.npy")
         np.save(x_path, x)
         code = _ALONE_SNIPPET.format(root=str(ROOT), x_path=x_path, impl=impl, name=name,
-                                     warmup=warmup, steps=max(1, steps // blocks))
+                                     warmup=warmup, steps=max(1, steps))
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         if res.returncode != 0:
             log(f"{name} {impl} alone: run failed:\n{res.stderr[-2000:]}")
             return None
-        times += json.loads(res.stdout.strip().splitlines()[-1])
-    return np.array(times)
+        return np.array(json.loads(res.stdout.strip().splitlines()[-1]))
 
 
 # ------------------------------------------------------------------------------------------- step tables
@@ -194,7 +192,7 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
             torch_alone = "PyTorch " + reference_torch.version() + ", own process"
             for _ in range(ALONE_BLOCKS):               # alternate, so slow spells of a shared machine hit both
                 for label, impl in (("nnlite, own process", "nnlite"), (torch_alone, "torch")):
-                    t = run_alone(name, impl, x, max(10, n_steps // ALONE_BLOCKS), args.warmup, log, blocks=1)
+                    t = run_alone(name, impl, x, max(10, n_steps // ALONE_BLOCKS), args.warmup, log)
                     if t is not None:
                         alone[label] = np.concatenate([alone.get(label, np.array([])), t])
             if len(alone) < 2:

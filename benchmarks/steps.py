@@ -4,9 +4,8 @@ Each step class takes a batch ``x`` (and a target) at construction, and ``step()
 training step: zero the gradients, forward, loss, backward, optimizer update; it returns the loss.
 ``matmul_only()`` runs exactly the matrix products of that step (same shapes, same BLAS thread policy,
 preallocated outputs, the weight-gradient products written straight into the gradient arrays as in
-the step): the floor that the
-elementwise work, Python overhead and optimizer are measured against. ``flops`` counts those
-products' floating-point operations (2 m k n each).
+the step): the floor that the elementwise work, Python overhead and optimizer are measured against.
+``flops`` counts those products' floating-point operations (2 m k n each).
 
 The models in ``nnlite.models`` should be built the same way (see the README section "Speed").
 """
