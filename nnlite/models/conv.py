@@ -142,6 +142,15 @@ class _ImageModel:
         return flat.reshape((len(flat),) + self.image_shape_)
 
 
+class _StridedImageModel(_ImageModel):
+    """An image model whose encoder halves H and W once per entry of ``self.channels`` (stride-2 convs)
+    and whose decoder doubles them back: fitted images need H and W divisible by ``2 ** len(channels)``."""
+
+    @property
+    def _size_multiple(self):
+        return 2 ** len(_check_channels(self._name(), self.channels))
+
+
 def _check_channels(owner, channels, name="channels"):
     if isinstance(channels, numbers.Integral) and not isinstance(channels, bool):
         channels = (channels,)
@@ -193,7 +202,7 @@ def _pad_to_multiple(x, m):
 
 
 # ---------------------------------------------------------------------------------------- conv DAE
-class ConvDenoisingAutoencoder(_ImageModel, DenoisingAutoencoder):
+class ConvDenoisingAutoencoder(_StridedImageModel, DenoisingAutoencoder):
     """A convolutional denoising autoencoder: stride-2 convs down, stride-2 transposed convs back up.
 
     With the default ``channels=(32, 64)`` on ``(N, 1, 28, 28)`` images::
@@ -268,10 +277,6 @@ class ConvDenoisingAutoencoder(_ImageModel, DenoisingAutoencoder):
         self.lr_schedule = lr_schedule
         self.dtype = dtype
         self.random_state = random_state
-
-    @property
-    def _size_multiple(self):
-        return 2 ** len(_check_channels(self._name(), self.channels))
 
     def _validate_params(self):
         _check_channels(self._name(), self.channels)
@@ -651,7 +656,7 @@ class ResidualDenoiser(_ImageModel, BaseModel):
 
 
 # ---------------------------------------------------------------------------------------- conv VAE
-class ConvVAE(_ImageModel, VAE):
+class ConvVAE(_StridedImageModel, VAE):
     r"""A convolutional VAE: conv encoder to ``(mu, logvar)``, transposed-conv decoder, Bernoulli pixels.
 
     With ``channels=(32, 64)``, ``hidden=256`` on ``(C, H, W)`` images (H, W multiples of 4)::
@@ -703,10 +708,6 @@ class ConvVAE(_ImageModel, VAE):
         self.lr_schedule = lr_schedule
         self.dtype = dtype
         self.random_state = random_state
-
-    @property
-    def _size_multiple(self):
-        return 2 ** len(_check_channels(self._name(), self.channels))
 
     def _validate_params(self):
         self._check_int("latent_dim", self.latent_dim)
