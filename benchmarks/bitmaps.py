@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._markdown import table
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -60,14 +62,6 @@ def ideal_single_pass_rate(glyphs, p, n_samples, random_state):
     post /= post.sum(1, keepdims=True)
     marginal = post @ G                                          # (N, D) posterior mean of each pixel
     return float(((marginal > 0.5) == B[labels]).all(1).mean())
-
-
-def table(headers, rows):
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
-    line = "| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths)) + " |"
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
-    return "\n".join([line, sep, *body])
 
 
 def bench_ae(X, seeds):

@@ -39,16 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._markdown import table
+
 RESULTS = Path(__file__).resolve().parent / "results"
 FIGURES = RESULTS / "figures"
-
-
-def table(headers, rows):
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
-    line = "| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths)) + " |"
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
-    return "\n".join([line, sep, *body])
 
 
 def tiles(weights, n):
