@@ -69,7 +69,18 @@ class TorchVAE:
         return float(loss.detach())
 
 
-class TorchMLPDAE:
+class _TorchDenoiser:
+    """One Adam step of ``self.net`` on ``self.noisy`` against the clean ``self.x``, MSE (subclasses build them)."""
+
+    def step(self):
+        self.opt.zero_grad()
+        loss = F.mse_loss(self.net(self.noisy), self.x)
+        loss.backward()
+        self.opt.step()
+        return float(loss.detach())
+
+
+class TorchMLPDAE(_TorchDenoiser):
     sizes = (784, 512, 128, 32, 128, 512, 784)
     acts = ("relu", "relu", "identity", "relu", "relu", "sigmoid")
 
@@ -89,15 +100,8 @@ class TorchMLPDAE:
         self.net = nn.Sequential(*layers)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=1e-3)
 
-    def step(self):
-        self.opt.zero_grad()
-        loss = F.mse_loss(self.net(self.noisy), self.x)
-        loss.backward()
-        self.opt.step()
-        return float(loss.detach())
 
-
-class TorchConvDAE:
+class TorchConvDAE(_TorchDenoiser):
     """Same layers as benchmarks.steps.ConvDAEStep (weights copied from a freshly built nnlite model)."""
 
     def __init__(self, x, dtype=np.float32, seed=0):
@@ -119,13 +123,6 @@ class TorchConvDAE:
                 b.weight.copy_(torch.from_numpy(np.ascontiguousarray(a.weight.data)))
                 b.bias.copy_(torch.from_numpy(np.ascontiguousarray(a.bias.data)))
         self.opt = torch.optim.Adam(self.net.parameters(), lr=1e-3)
-
-    def step(self):
-        self.opt.zero_grad()
-        loss = F.mse_loss(self.net(self.noisy), self.x)
-        loss.backward()
-        self.opt.step()
-        return float(loss.detach())
 
 
 STEPS = {"vae": TorchVAE, "mlp_dae": TorchMLPDAE, "conv_dae": TorchConvDAE}

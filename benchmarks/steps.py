@@ -112,7 +112,20 @@ class VAEStep:
         return rec + kl
 
 
-class MLPDAEStep:
+class _DenoiserStep:
+    """One Adam step of a denoiser ``self.net`` on ``self.noisy`` against the clean ``self.x`` (the
+    subclasses build them)."""
+
+    def step(self):
+        self.opt.zero_grad()
+        out = self.net(self.noisy)
+        loss = self.loss(out, self.x)
+        self.net.backward(self.loss.backward())
+        self.opt.step()
+        return loss
+
+
+class MLPDAEStep(_DenoiserStep):
     """MLP denoising autoencoder 784-512-128-32-128-512-784: ReLU hidden layers, linear 32-d code,
     sigmoid output (fused into the last Dense), MSE(mean) against the clean batch, Adam(lr=1e-3).
     The noisy batch is made once, outside the timed step (noise generation is not timed anywhere)."""
@@ -139,16 +152,8 @@ class MLPDAEStep:
         self.flops = self.prods.flops
         self.matmul_only = self.prods
 
-    def step(self):
-        self.opt.zero_grad()
-        out = self.net(self.noisy)
-        loss = self.loss(out, self.x)
-        self.net.backward(self.loss.backward())
-        self.opt.step()
-        return loss
 
-
-class ConvDAEStep:
+class ConvDAEStep(_DenoiserStep):
     """Convolutional denoising autoencoder on 28x28 images: ``Conv2d(1, 32, 3, s2, p1)`` - ReLU -
     ``Conv2d(32, 64, 3, s2, p1)`` - ReLU - ``ConvTranspose2d(64, 32, 3, s2, p1, op1)`` - ReLU -
     ``ConvTranspose2d(32, 1, 3, s2, p1, op1)`` - Sigmoid; MSE(mean) against the clean batch; Adam(1e-3).
@@ -179,14 +184,6 @@ class ConvDAEStep:
         per_image = 9 * (14 * 14 * 1 * 32 + 7 * 7 * 32 * 64 + 7 * 7 * 64 * 32 + 14 * 14 * 32 * 1)
         self.flops = 3 * 2 * N * per_image              # forward + two backward products per layer
         self.matmul_only = None
-
-    def step(self):
-        self.opt.zero_grad()
-        out = self.net(self.noisy)
-        loss = self.loss(out, self.x)
-        self.net.backward(self.loss.backward())
-        self.opt.step()
-        return loss
 
 
 def conv_dae_available() -> tuple[bool, str]:
