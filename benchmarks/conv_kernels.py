@@ -263,17 +263,10 @@ def build_cases(batch, dtype, torch=None, check=True):
 
 # ----------------------------------------------------------------------------------------------- timing
 def interleave(impls: dict, reps: int, warmup: int, gap: float) -> dict:
-    times = {k: [] for k in impls}
-    for r in range(warmup + reps):
-        for label, fn in impls.items():
-            if gap:
-                time.sleep(gap)
-            t = time.perf_counter()
-            fn()
-            dt = time.perf_counter() - t
-            if r >= warmup:
-                times[label].append(dt)
-    return {k: np.array(v) for k, v in times.items()}
+    """``{label: fn}`` timed by the step benchmark's interleaving (a new random order each round)."""
+    from benchmarks.__main__ import interleave as interleave_steps
+
+    return interleave_steps([(label, lambda: None, fn) for label, fn in impls.items()], reps, warmup, gap)
 
 
 def _fmt(t):
