@@ -170,9 +170,13 @@ class BaseModel(Module):
         return value.lower()
 
     def _check_common(self):
-        """Arguments every model has: hidden, activation, optimizer, lr, epochs, batch_size, lr_schedule."""
+        """Arguments every MLP model has: hidden, activation, and the training ones."""
         self._check_hidden(self.hidden)
         self._check_choice("activation", self.activation, HIDDEN_ACTIVATIONS)
+        self._check_training()
+
+    def _check_training(self):
+        """Arguments every model has: optimizer, lr, epochs, batch_size, lr_schedule, dtype, random_state."""
         self._check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
         self._check_positive("lr", self.lr)
         self._check_int("epochs", self.epochs, allow_none=True)

@@ -36,10 +36,9 @@ from ..layers import (BatchNorm2d, Concat, Conv2d, ConvTranspose2d, Dense, Flatt
                       Sequential, Sigmoid, Upsample)
 from ..losses import BCEWithLogitsLoss, MSELoss
 from ..noise import NOISES, get_noise
-from ..optim import OPTIMIZERS
 from ..random import as_generator
 from ..layers import get_activation
-from ._base import HIDDEN_ACTIVATIONS, LR_SCHEDULES, BaseModel, NotFittedError
+from ._base import HIDDEN_ACTIVATIONS, BaseModel, NotFittedError
 from .autoencoder import DenoisingAutoencoder, _ResetGenerator
 from .vae import VAE
 
@@ -180,17 +179,6 @@ def _check_noise_args(model):
     model._noise_fn = fn
 
 
-def _check_training_args(model):
-    model._check_choice("optimizer", model.optimizer, tuple(OPTIMIZERS))
-    model._check_positive("lr", model.lr)
-    model._check_int("epochs", model.epochs, allow_none=True)
-    model._check_int("batch_size", model.batch_size, allow_none=True)
-    model._check_choice("lr_schedule", model.lr_schedule, LR_SCHEDULES)
-    if model.dtype is None or np.dtype(model.dtype) not in (np.float32, np.float64):
-        raise ValueError(f"{model._name()}: dtype must be float32 or float64, got {model.dtype!r}")
-    as_generator(model.random_state)
-
-
 def _pad_to_multiple(x, m):
     """Reflect-pad ``x`` ``(N, C, H, W)`` at the bottom/right to multiples of ``m``; returns (padded, H, W)."""
     N, C, H, W = x.shape
@@ -288,7 +276,7 @@ class ConvDenoisingAutoencoder(_StridedImageModel, DenoisingAutoencoder):
         _check_noise_args(self)
         self._check_int("n_passes", self.n_passes)
         self._check_int("n_copies", self.n_copies, allow_none=True)
-        _check_training_args(self)
+        self._check_training()
 
     def _build(self, n_features, rng):
         C = self.image_shape_[0]
@@ -499,7 +487,7 @@ class ResidualDenoiser(_ImageModel, BaseModel):
         for flag in ("batch_norm", "clip"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise ValueError(f"{self._name()}: {flag} must be True or False, got {getattr(self, flag)!r}")
-        _check_training_args(self)
+        self._check_training()
 
     def _check_fitted(self):
         if not hasattr(self, "net_"):
@@ -715,7 +703,7 @@ class ConvVAE(_StridedImageModel, VAE):
         self._check_int("hidden", self.hidden, low=0)
         self._check_positive("beta", self.beta, allow_zero=True)
         self._check_choice("activation", self.activation, HIDDEN_ACTIVATIONS)
-        _check_training_args(self)
+        self._check_training()
 
     def _build(self, n_features, rng):
         C, H, W = self.image_shape_
