@@ -13,9 +13,11 @@ How it measures (so the numbers can be trusted on a busy machine):
   random order each round (nnlite, nnlite with 1 BLAS thread, nnlite's matrix products alone, NumPy,
   PyTorch), so a burst of load from another program hits all of them alike; a short untimed pause
   between them lets spinning BLAS/OpenMP threads of the previous one go idle;
-* then nnlite and PyTorch also run **alone**, alternating in fresh processes (the *own process* rows):
-  in one process PyTorch's OpenMP threads and NumPy's OpenBLAS threads compete for the cores and slow
-  both down, so the own-process ratio is the fair one to quote;
+* then nnlite, its matrix products and PyTorch also run **alone** (the *own process* rows): each in its
+  own long-lived process, taking turns in short blocks (``benchmarks.alone``): in one process PyTorch's
+  OpenMP threads and NumPy's OpenBLAS threads compete for the cores and slow both down, and separate
+  runs minutes apart would measure the shared machine's drift; the median of the per-round ratios is the
+  one to quote;
 * after a warm-up, it reports the **median** and the **interquartile range** of the step times, the
   images per second, the time **ratio to PyTorch** and to nnlite's own matrix products, and the
   GFLOP/s of the step's products as a fraction of the **BLAS peak** measured at the start (a large
@@ -36,6 +38,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks import alone as alone_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -108,45 +112,6 @@ def interleave(impls: list[tuple[str, callable, callable]], steps: int, warmup: 
     return {k: np.array(v) for k, v in times.items()}
 
 
-# ------------------------------------------------------------------------------- one implementation alone
-#: Fresh processes per implementation in the own-process rows (alternating nnlite, PyTorch, nnlite, ...).
-ALONE_BLOCKS = 4
-_ALONE_SNIPPET = r"""
-import gc, json, sys, time
-sys.path.insert(0, {root!r})
-import numpy as np
-x = np.load({x_path!r})
-if {impl!r} == "torch":
-    from benchmarks import reference_torch as mod
-else:
-    import nnlite
-    from benchmarks import steps as mod
-s = mod.STEPS[{name!r}](x, dtype=x.dtype)
-for _ in range({warmup}):
-    s.step()
-gc.collect(); gc.disable()
-times = []
-for _ in range({steps}):
-    t = time.perf_counter(); s.step(); times.append(time.perf_counter() - t)
-print(json.dumps(times))
-"""
-
-
-def run_alone(name, impl, x, steps, warmup, log) -> np.ndarray | None:
-    """Step times of one implementation (``'nnlite'`` with its default policy, or ``'torch'``) run alone
-    in a fresh process, so no other implementation's threads share the cores."""
-    with tempfile.TemporaryDirectory(prefix="nnlite-bench-") as tmp:
-        x_path = os.path.join(tmp, "x.npy")
-        np.save(x_path, x)
-        code = _ALONE_SNIPPET.format(root=str(ROOT), x_path=x_path, impl=impl, name=name,
-                                     warmup=warmup, steps=max(1, steps))
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        if res.returncode != 0:
-            log(f"{name} {impl} alone: run failed:\n{res.stderr[-2000:]}")
-            return None
-        return np.array(json.loads(res.stdout.strip().splitlines()[-1]))
-
-
 # ------------------------------------------------------------------------------------------- step tables
 def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
     from benchmarks import reference_numpy, reference_torch, steps
@@ -185,18 +150,25 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
         log(f"{name}: {len(impls)} implementations x {n_steps} steps (+{args.warmup} warm-up), interleaved")
         times = interleave(impls, n_steps, args.warmup, args.gap_ms / 1000)
         threads.set_policy("auto")
-        alone = {}                                   # label -> times, each implementation in its own process
+        alone, pairs = {}, []                        # label -> times of the own-process workers; summaries
         if not args.no_alone and not args.no_torch and reference_torch.available() \
                 and name in reference_torch.STEPS:
-            log(f"{name}: nnlite and PyTorch alone, each in fresh processes, alternating")
+            rounds = max(2, args.rounds)
+            block = max(5, n_steps // rounds)
+            log(f"{name}: nnlite and PyTorch alone, each in its own process, {rounds} rounds of {block} steps")
+            res = alone_mod.run_rounds(name, x, rounds, block, args.warmup, args.pause_ms / 1000,
+                                       matmuls=nn_step.matmul_only is not None)
             torch_alone = "PyTorch " + reference_torch.version() + ", own process"
-            for _ in range(ALONE_BLOCKS):               # alternate, so slow spells of a shared machine hit both
-                for label, impl in (("nnlite, own process", "nnlite"), (torch_alone, "torch")):
-                    t = run_alone(name, impl, x, max(10, n_steps // ALONE_BLOCKS), args.warmup, log)
-                    if t is not None:
-                        alone[label] = np.concatenate([alone.get(label, np.array([])), t])
-            if len(alone) < 2:
-                alone = {}
+            labels = {alone_mod.NNLITE: "nnlite, own process", alone_mod.TORCH: torch_alone,
+                      alone_mod.NNLITE_MM: "nnlite matmuls only, own process"}
+            alone = {labels[k]: v for k, v in res["times"].items()}
+            for num, den, what in ((alone_mod.NNLITE, alone_mod.TORCH, "nnlite / PyTorch"),
+                                   (alone_mod.NNLITE, alone_mod.NNLITE_MM, "nnlite step / its matmuls")):
+                r = alone_mod.paired_ratios(res["rounds"], num, den)
+                if r.size:
+                    q1, q2, q3 = np.percentile(r, [25, 50, 75])
+                    pairs.append(f"{what}: median {q2:.2f} (IQR {q1:.2f}-{q3:.2f}, range {r.min():.2f}-"
+                                 f"{r.max():.2f}, {r.size} rounds)")
         med = {k: float(np.median(v)) for k, v in times.items()}
         torch_label = next((k for k in med if k.startswith("PyTorch")), None)
         mm = med.get("nnlite matmuls only (policy auto)")
@@ -205,10 +177,10 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
                   f"{nn_step.flops / 1e6:.0f} MFLOP per step", "",
                   f"{n_steps} interleaved steps per row; ratios are of medians (and of best times, in "
                   "brackets: the best step is the least disturbed by other programs on a shared machine)."
-                  + (" The two *own process* rows ran alone, nnlite and PyTorch alternating in fresh "
-                     "processes: no other thread pool shared the cores (in the shared process, PyTorch's "
-                     "OpenMP threads and OpenBLAS's threads slow each other down), and their ratio is to "
-                     "PyTorch's own-process row." if alone else ""), "",
+                  + (" The *own process* rows ran alone: nnlite, its matrix products and PyTorch each in "
+                     "its own long-lived process, taking turns in short blocks in a random order (no other "
+                     "thread pool on the cores; in one process PyTorch's OpenMP threads and OpenBLAS's slow "
+                     "each other down); their ratios are to the own-process rows." if alone else ""), "",
                   "| implementation | median ms | IQR ms | best ms | images/s | time x PyTorch | time x own matmuls "
                   "| GFLOP/s | % of BLAS peak |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -217,18 +189,27 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
         for label, v in alone.items():
             med[label], best[label] = float(np.median(v)), float(np.min(v))
         torch_alone_label = next((k for k in alone if k.startswith("PyTorch")), None)
+        mm_alone = "nnlite matmuls only, own process"
         for label, v in list(times.items()) + list(alone.items()):
             q1, q3 = np.percentile(v, [25, 75])
             m, b = med[label], best[label]
             gflops = nn_step.flops / m / 1e9
             ref = torch_alone_label if label in alone else torch_label
             vs_torch = f"{m / med[ref]:.2f} ({b / best[ref]:.2f})" if ref else "-"
-            vs_mm = f"{m / mm:.2f} ({b / bmm:.2f})" if mm and label == "nnlite" else "-"   # same thread policy
+            vs_mm = "-"                                    # same thread policy, same process kind
+            if mm and label == "nnlite":
+                vs_mm = f"{m / mm:.2f} ({b / bmm:.2f})"
+            elif label == "nnlite, own process" and mm_alone in med:
+                vs_mm = f"{m / med[mm_alone]:.2f} ({b / best[mm_alone]:.2f})"
             lines.append(f"| {label} | {m * 1e3:.2f} | {q1 * 1e3:.2f}-{q3 * 1e3:.2f} | {b * 1e3:.2f} | "
                          f"{x.shape[0] / m:,.0f} | {vs_torch} | {vs_mm} | {gflops:.1f} | {100 * gflops / peak:.0f}% |")
+        if pairs:
+            lines += ["", "Own-process rounds, ratio of the two blocks' medians within each round (neighbouring "
+                      "blocks see the same machine, so this cancels most of its drift):", ""]
+            lines += [f"- {p}" for p in pairs]
         lines.append("")
         summary[name] = med
-        n_rows = len(times) + len(alone)
+        n_rows = len(times) + len(alone) + (len(pairs) + 3 if pairs else 0)
         for line in lines[-n_rows - 3:]:
             log(line)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -330,6 +311,11 @@ def main(argv=None):
     p.add_argument("--no-numpy", action="store_true")
     p.add_argument("--no-alone", action="store_true",
                    help="skip the runs of nnlite and PyTorch alone in their own processes")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="own-process rounds (default 20, 4 with --quick); each round times one block of "
+                        "steps/rounds steps per implementation")
+    p.add_argument("--pause-ms", type=float, default=200.0,
+                   help="untimed pause before each own-process block, so the other process's threads go idle")
     args = p.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     what = {s.strip() for s in args.what.split(",") if s.strip()}
@@ -339,6 +325,7 @@ def main(argv=None):
                 "vae,mlp_dae,conv_dae")
     args.steps = args.steps or (40 if args.quick else 300)
     args.warmup = args.warmup or (5 if args.quick else 30)
+    args.rounds = args.rounds or (4 if args.quick else 20)
     args.dtype = np.dtype(args.dtype)
     sys.path.insert(0, str(ROOT))
 
