@@ -156,8 +156,12 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
             rounds = max(2, args.rounds)
             block = max(5, n_steps // rounds)
             log(f"{name}: nnlite and PyTorch alone, each in its own process, {rounds} rounds of {block} steps")
-            res = alone_mod.run_rounds(name, x, rounds, block, args.warmup, args.pause_ms / 1000,
-                                       matmuls=nn_step.matmul_only is not None)
+            try:
+                res = alone_mod.run_rounds(name, x, rounds, block, args.warmup, args.pause_ms / 1000,
+                                           matmuls=nn_step.matmul_only is not None)
+            except RuntimeError as e:            # a worker failed: keep the interleaved table, say why
+                log(f"{name}: own-process runs failed, table without them: {e}")
+                res = {"times": {}, "rounds": []}
             torch_alone = "PyTorch " + reference_torch.version() + ", own process"
             labels = {alone_mod.NNLITE: "nnlite, own process", alone_mod.TORCH: torch_alone,
                       alone_mod.NNLITE_MM: "nnlite matmuls only, own process"}
