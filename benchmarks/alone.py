@@ -48,19 +48,27 @@ class Worker:
     def __init__(self, impl: str, name: str, x_path: str, warmup: int):
         cmd = [sys.executable, "-m", "benchmarks.alone", impl, name, x_path, str(warmup)]
         self.label = f"{impl} {name}"
+        # stderr to a file, not a pipe: a worker printing warnings every step would fill a pipe nobody
+        # reads until an error, and block
+        self._err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=self._err, text=True)
         self._expect_ready()
 
     def _expect_ready(self):
         line = self.proc.stdout.readline().strip()
         if line != "ready":
-            raise RuntimeError(f"benchmark worker {self.label} did not start: {line!r}\n{self._stderr()}")
+            why = self._stderr()
+            self.proc.kill()
+            raise RuntimeError(f"benchmark worker {self.label} did not start: {line!r}\n{why}")
 
     def _stderr(self) -> str:
-        if self.proc.poll() is None:
-            return ""
-        return self.proc.stderr.read()[-2000:]
+        try:
+            self.proc.wait(timeout=5)                # it failed: let it finish writing why
+        except subprocess.TimeoutExpired:
+            pass
+        self._err.seek(0)
+        return self._err.read()[-2000:]
 
     def time(self, kind: str, count: int) -> np.ndarray:
         self.proc.stdin.write(f"{kind} {count}\n")
@@ -79,7 +87,7 @@ class Worker:
             except (BrokenPipeError, subprocess.TimeoutExpired):
                 self.proc.kill()
         self.proc.stdout.close()
-        self.proc.stderr.close()
+        self._err.close()
 
 
 def run_rounds(name: str, x: np.ndarray, rounds: int, block: int, warmup: int, pause: float,
