@@ -34,13 +34,7 @@ try:
 except Exception:  # pragma: no cover - torch is optional
     torch = None
 
-
-def available() -> bool:
-    return torch is not None
-
-
-def version() -> str:
-    return torch.__version__ if torch is not None else "not installed"
+from benchmarks.reference_torch import available, version  # noqa: E402,F401  (one definition of both)
 
 
 if torch is not None:
