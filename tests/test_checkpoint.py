@@ -353,6 +353,9 @@ def _models():
     if hasattr(models, "GAN"):
         out.append((models.GAN, {"latent_dim": 4, "generator_hidden": (16,), "discriminator_hidden": (16,),
                                  "batch_size": 8}))
+    if hasattr(models, "AdversarialDenoiser"):     # two optimizers and a dropout discriminator
+        out.append((models.AdversarialDenoiser, {"hidden": (16,), "discriminator_hidden": (16,), "batch_size": 16,
+                                                 "adversarial_weight": 0.1}))
     return out
 
 

@@ -274,8 +274,9 @@ class BaseModel(Module):
             schedule.append(_CosineLR(lr, ep * steps_per_epoch, self._final_lr_fraction))
         self._before_fit(X, Xv)
         all_callbacks = [*schedule, *self._extra_callbacks(), *callbacks]
-        trainer = Trainer(self, opt, step=self._train_step, eval_step=self._eval_step, batch_size=bs, epochs=ep,
-                          shuffle=True, random_state=shuffle_rng, callbacks=all_callbacks, verbose=verbose)
+        trainer = Trainer(self, self._trainer_optimizer(opt), step=self._train_step, eval_step=self._eval_step,
+                          batch_size=bs, epochs=ep, shuffle=True, random_state=shuffle_rng, callbacks=all_callbacks,
+                          verbose=verbose)
         history = trainer.fit(X, validation_data=Xv)
         self.history_ = {k: list(v) for k, v in history.items()}
         self._after_fit()
@@ -297,6 +298,11 @@ class BaseModel(Module):
 
     def _extra_callbacks(self):
         return []
+
+    def _trainer_optimizer(self, opt):
+        """What the Trainer steps, schedules and checkpoints: ``opt``, or a model's wrapper around it and
+        the other optimizers it steps itself (so a checkpoint holds every optimizer's state)."""
+        return opt
 
     def _validate_params(self):  # pragma: no cover - abstract
         raise NotImplementedError

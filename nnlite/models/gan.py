@@ -222,6 +222,42 @@ class _Players:
         self.opt_d.load_state_dict(sd["discriminator"])
 
 
+class _WithDiscriminator:
+    """What the Trainer sees as "the optimizer" of an :class:`AdversarialDenoiser`: the autoencoder's
+    optimizer, which the Trainer steps and the learning-rate schedule moves, plus the discriminator's Adam,
+    which the training step itself steps. Both states go into checkpoints, so a resumed run continues
+    exactly (before, only the first was saved and the discriminator's moments restarted from zero)."""
+
+    def __init__(self, opt, opt_d):
+        self.opt, self.opt_d = opt, opt_d
+
+    @property
+    def hyper(self):
+        return self.opt.hyper
+
+    @property
+    def lr(self):
+        return self.opt.lr
+
+    @lr.setter
+    def lr(self, value):
+        self.opt.lr = value
+
+    def zero_grad(self):
+        self.opt.zero_grad()
+
+    def step(self):
+        self.opt.step()
+
+    def state_dict(self):
+        return {"type": "_WithDiscriminator", "model": self.opt.state_dict(),
+                "discriminator": self.opt_d.state_dict()}
+
+    def load_state_dict(self, sd):
+        self.opt.load_state_dict(sd["model"])
+        self.opt_d.load_state_dict(sd["discriminator"])
+
+
 class _Monitor(Callback):
     """After every epoch: the spread of samples drawn from a fixed batch of codes (a collapse detector).
 
@@ -767,6 +803,9 @@ class AdversarialDenoiser(DenoisingAutoencoder):
     def _before_fit(self, X, Xv):
         super()._before_fit(X, Xv)
         self.opt_d_ = Adam(self.discriminator_.parameters(), lr=self.d_lr, betas=(0.5, 0.999))
+
+    def _trainer_optimizer(self, opt):
+        return _WithDiscriminator(opt, self.opt_d_)
 
     def _adversarial_step(self, x_noisy, x_clean, train_d=True):
         """Forward/backward of ``recon + lambda * L_G``; first (if ``train_d``) one discriminator update.
