@@ -121,6 +121,24 @@ class BaseModel(Module):
             setattr(self, name, value)
         return self
 
+    # ------------------------------------------------------------------ Keras protocol
+    def get_config(self) -> dict:
+        """The constructor arguments as JSON-ready values, as in Keras: tuples become lists and dtypes
+        their names; a ``numpy.random.Generator`` as ``random_state`` is left out (it cannot be written
+        down), so ``from_config`` then gives ``random_state=None``. ``json.dumps`` accepts the result."""
+        from ..checkpoint import _jsonable                 # the same rules checkpoints use
+
+        return _jsonable(self.get_params(deep=False))
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """A new, unfitted model from :meth:`get_config`'s output (``cls(**config)``)."""
+        valid = cls._param_names()
+        unknown = sorted(set(config) - set(valid))
+        if unknown:
+            raise ValueError(f"{cls.__name__}.from_config: unknown parameter(s) {unknown}; valid: {valid}")
+        return cls(**config)
+
     def __repr__(self):
         sig = inspect.signature(type(self).__init__)
         parts = []
