@@ -6,6 +6,7 @@ Usage::
     python -m benchmarks.gan --quick                                   # a smoke run (~1 minute)
     python -m benchmarks.gan --only fashion,mnist,adversarial --fashion-epochs 12 --mnist-epochs 30
     python -m benchmarks.gan --only adversarial --weights 0,0.03,0.1,0.3 --out benchmarks/results/gan_adversarial.md
+    python -m benchmarks.gan --only fashion --architecture dcgan --fashion-epochs 5 --out benchmarks/results/gan_dcgan.md
 
 What is measured (nothing here is a pass/fail test):
 
@@ -13,7 +14,8 @@ What is measured (nothing here is a pass/fail test):
   training images; its test accuracy is printed.
 * **GAN**: ``GAN(label_smoothing=0.1, random_state=0)`` (MLP players: G 100-256-512-784 tanh,
   D 784-512-256-1 with LeakyReLU(0.2) and dropout 0.3, non-saturating loss, Adam(2e-4, (0.5, 0.999)),
-  batch 64). Per epoch: both losses, the mean of ``sigmoid(D(x))`` and ``sigmoid(D(G(z)))``, and the spread
+  batch 64); with ``--architecture dcgan`` the DCGAN players instead (``GAN(generator='dcgan')``: a
+  transposed-convolution generator with batch norm and a strided-convolution discriminator). Per epoch: both losses, the mean of ``sigmoid(D(x))`` and ``sigmoid(D(G(z)))``, and the spread
   of 256 samples from fixed codes (per-pixel standard deviation across samples and the standard deviation
   of their mean intensities) beside the same numbers on the real data. A collapsed generator shows a
   pixel spread near 0.
@@ -125,7 +127,7 @@ def histogram_figure(hist_fake, hist_real, classes, title):
     return fig
 
 
-def bench_gan(name, epochs, quick, out_dir, lines):
+def bench_gan(name, epochs, quick, out_dir, lines, architecture="mlp"):
     from nnlite import plots
     from nnlite.models import GAN, MLPClassifier, SaveSamples, evaluate_samples
 
@@ -139,14 +141,18 @@ def bench_gan(name, epochs, quick, out_dir, lines):
     lines += [f"Judge: `MLPClassifier(hidden=(256,), epochs={judge.n_epochs_}, random_state=0)` trained on the "
               f"training images: **held-out accuracy {acc:.4f}** ({t_judge:.0f} s).", ""]
 
-    saver = SaveSamples(str(out_dir / f"{name}_epoch{{epoch:03d}}.png"), n=64,
-                        title=f"GAN on {'Fashion-MNIST' if name == 'fashion' else 'MNIST'}")
-    gan = GAN(label_smoothing=0.1, random_state=0)
+    arch = "" if architecture == "mlp" else f"_{architecture}"            # file-name tag
+    label = "MLP GAN" if architecture == "mlp" else "DCGAN"
+    call = "GAN(label_smoothing=0.1, random_state=0)" if architecture == "mlp" else \
+        f"GAN(generator='{architecture}', label_smoothing=0.1, random_state=0)"
+    saver = SaveSamples(str(out_dir / f"{name}{arch}_epoch{{epoch:03d}}.png"), n=64,
+                        title=f"{label} on {'Fashion-MNIST' if name == 'fashion' else 'MNIST'}")
+    gan = GAN(generator=None if architecture == "mlp" else architecture, label_smoothing=0.1, random_state=0)
     t = time.perf_counter()
     gan.fit(X, epochs=epochs, callbacks=[saver], verbose=0)
     t_gan = time.perf_counter() - t
     h = gan.history_
-    print(f"[{name}] GAN: {epochs} epochs, {gan.n_iter_} generator steps in {t_gan:.0f} s", flush=True)
+    print(f"[{name}] {label}: {epochs} epochs, {gan.n_iter_} generator steps in {t_gan:.0f} s", flush=True)
     rows = []
     for e in range(len(h["d_loss"])):
         rows.append([e + 1, f"{h['d_loss'][e]:.3f}", f"{h['g_loss'][e]:.3f}", f"{h['d_real'][e]:.3f}",
@@ -157,7 +163,7 @@ def bench_gan(name, epochs, quick, out_dir, lines):
     t1 = table(["epoch", "L_D", "L_G", "D(x)", "D(G(z))", "pixel std across samples", "std of mean intensity",
                 "mean pixel"], rows)
     print(t1)
-    lines += [f"GAN: `GAN(label_smoothing=0.1, random_state=0).fit(X, epochs={epochs})`: batch {gan.batch_size_}, "
+    lines += [f"{label}: `{call}.fit(X, epochs={epochs})`: batch {gan.batch_size_}, "
               f"{gan.n_iter_} generator steps, **{t_gan:.0f} s**. Spread statistics on 256 samples of fixed codes "
               "after each epoch; last row: real training images.", "", t1, ""]
 
@@ -165,15 +171,15 @@ def bench_gan(name, epochs, quick, out_dir, lines):
     ev = evaluate_samples(samples, judge, X, Xt)
     ref = evaluate_samples(Xt, judge, X, Xt)
     rows = []
-    for label, r in (("GAN samples", ev), ("real held-out images", ref)):
-        rows.append([label, f"{r['coverage']:.0%}", f"{r['entropy_ratio']:.3f}", f"{r['confidence']:.3f}",
+    for row_label, r in ((f"{label} samples", ev), ("real held-out images", ref)):
+        rows.append([row_label, f"{r['coverage']:.0%}", f"{r['entropy_ratio']:.3f}", f"{r['confidence']:.3f}",
                      f"{r['class_histogram'].min():.3f}", f"{r['class_histogram'].max():.3f}",
                      f"{r['nn_dist_samples']:.2f}", f"{r['nn_ratio']:.2f}", f"{r['copies']:.1%}"])
     t2 = table(["2000 images", "classes >= 5%", "entropy / log 10", "judge confidence", "smallest class share",
                 "largest class share", "median NN dist to train", "NN dist / real test's", "closer than 1st pct"],
                rows)
     hist = table(["class"] + CLASSES[name], [
-        ["GAN samples"] + [f"{v:.3f}" for v in ev["class_histogram"]],
+        [f"{label} samples"] + [f"{v:.3f}" for v in ev["class_histogram"]],
         ["real held-out"] + [f"{v:.3f}" for v in ref["class_histogram"]]])
     print(t2)
     print(hist)
@@ -184,23 +190,23 @@ def bench_gan(name, epochs, quick, out_dir, lines):
 
     tag = "Fashion-MNIST" if name == "fashion" else "MNIST"
     figs = {
-        f"gan_{name}_samples.png": plots.image_grid(samples[:100], ncols=10,
-                                                    title=f"MLP GAN on {tag}: 100 samples after {epochs} epochs"),
-        f"gan_{name}_evolution.png": evolution_figure(
-            saver.snapshots, f"MLP GAN on {tag}: samples of the same 12 codes z, epoch by epoch"),
-        f"gan_{name}_curves.png": stats_figure(h, (gan.data_pixel_std_, gan.data_intensity_std_),
-                                               f"MLP GAN on {tag}: training curves (one point per epoch)"),
-        f"gan_{name}_classes.png": histogram_figure(ev["class_histogram"], ref["class_histogram"], CLASSES[name],
-                                                    f"{tag}: classes of 2000 GAN samples vs real images "
-                                                    f"(judge accuracy {acc:.1%})"),
+        f"gan_{name}{arch}_samples.png": plots.image_grid(
+            samples[:100], ncols=10, title=f"{label} on {tag}: 100 samples after {epochs} epochs"),
+        f"gan_{name}{arch}_evolution.png": evolution_figure(
+            saver.snapshots, f"{label} on {tag}: samples of the same 12 codes z, epoch by epoch"),
+        f"gan_{name}{arch}_curves.png": stats_figure(h, (gan.data_pixel_std_, gan.data_intensity_std_),
+                                                     f"{label} on {tag}: training curves (one point per epoch)"),
+        f"gan_{name}{arch}_classes.png": histogram_figure(ev["class_histogram"], ref["class_histogram"],
+                                                          CLASSES[name], f"{tag}: classes of 2000 {label} samples "
+                                                          f"vs real images (judge accuracy {acc:.1%})"),
     }
     # nearest training images of a few samples: the "not memorised" check made visible
     flatX = X.reshape(len(X), -1)
     show = samples[:10].reshape(10, -1)
     d2 = (show ** 2).sum(1)[:, None] + (flatX ** 2).sum(1)[None] - 2 * show @ flatX.T
     nn = flatX[np.argmin(d2, axis=1)]
-    figs[f"gan_{name}_nearest.png"] = plots.image_rows(
-        [samples[:10], nn.reshape(samples[:10].shape)], ["GAN sample", "nearest training image"],
+    figs[f"gan_{name}{arch}_nearest.png"] = plots.image_rows(
+        [samples[:10], nn.reshape(samples[:10].shape)], [f"{label} sample", "nearest training image"],
         title=f"{tag}: samples beside their nearest training image (Euclidean)")
     for fname, fig in figs.items():
         plots.save(fig, str(FIGURES / fname))
@@ -265,6 +271,8 @@ def main(argv=None):
     ap.add_argument("--out", default=str(RESULTS / "gan.md"))
     ap.add_argument("--grids", default="out/gan", help="folder for the per-epoch sample grids")
     ap.add_argument("--weights", default=None, help="adversarial weights to compare, e.g. 0,0.03,0.1,0.3")
+    ap.add_argument("--architecture", default="mlp", choices=["mlp", "dcgan"],
+                    help="the GAN's players: MLPs (default) or DCGAN convolutions")
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     valid = {"fashion", "mnist", "adversarial"}
@@ -283,7 +291,7 @@ def main(argv=None):
               "mnist": args.mnist_epochs or (3 if args.quick else 25)}
     for name in ("fashion", "mnist"):
         if name in only:
-            bench_gan(name, epochs[name], args.quick, out_dir, lines)
+            bench_gan(name, epochs[name], args.quick, out_dir, lines, args.architecture)
     if "adversarial" in only:
         weights = None if args.weights is None else tuple(float(w) for w in args.weights.split(","))
         stem = Path(args.out).stem
