@@ -184,78 +184,67 @@ def dcgan_discriminator(input_shape, channels=64, negative_slope=0.2, random_sta
         Dense(2 * channels * (h // 4) * (w // 4), 1, activation=None, dtype=dtype, random_state=rng))
 
 
-class _Players:
-    """What the Trainer sees as "the optimizer": both players' Adams.
+class _TwoOptimizers:
+    """Two optimizers the Trainer sees as one. ``lead`` is the one the learning-rate schedule moves (its
+    ``lr`` and ``hyper`` are shown); both states go into checkpoints, under the keys ``keys``, so a
+    resumed run continues exactly. Subclasses say what ``zero_grad`` and ``step`` do."""
 
-    The updates happen *inside* the training step (the generator's forward must see the freshly updated
-    discriminator), so ``step()`` does nothing; ``zero_grad()`` clears both players. ``lr`` is the
-    generator's (the one a schedule would move).
-    """
+    keys = ("lead", "other")
 
-    def __init__(self, opt_g, opt_d):
-        self.opt_g, self.opt_d = opt_g, opt_d
+    def __init__(self, lead, other):
+        self.lead, self.other = lead, other
 
     @property
     def hyper(self):
-        return self.opt_g.hyper
+        return self.lead.hyper
 
     @property
     def lr(self):
-        return self.opt_g.lr
+        return self.lead.lr
 
     @lr.setter
     def lr(self, value):
-        self.opt_g.lr = value
+        self.lead.lr = value
+
+    def state_dict(self):
+        return {"type": type(self).__name__, self.keys[0]: self.lead.state_dict(),
+                self.keys[1]: self.other.state_dict()}
+
+    def load_state_dict(self, sd):
+        self.lead.load_state_dict(sd[self.keys[0]])
+        self.other.load_state_dict(sd[self.keys[1]])
+
+
+class _Players(_TwoOptimizers):
+    """A GAN's two players' Adams (generator first).
+
+    The updates happen *inside* the training step (the generator's forward must see the freshly updated
+    discriminator), so ``step()`` does nothing; ``zero_grad()`` clears both players.
+    """
+
+    keys = ("generator", "discriminator")
 
     def zero_grad(self):
-        self.opt_g.zero_grad()
-        self.opt_d.zero_grad()
+        self.lead.zero_grad()
+        self.other.zero_grad()
 
     def step(self):
         pass
 
-    def state_dict(self):
-        return {"type": "_Players", "generator": self.opt_g.state_dict(), "discriminator": self.opt_d.state_dict()}
 
-    def load_state_dict(self, sd):
-        self.opt_g.load_state_dict(sd["generator"])
-        self.opt_d.load_state_dict(sd["discriminator"])
+class _WithDiscriminator(_TwoOptimizers):
+    """An :class:`AdversarialDenoiser`'s optimizers: the autoencoder's, which the Trainer steps (it holds
+    every parameter; the discriminator's gradients are 0 when it steps), and the discriminator's Adam, which
+    the training step steps itself. Before both were checkpointed, a resumed run restarted the
+    discriminator's moments from zero."""
 
-
-class _WithDiscriminator:
-    """What the Trainer sees as "the optimizer" of an :class:`AdversarialDenoiser`: the autoencoder's
-    optimizer, which the Trainer steps and the learning-rate schedule moves, plus the discriminator's Adam,
-    which the training step itself steps. Both states go into checkpoints, so a resumed run continues
-    exactly (before, only the first was saved and the discriminator's moments restarted from zero)."""
-
-    def __init__(self, opt, opt_d):
-        self.opt, self.opt_d = opt, opt_d
-
-    @property
-    def hyper(self):
-        return self.opt.hyper
-
-    @property
-    def lr(self):
-        return self.opt.lr
-
-    @lr.setter
-    def lr(self, value):
-        self.opt.lr = value
+    keys = ("model", "discriminator")
 
     def zero_grad(self):
-        self.opt.zero_grad()
+        self.lead.zero_grad()
 
     def step(self):
-        self.opt.step()
-
-    def state_dict(self):
-        return {"type": "_WithDiscriminator", "model": self.opt.state_dict(),
-                "discriminator": self.opt_d.state_dict()}
-
-    def load_state_dict(self, sd):
-        self.opt.load_state_dict(sd["model"])
-        self.opt_d.load_state_dict(sd["discriminator"])
+        self.lead.step()
 
 
 class _Monitor(Callback):
