@@ -6,7 +6,8 @@ Usage::
     python -m benchmarks.gan --quick                                   # a smoke run (~1 minute)
     python -m benchmarks.gan --only fashion,mnist,adversarial --fashion-epochs 12 --mnist-epochs 30
     python -m benchmarks.gan --only adversarial --weights 0,0.03,0.1,0.3 --out benchmarks/results/gan_adversarial.md
-    python -m benchmarks.gan --only fashion --architecture dcgan --fashion-epochs 5 --out benchmarks/results/gan_dcgan.md
+    python -m benchmarks.gan --only fashion --architecture dcgan --fashion-epochs 10 \
+        --out benchmarks/results/gan_dcgan.md                          # ~10 min on 2 idle cores
 
 What is measured (nothing here is a pass/fail test):
 
@@ -15,9 +16,10 @@ What is measured (nothing here is a pass/fail test):
 * **GAN**: ``GAN(label_smoothing=0.1, random_state=0)`` (MLP players: G 100-256-512-784 tanh,
   D 784-512-256-1 with LeakyReLU(0.2) and dropout 0.3, non-saturating loss, Adam(2e-4, (0.5, 0.999)),
   batch 64); with ``--architecture dcgan`` the DCGAN players instead (``GAN(generator='dcgan')``: a
-  transposed-convolution generator with batch norm and a strided-convolution discriminator). Per epoch: both losses, the mean of ``sigmoid(D(x))`` and ``sigmoid(D(G(z)))``, and the spread
-  of 256 samples from fixed codes (per-pixel standard deviation across samples and the standard deviation
-  of their mean intensities) beside the same numbers on the real data. A collapsed generator shows a
+  transposed-convolution generator with batch norm and a strided-convolution discriminator). Per epoch:
+  both losses, the mean of ``sigmoid(D(x))`` and ``sigmoid(D(G(z)))``, and the spread of 256 samples
+  from fixed codes (per-pixel standard deviation across samples and the standard deviation of their
+  mean intensities) beside the same numbers on the real data. A collapsed generator shows a
   pixel spread near 0.
 * **Samples vs real held-out images**, 2000 of each: the judge's class histogram (coverage = share of
   classes receiving >= 5% of the samples, entropy / log 10), its mean confidence, and the median
