@@ -48,14 +48,15 @@ import numba
 import numpy as np
 
 from .. import threads as _threads
-from .._numba import JIT_FLAGS, cache_alias, prange
+from .._numba import njit, njit_parallel, prange
 from .elementwise import exp, expm1, log1p_unit, sigmoid, tanh
 
 #: ``error_model='numpy'``: a float division by zero gives inf/nan instead of a ZeroDivisionError
 #: check, which would stop LLVM from vectorizing the loop (7x slower sigmoid). ``fastmath={'contract'}``
 #: lets LLVM fuse ``a * b + c`` into one FMA instruction (one rounding instead of two, so never less
 #: accurate): the float32 exp polynomial then runs 1.6x faster (sigmoid over 128 x 784: 151 -> 94 us).
-KERNEL_FLAGS = dict(JIT_FLAGS, error_model="numpy", fastmath={"contract"})
+#: (Flags on top of ``nnlite._numba.JIT_FLAGS``.)
+KERNEL_FLAGS = dict(error_model="numpy", fastmath={"contract"})
 #: For kernels that also sum a loss: 'reassoc' lets LLVM vectorize the running sum (8 partial sums
 #: instead of one sequential chain; the total differs from a sequential sum by rounding only).
 REDUCE_FLAGS = dict(KERNEL_FLAGS, fastmath={"contract", "reassoc"})
@@ -74,9 +75,9 @@ def _use_parallel(size: int) -> bool:
 
 
 def _jit(fn, flags):
-    """(serial, parallel) compiled versions of one kernel (``prange`` is ``range`` in the serial one)."""
-    # the parallel compile gets its own cache entry (Numba's cache does not key entries by flags)
-    return numba.njit(**flags)(fn), numba.njit(**dict(flags, parallel=True))(cache_alias(fn, "parallel"))
+    """(serial, parallel) compiled versions of one kernel (``prange`` is ``range`` in the serial one),
+    each with its own Numba cache entry (see ``nnlite._numba.cache_alias``)."""
+    return njit(fn, **flags), njit_parallel(fn, **flags)
 
 
 # ------------------------------------------------------------------------------ dense: bias + activation
@@ -281,8 +282,8 @@ def _gaussian_sample_kl_backward(dz, mu, logvar, std, eps, kl_scale, dmu, dlogva
             dlogvar[i, j] = (0.5 * dz[i, j] * eps[i, j] * s + 0.5 * kl_scale * (s * s - 1.0)) if inside else 0.0
 
 
-_gaussian_sample_kl_jit = numba.njit(**KERNEL_FLAGS)(_gaussian_sample_kl)
-_gaussian_sample_kl_backward_jit = numba.njit(**KERNEL_FLAGS)(_gaussian_sample_kl_backward)
+_gaussian_sample_kl_jit = njit(_gaussian_sample_kl, **KERNEL_FLAGS)
+_gaussian_sample_kl_backward_jit = njit(_gaussian_sample_kl_backward, **KERNEL_FLAGS)
 
 
 def gaussian_sample_kl(mu, logvar, eps, z, std, logvar_min=-np.inf, logvar_max=np.inf) -> float:
