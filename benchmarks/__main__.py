@@ -113,6 +113,9 @@ def interleave(impls: list[tuple[str, callable, callable]], steps: int, warmup: 
 
 
 # ------------------------------------------------------------------------------------------- step tables
+#: Row labels of the own-process workers' times (``benchmarks.alone``).
+NN_ALONE, MM_ALONE = "nnlite, own process", "nnlite matmuls only, own process"
+
 def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
     from benchmarks import reference_numpy, reference_torch, steps
     from nnlite import threads
@@ -163,8 +166,7 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
                 log(f"{name}: own-process runs failed, table without them: {e}")
                 res = {"times": {}, "rounds": []}
             torch_alone = "PyTorch " + reference_torch.version() + ", own process"
-            labels = {alone_mod.NNLITE: "nnlite, own process", alone_mod.TORCH: torch_alone,
-                      alone_mod.NNLITE_MM: "nnlite matmuls only, own process"}
+            labels = {alone_mod.NNLITE: NN_ALONE, alone_mod.TORCH: torch_alone, alone_mod.NNLITE_MM: MM_ALONE}
             alone = {labels[k]: v for k, v in res["times"].items()}
             for num, den, what in ((alone_mod.NNLITE, alone_mod.TORCH, "nnlite / PyTorch"),
                                    (alone_mod.NNLITE, alone_mod.NNLITE_MM, "nnlite step / its matmuls")):
@@ -193,7 +195,6 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
         for label, v in alone.items():
             med[label], best[label] = float(np.median(v)), float(np.min(v))
         torch_alone_label = next((k for k in alone if k.startswith("PyTorch")), None)
-        mm_alone = "nnlite matmuls only, own process"
         for label, v in list(times.items()) + list(alone.items()):
             q1, q3 = np.percentile(v, [25, 75])
             m, b = med[label], best[label]
@@ -203,8 +204,8 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
             vs_mm = "-"                                    # same thread policy, same process kind
             if mm and label == "nnlite":
                 vs_mm = f"{m / mm:.2f} ({b / bmm:.2f})"
-            elif label == "nnlite, own process" and mm_alone in med:
-                vs_mm = f"{m / med[mm_alone]:.2f} ({b / best[mm_alone]:.2f})"
+            elif label == NN_ALONE and MM_ALONE in med:
+                vs_mm = f"{m / med[MM_ALONE]:.2f} ({b / best[MM_ALONE]:.2f})"
             lines.append(f"| {label} | {m * 1e3:.2f} | {q1 * 1e3:.2f}-{q3 * 1e3:.2f} | {b * 1e3:.2f} | "
                          f"{x.shape[0] / m:,.0f} | {vs_torch} | {vs_mm} | {gflops:.1f} | {100 * gflops / peak:.0f}% |")
         if pairs:
