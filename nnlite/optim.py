@@ -41,8 +41,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value):
-        _check_nonneg(type(self).__name__, "lr", value)
-        self.hyper["lr"] = float(value)
+        self.hyper["lr"] = _check_positive(type(self).__name__, "lr", value)
 
     def zero_grad(self):
         for p in self.params:
@@ -94,14 +93,47 @@ class Optimizer:
         return f"{type(self).__name__}({hp})"
 
 
+def _check_number(owner, name, value, expected):
+    """``value`` as a float if it is a real, finite number (a bool is not one); else a ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{owner}: invalid {name} {value!r} (a {type(value).__name__}): expected {expected}")
+    if not np.isfinite(value):
+        raise ValueError(f"{owner}: invalid {name} {value!r}: expected {expected}")
+    return float(value)
+
+
+def _check_positive(owner, name, value):
+    expected = "a finite number > 0"
+    if _check_number(owner, name, value, expected) <= 0:
+        raise ValueError(f"{owner}: invalid {name} {value!r}: expected {expected}")
+    return float(value)
+
+
 def _check_nonneg(owner, name, value):
-    if not isinstance(value, (int, float, np.floating, np.integer)) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{owner}: invalid {name} {value!r}: expected a finite number >= 0")
+    expected = "a finite number >= 0"
+    if _check_number(owner, name, value, expected) < 0:
+        raise ValueError(f"{owner}: invalid {name} {value!r}: expected {expected}")
+    return float(value)
 
 
 def _check_beta(owner, name, value):
-    if not (0.0 <= value < 1.0):
-        raise ValueError(f"{owner}: invalid {name} {value!r}: expected a number in [0, 1)")
+    expected = "a number in [0, 1)"
+    if not 0.0 <= _check_number(owner, name, value, expected) < 1.0:
+        raise ValueError(f"{owner}: invalid {name} {value!r}: expected {expected}")
+    return float(value)
+
+
+def _check_betas(owner, betas):
+    """``betas`` as a pair of floats in [0, 1) (PyTorch's "beta parameter at index k" in the messages)."""
+    if isinstance(betas, (str, bytes)) or not isinstance(betas, (tuple, list, np.ndarray)) or len(betas) != 2:
+        raise ValueError(f"{owner}: invalid betas {betas!r}: expected a pair (beta1, beta2) of numbers in [0, 1)")
+    return tuple(_check_beta(owner, f"beta parameter at index {k}", b) for k, b in enumerate(betas))
+
+
+def _check_flag(owner, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{owner}: invalid {name} {value!r} (a {type(value).__name__}): expected True or False")
+    return bool(value)
 
 
 class SGD(Optimizer):
@@ -115,14 +147,15 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         name = "SGD"
-        _check_nonneg(name, "lr", lr)
-        _check_nonneg(name, "momentum", momentum)
-        _check_nonneg(name, "weight_decay", weight_decay)
-        _check_nonneg(name, "dampening", dampening)
+        lr = _check_positive(name, "lr", lr)
+        momentum = _check_nonneg(name, "momentum", momentum)
+        weight_decay = _check_nonneg(name, "weight_decay", weight_decay)
+        dampening = _check_nonneg(name, "dampening", dampening)
+        nesterov = _check_flag(name, "nesterov", nesterov)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: nesterov momentum requires momentum > 0 and dampening = 0")
-        super().__init__(params, lr=float(lr), momentum=float(momentum), dampening=float(dampening),
-                         weight_decay=float(weight_decay), nesterov=bool(nesterov))
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
+                         weight_decay=weight_decay, nesterov=nesterov)
 
     def _update(self, i, p):
         h = self.hyper
@@ -153,13 +186,11 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
         name = "RMSprop"
-        _check_nonneg(name, "lr", lr)
-        _check_beta(name, "alpha", alpha)
-        _check_nonneg(name, "eps", eps)
-        _check_nonneg(name, "weight_decay", weight_decay)
-        _check_nonneg(name, "momentum", momentum)
-        super().__init__(params, lr=float(lr), alpha=float(alpha), eps=float(eps), weight_decay=float(weight_decay),
-                         momentum=float(momentum), centered=bool(centered))
+        super().__init__(params, lr=_check_positive(name, "lr", lr), alpha=_check_beta(name, "alpha", alpha),
+                         eps=_check_positive(name, "eps", eps),
+                         weight_decay=_check_nonneg(name, "weight_decay", weight_decay),
+                         momentum=_check_nonneg(name, "momentum", momentum),
+                         centered=_check_flag(name, "centered", centered))
 
     def _update(self, i, p):
         h = self.hyper
@@ -198,15 +229,9 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         name = type(self).__name__
-        _check_nonneg(name, "lr", lr)
-        if len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        for k, b in enumerate(betas):
-            _check_beta(name, f"beta parameter at index {k}", b)
-        _check_nonneg(name, "eps", eps)
-        _check_nonneg(name, "weight_decay", weight_decay)
-        super().__init__(params, lr=float(lr), betas=(float(betas[0]), float(betas[1])), eps=float(eps),
-                         weight_decay=float(weight_decay))
+        super().__init__(params, lr=_check_positive(name, "lr", lr), betas=_check_betas(name, betas),
+                         eps=_check_positive(name, "eps", eps),
+                         weight_decay=_check_nonneg(name, "weight_decay", weight_decay))
         self._flat = {}  # parameter index -> flat views (p, g, m, v) handed to the kernel
 
     def step(self):

@@ -114,6 +114,57 @@ def test_constructors_reject_invalid_values(cls, kw, match, rng):
         cls([_param(rng)], **kw)
 
 
+_ALL = [optim.SGD, optim.RMSprop, optim.Adam, optim.AdamW]
+_EPS = [optim.RMSprop, optim.Adam, optim.AdamW]
+_BAD_HYPER = (
+    # a zero eps divides by zero on the first zero-gradient step
+    [(cls, "eps", 0.0, "eps") for cls in _EPS]
+    + [(cls, "eps", -1e-8, "eps") for cls in _EPS]
+    + [(cls, "eps", True, "eps") for cls in _EPS]
+    # a bool is not a learning rate, and lr = 0 is refused as the models refuse it
+    + [(cls, "lr", value, "lr") for cls in _ALL for value in (True, False, np.True_, 0, 0.0, "0.1", None)]
+    + [(cls, "weight_decay", True, "weight_decay") for cls in _ALL]
+    + [(optim.SGD, "momentum", True, "momentum"), (optim.SGD, "dampening", "0", "dampening"),
+       (optim.SGD, "nesterov", "yes", "nesterov"), (optim.RMSprop, "centered", 1, "centered"),
+       (optim.RMSprop, "momentum", True, "momentum")]
+    + [(optim.RMSprop, "alpha", value, "alpha") for value in ("3", None, True, [0.9])]
+    + [(cls, "betas", value, "betas") for cls in (optim.Adam, optim.AdamW)
+       for value in (0, 0.9, None, "ab", (0.9,), (0.9, 0.99, 0.999))]
+    + [(cls, "betas", value, "beta parameter at index 0") for cls in (optim.Adam, optim.AdamW)
+       for value in (("0.9", 0.99), (True, 0.99), (None, 0.99), (-0.1, 0.99))]
+    + [(optim.Adam, "betas", (0.9, "x"), "beta parameter at index 1")]
+)
+
+
+@pytest.mark.parametrize("cls, arg, value, named", _BAD_HYPER,
+                         ids=[f"{c.__name__}-{a}-{v!r}" for c, a, v, _ in _BAD_HYPER])
+def test_bad_hyper_parameter_is_a_value_error_naming_it(cls, arg, value, named, rng):
+    with pytest.raises(ValueError) as info:
+        cls([_param(rng)], **{arg: value})
+    message = str(info.value)
+    shown = value[int(named[-1])] if named.startswith("beta parameter") else value  # the bad element
+    assert message.startswith(f"{cls.__name__}: invalid {named} {shown!r}"), message
+    assert "expected" in message, message
+
+
+@pytest.mark.parametrize("cls", _ALL)
+@pytest.mark.parametrize("value", [True, 0, 0.0, -0.1, float("inf"), "0.1"])
+def test_lr_setter_refuses_what_the_constructor_refuses(cls, value, rng):
+    opt = cls([_param(rng)], lr=0.1)
+    with pytest.raises(ValueError, match=rf"{cls.__name__}: invalid lr {value!r}"):
+        opt.lr = value
+    assert opt.lr == 0.1
+
+
+@pytest.mark.parametrize("cls", _EPS)
+def test_smallest_accepted_eps_keeps_weights_finite_on_a_zero_gradient(cls, rng):
+    p = _param(rng)
+    opt = cls([p], lr=0.1, eps=np.finfo(np.float64).tiny)
+    p.grad[...] = 0.0
+    opt.step()
+    assert np.isfinite(p.data).all()
+
+
 def test_optimizer_rejects_non_parameters_and_empty():
     with pytest.raises(TypeError, match="parameter 0 is a ndarray"):
         optim.SGD([np.zeros(3)])
