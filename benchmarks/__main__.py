@@ -27,7 +27,6 @@ How it measures (so the numbers can be trusted on a busy machine):
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
@@ -40,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import alone as alone_mod
+from benchmarks.timing import blas_peak, interleave
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -59,57 +59,6 @@ def load_batch(batch: int, dtype) -> tuple[np.ndarray, str]:
     except Exception as e:  # data absent: timing does not depend on pixel values
         rng = np.random.default_rng(0)
         return rng.random((batch, 784)).astype(dtype), f"uniform random pixels ({type(e).__name__})"
-
-
-def blas_peak(dtype, n=1024, reps=5) -> dict:
-    """Best GFLOP/s of an n x n x n product at 1 thread and at the default thread count."""
-    from nnlite import threads
-
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
-    out = np.empty_like(a)
-    res = {}
-    for label, count in (("1 thread", 1), ("max threads", threads.cpu_count())):
-        with threads.blas_threads(count):
-            np.matmul(a, a, out=out)
-            best = min(_timeit(lambda: np.matmul(a, a, out=out)) for _ in range(reps))
-        res[label] = 2 * n ** 3 / best / 1e9
-    return res
-
-
-def _timeit(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def interleave(impls: list[tuple[str, callable, callable]], steps: int, warmup: int, gap: float) -> dict:
-    """Run ``[(label, setup, step), ...]`` interleaved, in a new random order each round; returns
-    label -> array of step seconds."""
-    times = {label: [] for label, _, _ in impls}
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        order_rng = np.random.default_rng(12345)
-        for r in range(warmup + steps):
-            # a new random order every round: whatever runs right after PyTorch meets its OpenMP threads
-            # still spinning on the cores (and PyTorch meets OpenBLAS's), so no implementation may always
-            # sit in the same seat (rotating a fixed order would keep the same neighbours)
-            for i in order_rng.permutation(len(impls)):
-                label, setup, step = impls[i]
-                setup()
-                if gap:
-                    time.sleep(gap)
-                t = time.perf_counter()
-                step()
-                dt = time.perf_counter() - t
-                if r >= warmup:
-                    times[label].append(dt)
-            if r % 50 == 0:
-                gc.collect()
-    finally:
-        if gc_was:
-            gc.enable()
-    return {k: np.array(v) for k, v in times.items()}
 
 
 # ------------------------------------------------------------------------------------------- step tables

@@ -1,4 +1,4 @@
-"""Quality of the tiny-bitmap models against the bars of issue 3; prints tables, writes results/bitmaps.md.
+"""Quality of the tiny-bitmap models against their quality bars; prints tables, writes results/bitmaps.md.
 
 Usage::
 
@@ -172,7 +172,7 @@ def main(argv=None):
         sections.append(("Emoji VAE: `VAE(latent_dim=2, random_state=seed).fit(emoji)`", tab, summ))
     total = time.perf_counter() - t0
     quick = " --quick" if args.quick else ""
-    header = (f"# Tiny-bitmap quality (issue 3)\n\nCommand: `python -m benchmarks.bitmaps{quick}`"
+    header = (f"# Tiny-bitmap quality\n\nCommand: `python -m benchmarks.bitmaps{quick}`"
               f"{'' if args.only == ap.get_default('only') else ' --only ' + args.only}. "
               f"Python {platform.python_version()}, NumPy {np.__version__}, {os.cpu_count()} CPUs, "
               f"load average {load0:.1f} at start. Total {total:.0f} s wall clock. *train s* = wall-clock "

@@ -1,5 +1,5 @@
 """Conv layer micro-benchmarks: nnlite's Conv2d/ConvTranspose2d forward+backward against a plain-NumPy twin
-and PyTorch, layer by layer and for the whole conv-DAE stack of issue 5 / issue 7.
+and PyTorch, layer by layer and for the whole conv-DAE stack.
 
 Usage::
 
@@ -264,9 +264,9 @@ def build_cases(batch, dtype, torch=None, check=True):
 # ----------------------------------------------------------------------------------------------- timing
 def interleave(impls: dict, reps: int, warmup: int, gap: float) -> dict:
     """``{label: fn}`` timed by the step benchmark's interleaving (a new random order each round)."""
-    from benchmarks.__main__ import interleave as interleave_steps
+    from benchmarks.timing import interleave_calls
 
-    return interleave_steps([(label, lambda: None, fn) for label, fn in impls.items()], reps, warmup, gap)
+    return interleave_calls(impls, reps, warmup, gap)
 
 
 def _fmt(t):

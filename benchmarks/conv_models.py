@@ -55,10 +55,10 @@ COLOUR_NOISES = [("gaussian", 0.1), ("gaussian", 0.2), ("gaussian", 0.3), ("salt
 COLOUR_TRAIN = ["astronaut.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png"]
 COLOUR_TEST = ["chelsea.png", "retina.jpg"]
 
-REFERENCE = {"grey-gaussian": 17.8, "grey-sp": 21.4}      # issue 5: PyTorch conv DAE, 5 epochs, this machine
+REFERENCE = {"grey-gaussian": 17.8, "grey-sp": 21.4}      # PyTorch conv DAE, 5 epochs, this machine
 DAE = dict(channels=(32, 64), loss="mse", lr=1e-3, batch_size=128, lr_schedule="constant")
 FLAGSHIP = dict(architecture="unet", width=16, depth=3, lr=2e-3, batch_size=64, lr_schedule="cosine")
-# the flagship's epochs fill issue 5's budget of 15 minutes on 2 idle cores: 3 grey epochs took 759 s
+# the flagship's epochs fill a budget of 15 minutes on 2 idle cores: 3 grey epochs took 759 s
 # wall (1463 s CPU); 12 colour epochs take 740-780 s CPU
 GREY_EPOCHS = {"dae": 5, "flagship": 3}
 COLOUR_EPOCHS = {"dae": 8, "flagship": 12}
@@ -399,7 +399,7 @@ def table() -> str:
             epochs = next((e.get("epochs") for g in grey if g for e in g["rows"] if e["model"] == name), None)
             lines.append(f"| {name}{f' ({epochs} epochs)' if epochs else ''} | " + " | ".join(cells) + " |")
         if not any(e["model"] == GREY_NAMES["torch"] for g in grey if g for e in g["rows"]):
-            lines.append("| PyTorch conv DAE, same network and protocol (5 epochs; issue 5's reference, measured "
+            lines.append("| PyTorch conv DAE, same network and protocol (5 epochs; reference measured "
                          "separately on this machine) | " + " | ".join(
                              f"{REFERENCE[p]:.1f} | " for p, g in zip(GREY_NOISES, grey) if g) + " |")
         if any(g and g.get("quick") for g in grey):

@@ -284,7 +284,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
     cmd_args = " ".join(argv if argv is not None else sys.argv[1:])
-    lines = ["# GANs and the adversarial denoiser (issue 6)", "",
+    lines = ["# GANs and the adversarial denoiser", "",
              f"Command: `python -m benchmarks.gan{' ' + cmd_args if cmd_args else ''}`. "
              f"Python {platform.python_version()}, NumPy {numpy.__version__}, {os.cpu_count()} CPUs, load average "
              f"{load0:.1f} at start (a machine shared with other programs: times are wall-clock seconds).", ""]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks.timing import interleave
 from nnlite import threads
 from nnlite._kernels import dense as kd
 from nnlite._kernels.blas import matmul_acc
@@ -171,8 +172,6 @@ def _conv_cases(dtype, rng):
 
 
 def run(args, log) -> list[str]:
-    from benchmarks.__main__ import interleave
-
     rng = np.random.default_rng(0)
     reps = 60 if args.quick else 400
     lines = [f"{reps} interleaved repeats per kernel after 10 warm-up (the 'Data' line above is about the "

@@ -37,54 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.mnist_protocol import DAE_TOL, EVAL_SEED, EXPERIMENTS, VAE_TOL, load_protocol_data
+
 RESULTS = Path(__file__).resolve().parent / "results"
 FIGURES = RESULTS / "figures"
-TEST_NOISE_SEED = 1234
-EVAL_SEED = 4321
-
-#: The four experiments: data, model and the PyTorch reference measured on this machine.
-EXPERIMENTS = {
-    "vae_fashion": dict(kind="vae", dataset="fashion", epochs=10, ref=244.3, ref_epoch1=262.6,
-                        what="VAE 784-400-20, Fashion-MNIST, 10 epochs: test -ELBO per image (nats)"),
-    "vae_mnist": dict(kind="vae", dataset="mnist8k", epochs=20, ref=116.6, ref_epoch1=None,
-                      what="VAE 784-400-20, MNIST test[:8000] -> test[8000:], 20 epochs: test -ELBO per image"),
-    "dae_gaussian": dict(kind="dae", dataset="fashion", epochs=5, noise="gaussian", level=0.5, ref=17.4,
-                         ref_input=9.3, what="MLP DAE 784-512-128-32, Fashion-MNIST, Gaussian 0.5, 5 epochs: "
-                                             "test PSNR (dB)"),
-    "dae_sp": dict(kind="dae", dataset="fashion", epochs=5, noise="salt_and_pepper", level=0.2, ref=18.2,
-                   ref_input=10.8, what="MLP DAE 784-512-128-32, Fashion-MNIST, salt-and-pepper 20%, 5 epochs: "
-                                        "test PSNR (dB)"),
-}
-VAE_TOL = 0.01     # relative, lower is better
-DAE_TOL = 0.2      # dB, higher is better
-
-
-def _flat(X):
-    return np.ascontiguousarray(X.reshape(len(X), -1), dtype=np.float32)
-
-
-def load_protocol_data(exp, subset=None):
-    """``{'train', 'test', 'test_labels', ('test_noisy', 'noisy_psnr')}`` as flat float32 arrays."""
-    from nnlite.data import load_fashion_mnist, load_mnist
-    from nnlite.metrics import psnr
-    from nnlite.noise import get_noise
-
-    if exp["dataset"] == "fashion":
-        Xtr, _ = load_fashion_mnist("train", download=False)
-        Xte, yte = load_fashion_mnist("test", download=False)
-    else:
-        X, y = load_mnist("test", download=False)
-        Xtr, Xte, yte = X[:8000], X[8000:], y[8000:]
-    Xtr, Xte = _flat(Xtr), _flat(Xte)
-    if subset:
-        Xtr = Xtr[:subset]
-        Xte, yte = Xte[:max(subset // 4, 256)], yte[:max(subset // 4, 256)]
-    d = {"train": Xtr, "test": Xte, "test_labels": np.asarray(yte)}
-    if exp["kind"] == "dae":
-        noisy = get_noise(exp["noise"])(Xte, exp["level"], np.random.default_rng(TEST_NOISE_SEED))
-        d["test_noisy"] = np.ascontiguousarray(noisy, dtype=np.float32)
-        d["noisy_psnr"] = psnr(Xte, noisy)
-    return d
 
 
 # ---------------------------------------------------------------------------------------- nnlite runs
@@ -254,18 +210,36 @@ def main(argv=None):
         print(f"\nwrote {args.out}")
 
 
+def _first_of_each_class(labels, n_classes=10):
+    return np.array([int(np.flatnonzero(labels == c)[0]) for c in range(n_classes) if np.any(labels == c)])
+
+
 def _figures(name, exp, d, model, folder=FIGURES):
+    """Pictures of a trained protocol model: clean / noisy / denoised rows for a DAE; test images and
+    their reconstructions, and samples from the prior, for a VAE (one test image per class)."""
+    from nnlite import plots
+    from nnlite.metrics import psnr
+
     folder.mkdir(parents=True, exist_ok=True)
+    idx = _first_of_each_class(d["test_labels"])
+    X = d["test"]
     if exp["kind"] == "dae":
-        from examples.mnist_dae import denoising_figure
-        path = denoising_figure(model, d["test"], d["test_noisy"], d["test_labels"], exp["noise"], exp["level"],
-                                folder / f"mnist_scale_{name}.png")
-        print(f"  wrote {path}")
+        noisy = d["test_noisy"]
+        den = model.reconstruct(noisy[idx])
+        cols = [f"{a:.1f} -> {b:.1f} dB" for a, b in zip(psnr(X[idx], noisy[idx], reduction="none"),
+                                                         psnr(X[idx], den, reduction="none"))]
+        fig = plots.image_rows([X[idx], noisy[idx], den], ["clean", "noisy", "denoised"], image_shape=(28, 28),
+                               col_titles=cols, title=exp["what"], cell=1.05)
+        paths = [plots.save(fig, str(folder / f"mnist_scale_{name}.png"))]
     else:
-        from examples.mnist_vae import vae_figures
-        for path in vae_figures(model, d["test"], d["test_labels"], folder, prefix=f"mnist_scale_{name}",
-                                dataset=exp["dataset"]):
-            print(f"  wrote {path}")
+        fig = plots.image_rows([X[idx], model.reconstruct(X[idx])], ["test image", "decode(mu)"],
+                               image_shape=(28, 28), title=exp["what"], cell=1.0)
+        paths = [plots.save(fig, str(folder / f"mnist_scale_{name}_reconstructions.png"))]
+        fig = plots.image_grid(model.sample(64, random_state=0), (28, 28), ncols=8, cell=0.9,
+                               title="64 samples from the prior: decode(z), z ~ N(0, I)")
+        paths.append(plots.save(fig, str(folder / f"mnist_scale_{name}_samples.png")))
+    for path in paths:
+        print(f"  wrote {path}")
 
 
 if __name__ == "__main__":

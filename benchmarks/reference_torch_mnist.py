@@ -34,6 +34,7 @@ try:
 except Exception:  # pragma: no cover - torch is optional
     torch = None
 
+from benchmarks.mnist_protocol import EXPERIMENTS, load_protocol_data  # noqa: E402
 from benchmarks.reference_torch import available, version  # noqa: E402,F401  (one definition of both)
 
 
@@ -162,8 +163,6 @@ def run_dae(X_train, X_test_clean, X_test_noisy, noise, level, epochs, seed=0, b
 
 
 def main(argv=None):
-    from benchmarks.mnist_scale import EXPERIMENTS, load_protocol_data
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default=",".join(EXPERIMENTS), help=f"comma-separated subset of {list(EXPERIMENTS)}")
     p.add_argument("--subset", type=int, default=None, help="train on the first N images only (smoke runs)")

@@ -116,7 +116,7 @@ def main(argv=None):
 
     total = time.perf_counter() - t0
     cmd_args = " ".join(argv if argv is not None else sys.argv[1:])
-    lines = ["# Sparse autoencoders on Fashion-MNIST (issue 6)", "",
+    lines = ["# Sparse autoencoders on Fashion-MNIST", "",
              f"Command: `python -m benchmarks.sparse{' ' + cmd_args if cmd_args else ''}`. "
              f"Python {platform.python_version()}, NumPy {np.__version__}, {os.cpu_count()} CPUs, load average "
              f"{load0:.1f} at start; total {total:.0f} s wall clock on a shared machine.", "",
