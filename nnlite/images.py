@@ -10,7 +10,13 @@ it. What cannot be read raises :class:`ImageError` naming the file.
 Tiling lets a model trained on small images (MNIST's 28x28, the 5x7 font) process a photo of any size:
 :func:`tile_image` cuts ``(H, W[, C])`` into overlapping ``(th, tw)`` tiles covering every pixel (small
 images are padded by reflection), :func:`untile` averages the overlapping outputs back into an image of
-the original size, and :func:`apply_tiled` does both around a function of flattened tiles.
+the original size, and :func:`apply_tiled` does both around a function of flattened tiles. A fully
+convolutional model takes any size instead: :func:`apply_blocks` runs it over big images in blocks
+with a margin of context, so the result equals a whole-image pass.
+
+Batches of images come in three layouts: ``(N, H, W)`` grey, ``(N, C, H, W)`` (NCHW, PyTorch's) and
+``(N, H, W, C)`` (channels last, what :func:`nnlite.data.load_image_folder` returns).
+:func:`to_nchw` reads any of them as NCHW and names the layout; :func:`from_nchw` goes back.
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["ImageError", "read_image", "write_image", "list_images", "tile_image", "untile", "apply_tiled",
-           "infer_image_shape", "IMAGE_EXTENSIONS"]
+           "apply_blocks", "infer_image_shape", "to_nchw", "from_nchw", "IMAGE_EXTENSIONS"]
 
 #: File name endings accepted when a folder is given (case-insensitive).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -46,6 +52,51 @@ def _note(notes, path, text):
         warnings.warn(msg, UserWarning, stacklevel=3)
     else:
         notes.append(msg)
+
+
+# ------------------------------------------------------------------------------------------ layouts
+def _is_channels_last(shape) -> bool:
+    return len(shape) == 4 and shape[-1] in (1, 3, 4) and shape[1] not in (1, 3, 4)
+
+
+def to_nchw(X, name="X", owner="to_nchw"):
+    """``X`` as an ``(N, C, H, W)`` array and the layout it came in: ``'NHW'``, ``'NCHW'`` or ``'NHWC'``.
+
+    ``(N, H, W)`` is grey (C = 1). A 4-D array is channels-last (``'NHWC'``) when its last axis has 1, 3
+    or 4 entries and its second axis does not, else NCHW. No copy when none is needed.
+    """
+    X = np.asarray(X)
+    if X.ndim == 3:
+        return X[:, None], "NHW"
+    if X.ndim == 4:
+        if _is_channels_last(X.shape):
+            return X.transpose(0, 3, 1, 2), "NHWC"
+        return X, "NCHW"
+    raise ValueError(f"{owner}: {name} must be a batch of images, (N, H, W) grey, (N, C, H, W) or (N, H, W, C); "
+                     f"got shape {X.shape}")
+
+
+def from_nchw(Y, layout):
+    """Inverse of :func:`to_nchw`: ``(N, C, H, W)`` back to ``layout``."""
+    if layout == "NHW":
+        return Y[:, 0]
+    if layout == "NHWC":
+        return Y.transpose(0, 2, 3, 1)
+    return Y
+
+
+def _check_images(owner, X, name="X", dtype=np.float32):
+    """Validated NCHW float array of ``dtype`` (C-contiguous) and its layout."""
+    X = np.asarray(X)
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+        raise TypeError(f"{owner}: {name} must be numeric, got dtype {X.dtype}")
+    Xc, layout = to_nchw(X, name, owner)
+    if len(Xc) == 0:
+        raise ValueError(f"{owner}: {name} has no images")
+    Xc = np.ascontiguousarray(Xc, dtype=dtype)
+    if not np.all(np.isfinite(Xc)):
+        raise ValueError(f"{owner}: {name} contains NaN or inf")
+    return Xc, layout
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -168,7 +219,7 @@ def write_image(path, image) -> Path:
     """
     from PIL import Image
 
-    from .checkpoint import atomic_write_bytes
+    from .atomic import atomic_write_bytes
 
     x = np.asarray(image, dtype=np.float64)
     if x.ndim == 3 and x.shape[2] == 1:
@@ -296,6 +347,42 @@ def apply_tiled(fn, image, tile, channels: int = 1, stride=None, batch_size: int
                              f"{flat[s:s + batch_size].shape}; it must return one reconstruction per tile")
         outs.append(out)
     return untile(np.concatenate(outs).reshape(tiles.shape), layout)
+
+
+def _pad_to_multiple(x, m):
+    """Reflect-pad ``x`` ``(N, C, H, W)`` at the bottom/right to multiples of ``m``; returns (padded, H, W)."""
+    N, C, H, W = x.shape
+    ph, pw = (-H) % m, (-W) % m
+    if ph == 0 and pw == 0:
+        return x, H, W
+    mode = "reflect" if (ph < H and pw < W) else "symmetric" if (ph <= H and pw <= W) else "edge"
+    return np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode), H, W
+
+
+def apply_blocks(fn, x, tile, margin, multiple=1):
+    """Run a fully convolutional ``fn`` (NCHW in, NCHW out, any H and W) over ``x`` ``(N, C, H, W)`` in
+    ``tile x tile`` blocks, each read with ``margin`` pixels of context on every side.
+
+    With a margin at least the network's receptive radius, every output pixel sees exactly the inputs
+    a whole-image pass would give it, so the result equals ``fn(x)`` (up to float rounding) while each
+    call of ``fn`` sees at most ``(tile + 2 * margin)**2`` pixels. ``tile`` and ``margin`` are rounded to
+    the grid of ``multiple`` (a U-Net's pooling factor). An image no larger than ``tile`` goes whole.
+    """
+    N, C, H, W = x.shape
+    if H <= tile and W <= tile:
+        return fn(x)
+    m = multiple
+    t = max(m, tile // m * m)                     # tile and margin aligned to the pooling grid
+    margin = -(-margin // m) * m
+    out = np.empty_like(x)
+    for i0 in range(0, H, t):
+        for j0 in range(0, W, t):
+            a0, a1 = max(i0 - margin, 0), min(i0 + t + margin, H)
+            b0, b1 = max(j0 - margin, 0), min(j0 + t + margin, W)
+            block = fn(np.ascontiguousarray(x[:, :, a0:a1, b0:b1]))
+            i1, j1 = min(i0 + t, H), min(j0 + t, W)
+            out[:, :, i0:i1, j0:j1] = block[:, :, i0 - a0:i1 - a0, j0 - b0:j1 - b0]
+    return out
 
 
 def infer_image_shape(n_features: int) -> tuple[int, int, int]:

@@ -1,0 +1,30 @@
+"""Convolutional models for images, scikit-learn-like as the MLP models.
+
+=========================  ==================================================================================
+model                      what it is
+=========================  ==================================================================================
+ConvDenoisingAutoencoder   ``Conv(C,32,3,s2,p1)-ReLU-Conv(32,64,3,s2,p1)-ReLU-ConvT(64,32)-ReLU-ConvT(32,C)-Sigmoid``
+                           (the PyTorch tutorial's conv DAE), trained on freshly corrupted batches
+                           (:mod:`.autoencoder`)
+ResidualDenoiser           the flagship: a fully convolutional network that predicts the *noise* of a noisy
+                           image and subtracts it; body a small U-Net or a DnCNN stack
+                           (:mod:`.networks`); any image size at inference (:mod:`.denoiser`)
+ConvVAE                    conv encoder to ``(mu, logvar)``, transposed-conv decoder, Bernoulli likelihood
+                           + KL, the gradients of :mod:`nnlite.models.vae` (:mod:`.vae`)
+=========================  ==================================================================================
+
+Images go in as ``(N, H, W)``, ``(N, C, H, W)`` or ``(N, H, W, C)`` and come back in the layout they
+came in (:func:`nnlite.images.to_nchw`).
+
+The classes are defined in the submodules and report ``nnlite.models.conv`` as their module, the
+name under which checkpoints and pickles record them.
+"""
+from .autoencoder import ConvDenoisingAutoencoder
+from .denoiser import ResidualDenoiser
+from .vae import ConvVAE
+
+__all__ = ["ConvDenoisingAutoencoder", "ResidualDenoiser", "ConvVAE"]
+
+for _cls in (ConvDenoisingAutoencoder, ResidualDenoiser, ConvVAE):
+    _cls.__module__ = __name__
+del _cls
