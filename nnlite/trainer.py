@@ -10,7 +10,9 @@ Two ways to say what one step does:
 
 Either way the trainer zeroes the gradients before the step, checks that every reported loss is
 finite, and only then lets the optimizer update the weights. A non-finite loss stops training with
-:class:`TrainingDivergedError` and the weights rolled back to the end of the last good epoch.
+:class:`TrainingDivergedError` and the weights rolled back to the end of the last good epoch. At the
+end of every epoch it also checks the optimizer's buffers: Adam's second moment can overflow to inf
+while the loss and the weights stay finite, and that stops training the same way.
 """
 from __future__ import annotations
 
@@ -20,43 +22,13 @@ import time
 
 import numpy as np
 
+from .callbacks import Callback, LambdaCallback, TrainingDivergedError
+from .checkpoint import load_checkpoint, nonfinite_entries
 from .losses import Loss
 from .module import Module
 from .random import as_generator
 
-
-class TrainingDivergedError(RuntimeError):
-    """Raised when a loss becomes NaN or infinite; the model holds the last good weights."""
-
-
-class Callback:
-    """Hooks called by :class:`Trainer`. Set ``trainer.stop_training = True`` to stop early."""
-
-    def on_train_begin(self, trainer):
-        pass
-
-    def on_epoch_begin(self, trainer, epoch):
-        pass
-
-    def on_batch_end(self, trainer, step, logs):
-        pass
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        pass
-
-    def on_train_end(self, trainer):
-        pass
-
-
-class LambdaCallback(Callback):
-    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda tr, ep, logs: print(logs))``."""
-
-    def __init__(self, **hooks):
-        for name, fn in hooks.items():
-            if not hasattr(Callback, name):
-                raise ValueError(f"LambdaCallback: unknown hook {name!r}; valid: "
-                                 f"{[n for n in vars(Callback) if n.startswith('on_')]}")
-            setattr(self, name, fn)
+__all__ = ["Trainer", "fit", "Callback", "LambdaCallback", "TrainingDivergedError", "iterate_batches", "ProgressBar"]
 
 
 def iterate_batches(n: int, batch_size: int, rng: np.random.Generator | None):
@@ -228,8 +200,6 @@ class Trainer:
         same data, seed and settings the final weights are bit-identical to an uninterrupted run.
         """
         if resume_from is not None:
-            from .checkpoint import load_checkpoint
-
             load_checkpoint(resume_from, model=self.model, optimizer=self.optimizer, trainer=self)
         X = _check_data("X", X)
         Y = X if Y is None else _check_data("Y", Y, n=len(X))
@@ -253,12 +223,19 @@ class Trainer:
                              f"{self._resume_position['n_samples']} samples, X has {len(X)}; resume with the same data")
         bar = ProgressBar(self.epoch + n_epochs) if self.verbose else None
         self.stop_training = False
-        for cb in self.callbacks:
-            cb.on_train_begin(self)
-        for _ in range(n_epochs):
-            self._run_epoch(X, Y, val, bar)
-            if self.stop_training:
-                break
+        started = []
+        try:
+            for cb in self.callbacks:
+                cb.on_train_begin(self)
+                started.append(cb)
+            for _ in range(n_epochs):
+                self._run_epoch(X, Y, val, bar)
+                if self.stop_training:
+                    break
+        except BaseException as error:
+            for cb in started:
+                cb.on_train_abort(self, error)
+            raise
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
@@ -312,6 +289,13 @@ class Trainer:
             epoch_logs.update({f"val_{k}": v for k, v in self.evaluate(*val).items()})
             self.model.train()
         epoch_logs["samples_per_s"] = seen / max(elapsed, 1e-9)
+        bad = nonfinite_entries(optimizer=self.optimizer)
+        if bad:
+            self.model.load_state_dict(good_state)
+            raise TrainingDivergedError(
+                f"training diverged: {', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''} became NaN or inf in "
+                f"epoch {epoch} while the loss stayed finite; the model holds the weights from the end of epoch "
+                f"{self.epoch}. Try a lower learning rate (lr is {self.optimizer.hyper.get('lr')}).")
         for k, v in epoch_logs.items():
             self.history.setdefault(k, []).append(v)
         self.epoch = epoch
