@@ -1,4 +1,5 @@
-"""Callbacks for :class:`nnlite.Trainer`: checkpoints, history files, early stopping.
+"""Callbacks for :class:`nnlite.Trainer`: checkpoints, history files, early stopping, and for generative
+models (anything with ``generate(codes)`` and ``latent_dim``) sample grids and a collapse monitor.
 
 >>> trainer = Trainer(model, opt, loss=MSELoss(), epochs=20, random_state=0,          # doctest: +SKIP
 ...                   callbacks=[ModelCheckpoint("runs/ae/checkpoint.npz"),
@@ -19,9 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import CheckpointError, atomic_write_text, save_checkpoint
+from .metrics import spread_statistics
+from .random import as_generator
 from .trainer import Callback
 
-__all__ = ["ModelCheckpoint", "HistoryLogger", "EarlyStopping", "history_to_csv"]
+__all__ = ["ModelCheckpoint", "HistoryLogger", "EarlyStopping", "history_to_csv", "SaveSamples",
+           "SampleMonitor"]
 
 
 def _positive_int_or_none(owner, name, value):
@@ -165,3 +169,77 @@ class EarlyStopping(Callback):
             if self.wait > self.patience:
                 self.stopped_epoch = epoch
                 trainer.stop_training = True
+
+
+class SaveSamples(Callback):
+    """Save a grid of samples from a fixed batch of codes after every ``every`` epochs (and the last).
+
+    For a model with ``latent_dim`` and ``generate(codes) -> images`` (:class:`~nnlite.models.GAN`).
+
+    Parameters
+    ----------
+    path : str
+        A file name with ``{epoch}`` in it (``'out/gan_epoch{epoch:03d}.png'``).
+    n : int
+        Number of samples (from the same ``z`` every epoch, so the grids show one set of codes evolving).
+    every : int
+    title : str
+        Figure title; the epoch is appended.
+    random_state : seed of the fixed codes.
+
+    Attributes
+    ----------
+    paths : list of str
+        Files written, in order. ``snapshots`` holds ``(epoch, images)`` for a summary figure.
+    """
+
+    def __init__(self, path, n=64, every=1, title="GAN samples", random_state=0):
+        if "{epoch" not in path:
+            raise ValueError(f"SaveSamples: path must contain '{{epoch}}' (e.g. 'samples_{{epoch:03d}}.png'), "
+                             f"got {path!r}")
+        self.path, self.n, self.every, self.title = path, int(n), int(every), title
+        self.random_state = random_state
+        self.paths, self.snapshots = [], []
+
+    def on_train_begin(self, trainer):
+        model = trainer.model
+        self._z = as_generator(self.random_state).standard_normal((self.n, model.latent_dim))
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if epoch % self.every and epoch != trainer.epochs:
+            return
+        from . import plots
+
+        model = trainer.model
+        images = model.generate(self._z)
+        model.train()
+        self.snapshots.append((epoch, images))
+        fig = plots.image_grid(images, ncols=int(math.ceil(math.sqrt(self.n))),
+                               title=f"{self.title}, epoch {epoch} (same {self.n} codes z every epoch)")
+        self.paths.append(plots.save(fig, self.path.format(epoch=epoch)))
+
+
+class SampleMonitor(Callback):
+    """After every epoch: the spread of the samples a generative model draws from fixed codes.
+
+    Adds ``sample_pixel_std``, ``sample_mean`` and ``sample_intensity_std``
+    (:func:`nnlite.metrics.spread_statistics` of ``trainer.model.generate(codes)``) to the epoch's logs
+    and the trainer's history. A ``sample_pixel_std`` falling towards 0 means the generator is
+    collapsing onto one image; compare with the same statistics of the training data.
+
+    Parameters
+    ----------
+    codes : array ``(n, latent_dim)``
+        The same codes every epoch.
+    """
+
+    def __init__(self, codes):
+        self.codes = codes
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        model = trainer.model
+        stats = spread_statistics(model.generate(self.codes).reshape(len(self.codes), -1))
+        for k, v in stats.items():
+            trainer.history.setdefault("sample_" + k, []).append(v)
+            logs["sample_" + k] = v
+        model.train()

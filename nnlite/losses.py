@@ -2,6 +2,10 @@
 
 ``reduction='mean'`` divides by the number of elements (by the number of samples for
 CrossEntropyLoss), ``'sum'`` adds everything up, as in PyTorch.
+
+The adversarial losses of a GAN are functions: :func:`bce_with_logits` (``(L, dL/dlogits)`` for a
+target that may be a number), :func:`generator_loss` and :func:`discriminator_loss` (which
+backpropagates through the discriminator it is given).
 """
 from __future__ import annotations
 
@@ -119,11 +123,19 @@ class BCELoss(Loss):
         return g * self._inside
 
 
+def _bce_with_logits_terms(x, t):
+    """``max(x, 0) - x t + log(1 + e^{-|x|})`` elementwise: the BCE of logits ``x``, finite for any ``x``."""
+    return np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+
+
 class BCEWithLogitsLoss(Loss):
     r"""Binary cross-entropy on logits ``x`` (probability ``sigmoid(x)``), stable for any ``|x|``.
 
     .. math:: L = \frac1n \sum \max(x, 0) - x t + \log(1 + e^{-|x|}), \qquad
               \frac{\partial L}{\partial x} = \frac{\sigma(x) - t}{n}
+
+    (derived in :func:`bce_with_logits`, the same loss as a function of a logit array and a target that
+    may be a number).
     """
 
     def forward(self, pred, target):
@@ -134,7 +146,7 @@ class BCEWithLogitsLoss(Loss):
             total = _kd.bce_with_logits(x, t, self._grad, self._scale(self._n))
             return total / self._n if self.reduction == "mean" else total
         self._grad = None
-        return self._reduce(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))), self._n)
+        return self._reduce(_bce_with_logits_terms(x, t), self._n)
 
     def backward(self):
         if self._grad is not None:
@@ -182,6 +194,78 @@ class CrossEntropyLoss(Loss):
         g = self._softmax.copy()
         g[np.arange(self._n), self._y] -= 1
         return g * np.asarray(self._scale(self._n), dtype=g.dtype)
+
+
+# ---------------------------------------------------------------------------------------- adversarial losses
+#: The generator losses :func:`generator_loss` knows.
+GENERATOR_LOSSES = ("non_saturating", "minimax")
+
+
+def bce_with_logits(logits, target):
+    r"""Mean binary cross-entropy of logits against a target (a number or an array) and its gradient.
+
+    With :math:`\sigma(\ell) = 1 / (1 + e^{-\ell})`, :math:`\log \sigma(\ell) = -\log(1 + e^{-\ell})` and
+    :math:`\log(1 - \sigma(\ell)) = -\ell - \log(1 + e^{-\ell})`, so
+
+    .. math::
+        \mathrm{BCE}(\ell, t) = -t \log \sigma(\ell) - (1 - t) \log(1 - \sigma(\ell))
+            = \max(\ell, 0) - \ell t + \log(1 + e^{-|\ell|}),
+        \qquad \frac{\partial\, \mathrm{BCE}}{\partial \ell} = (1 - t) - (1 - \sigma(\ell)) = \sigma(\ell) - t
+
+    (the right-hand form never takes the exponential of a positive number, so it is finite for any
+    logit). Returns ``(L, dL/dlogits)`` with :math:`L = \frac1n \sum \mathrm{BCE}` and
+    :math:`\partial L / \partial \ell = (\sigma(\ell) - t) / n`, ``n = logits.size``; ``dL/dlogits`` has
+    the shape and dtype of ``logits``. :class:`BCEWithLogitsLoss` is the same loss as a :class:`Loss`.
+    """
+    logits = np.asarray(logits)
+    n = logits.size
+    t = np.asarray(target, dtype=logits.dtype)
+    per = _bce_with_logits_terms(logits, t)
+    grad = (sigmoid(logits) - t) / np.asarray(n, logits.dtype)
+    return float(per.sum(dtype=np.float64)) / n, grad.astype(logits.dtype, copy=False)
+
+
+def generator_loss(fake_logits, kind="non_saturating"):
+    r"""A GAN generator's loss on the discriminator's logits of its fakes, and its gradient.
+
+    ``'non_saturating'``: :math:`L = \mathrm{BCE}(\ell, 1) = \frac1n \sum \log(1 + e^{-\ell})`,
+    :math:`\partial L/\partial\ell = (\sigma(\ell)-1)/n`: large exactly where the discriminator rejects
+    the fakes (Goodfellow et al., 2014).
+    ``'minimax'``: :math:`L = -\mathrm{BCE}(\ell, 0) = -\frac1n \sum \log(1 + e^{\ell})`,
+    :math:`\partial L/\partial\ell = -\sigma(\ell)/n`, which vanishes there.
+
+    Returns ``(L, dL/dfake_logits)``.
+    """
+    if kind == "non_saturating":
+        return bce_with_logits(fake_logits, 1.0)
+    if kind == "minimax":
+        value, grad = bce_with_logits(fake_logits, 0.0)
+        return -value, -grad
+    raise ValueError(f"generator_loss: kind must be one of {GENERATOR_LOSSES}, got {kind!r}")
+
+
+def discriminator_loss(discriminator, real, fake, real_target=1.0):
+    r"""A GAN discriminator's loss on a batch of real and a batch of fake samples, backpropagated.
+
+    .. math::
+        L_D = \mathrm{BCE}(D(x_{real}), t_{real}) + \mathrm{BCE}(D(x_{fake}), 0), \qquad
+        \frac{\partial L_D}{\partial \ell} = \frac{\sigma(\ell) - t}{B}
+
+    each BCE a mean over its batch of :math:`B` samples (:func:`bce_with_logits`). ``real_target`` is
+    ``1 - label_smoothing`` for one-sided label smoothing (Salimans et al., 2016: only the real targets
+    move). ``discriminator`` is a Module mapping samples to logits ``(B, 1)``; this runs it on ``real``,
+    backpropagates, then on ``fake``, backpropagates, so ``dL_D/dparam`` is **added** into its ``.grad``
+    (zero it first). The fakes are constants: whatever made them gets no gradient.
+
+    Returns ``(L_D, real_logits, fake_logits)``.
+    """
+    real_logits = discriminator(real)                                   # (B, 1)
+    l_real, g_real = bce_with_logits(real_logits, real_target)
+    discriminator.backward(g_real)
+    fake_logits = discriminator(fake)                                   # (B, 1)
+    l_fake, g_fake = bce_with_logits(fake_logits, 0.0)
+    discriminator.backward(g_fake)
+    return l_real + l_fake, real_logits, fake_logits
 
 
 #: Name -> loss class.

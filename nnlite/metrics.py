@@ -2,12 +2,19 @@
 
 Both take ``(clean, estimate)`` with the batch on axis 0, compute in float64 and return the mean over
 the batch (``reduction='mean'``, a float) or one value per image (``reduction='none'``, shape (N,)).
+
+Generated images have no clean reference; :func:`evaluate_samples` judges them with a classifier and
+nearest-neighbour distances (:func:`nearest_distances`), :func:`spread_statistics` measures how much
+they vary (a collapse detector).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["psnr", "ssim", "gaussian_window", "vae_negative_elbo"]
+__all__ = ["psnr", "ssim", "gaussian_window", "vae_negative_elbo", "nearest_distances", "evaluate_samples",
+           "spread_statistics"]
 
 _REDUCTIONS = ("mean", "none")
 
@@ -251,3 +258,85 @@ def vae_negative_elbo(model, X, n_samples: int = 1, random_state=None, reduction
     if return_terms:
         return _reduce(nelbo, reduction), _reduce(recon, reduction), _reduce(kl, reduction)
     return _reduce(nelbo, reduction)
+
+
+# ---------------------------------------------------------------------------------------- generated samples
+def spread_statistics(X) -> dict:
+    """How much a batch of flat samples ``(n, d)`` varies, in float64.
+
+    ``pixel_std``: the standard deviation of each pixel across the samples, averaged over pixels (0 when
+    every sample is the same image); ``mean``: the mean pixel value; ``intensity_std``: the standard
+    deviation of the samples' mean intensities.
+    """
+    flat = np.asarray(X, dtype=np.float64)
+    return {"pixel_std": float(flat.std(axis=0).mean()), "mean": float(flat.mean()),
+            "intensity_std": float(flat.mean(axis=1).std())}
+
+
+def nearest_distances(A, B, chunk=1024):
+    """Euclidean distance from every row of ``A`` ``(n, d)`` to its nearest row of ``B`` ``(m, d)``, ``(n,)``.
+
+    ``|a - b|^2 = |a|^2 + |b|^2 - 2 a.b`` by chunks of ``A`` (float64 accumulation of the norms,
+    products in float32 through BLAS), clipped at 0 before the square root.
+    """
+    A = np.asarray(A, dtype=np.float32).reshape(len(A), -1)
+    B = np.asarray(B, dtype=np.float32).reshape(len(B), -1)
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(f"nearest_distances: A has {A.shape[1]} features per row, B has {B.shape[1]}")
+    bb = np.einsum("ij,ij->i", B, B, dtype=np.float64)                     # (m,)
+    out = np.empty(len(A))
+    for s in range(0, len(A), chunk):
+        a = A[s:s + chunk]                                                  # (c, d)
+        aa = np.einsum("ij,ij->i", a, a, dtype=np.float64)                 # (c,)
+        d2 = aa[:, None] + bb[None, :] - 2.0 * (a @ B.T).astype(np.float64)  # (c, m)
+        out[s:s + chunk] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+    return out
+
+
+def evaluate_samples(samples, classifier, X_train, X_test, n_classes=None, min_share=0.05, max_test=2000):
+    """Judge generated images without any pretrained network.
+
+    Parameters
+    ----------
+    samples : array ``(n, ...)`` in [0, 1]
+    classifier : fitted :class:`~nnlite.models.MLPClassifier` trained on the real training images
+        (anything with ``predict_proba(X) -> (n, n_classes)``).
+    X_train, X_test : the real training images and held-out real images
+    n_classes : int, optional
+        Default: the number of columns of ``predict_proba``.
+    min_share : a class counts as covered if it receives at least this share of the samples
+    max_test : int
+        At most this many test images are compared with the training images.
+
+    Returns
+    -------
+    dict with
+        ``class_histogram`` (share of samples per class), ``coverage`` (fraction of classes with at least
+        ``min_share``), ``entropy`` (nats) and ``entropy_ratio`` (entropy / log n_classes, 1 = uniform),
+        ``confidence`` (mean max class probability), ``nn_dist_samples`` / ``nn_dist_test`` (median
+        distance to the nearest training image of the samples / of real test images) and their ratio
+        ``nn_ratio`` (near 0 = copies of training images; near 1 = as novel as unseen real images), and
+        ``copies`` (fraction of samples closer to a training image than the 1st percentile of the test
+        images' nearest distances).
+    """
+    samples = np.asarray(samples).reshape(len(samples), -1)
+    proba = classifier.predict_proba(samples)
+    k = proba.shape[1] if n_classes is None else int(n_classes)
+    hist = np.bincount(proba.argmax(axis=1), minlength=k) / len(samples)
+    nz = hist[hist > 0]
+    entropy = 0.0 - float((nz * np.log(nz)).sum())     # 0.0 - : no "-0.0" for a single class
+    X_train = np.asarray(X_train).reshape(len(X_train), -1)
+    X_test = np.asarray(X_test).reshape(len(X_test), -1)[:max_test]
+    d_samples = nearest_distances(samples, X_train)
+    d_test = nearest_distances(X_test, X_train)
+    return {
+        "class_histogram": hist,
+        "coverage": float(np.mean(hist >= min_share)),
+        "entropy": entropy,
+        "entropy_ratio": entropy / math.log(k),
+        "confidence": float(proba.max(axis=1).mean()),
+        "nn_dist_samples": float(np.median(d_samples)),
+        "nn_dist_test": float(np.median(d_test)),
+        "nn_ratio": float(np.median(d_samples) / np.median(d_test)),
+        "copies": float(np.mean(d_samples < np.percentile(d_test, 1))),
+    }

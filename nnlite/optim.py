@@ -3,6 +3,9 @@
 Each takes the parameters to update (a list of :class:`~nnlite.Parameter` or a Module), validates
 its hyper-parameters, creates its per-parameter state lazily on the first ``step()``, and states
 its update rule in the docstring (``g`` is ``p.grad``, ``t`` the step count from 1).
+
+:class:`OptimizerGroup` puts several of them behind one ``zero_grad``/``step``/``state_dict`` for a
+:class:`~nnlite.Trainer` (a GAN's two players).
 """
 from __future__ import annotations
 
@@ -275,3 +278,98 @@ def get_optimizer(name, params, **kwargs) -> Optimizer:
     if isinstance(name, str) and name.lower() in OPTIMIZERS:
         return OPTIMIZERS[name.lower()](params, **kwargs)
     raise ValueError(f"unknown optimizer {name!r}; valid names: {sorted(OPTIMIZERS)}")
+
+
+class OptimizerGroup:
+    """Several named optimizers that a :class:`~nnlite.Trainer` sees as one.
+
+    A GAN has an optimizer per player, and a training step that must update the discriminator *before*
+    the generator's forward pass; the Trainer, which calls ``zero_grad()`` before each step and
+    ``step()`` after it, then needs one object that stands for both.
+
+    Parameters
+    ----------
+    optimizers : dict of str -> Optimizer
+        The members, in order. The first is the **lead**: the group's ``lr`` and ``hyper`` are the
+        lead's, so a learning-rate schedule (which sets ``trainer.optimizer.lr``) moves the lead only.
+    stepped : sequence of str, optional
+        The members that ``step()`` steps (default: all). The others are stepped by the training step
+        itself, at the point of the algorithm where they must move.
+    name : str, default 'OptimizerGroup'
+        Recorded as the state's ``"type"``: a checkpoint resumes only into a group of the same name.
+
+    ``zero_grad()`` clears the gradients of every member. ``state_dict()`` is
+    ``{"type": name, <member name>: <member's state_dict()>, ...}``, so a checkpoint holds every member's
+    state and a resumed run continues exactly.
+
+    >>> group = OptimizerGroup({"generator": opt_g, "discriminator": opt_d}, stepped=())   # doctest: +SKIP
+    >>> group["discriminator"].step()                                                      # doctest: +SKIP
+    """
+
+    def __init__(self, optimizers: dict, stepped=None, name: str = "OptimizerGroup"):
+        if not isinstance(optimizers, dict) or not optimizers:
+            raise ValueError(f"OptimizerGroup: optimizers must be a non-empty dict of name -> Optimizer, "
+                             f"got {optimizers!r}")
+        for key, opt in optimizers.items():
+            if not isinstance(key, str) or key == "type":
+                raise ValueError(f"OptimizerGroup: member names must be strings other than 'type', got {key!r}")
+            if not isinstance(opt, Optimizer):
+                raise TypeError(f"OptimizerGroup: member {key!r} is a {type(opt).__name__}, expected an "
+                                "nnlite Optimizer")
+        stepped = tuple(optimizers) if stepped is None else tuple(stepped)
+        unknown = [k for k in stepped if k not in optimizers]
+        if unknown:
+            raise ValueError(f"OptimizerGroup: stepped names {unknown} are not members; members: {list(optimizers)}")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"OptimizerGroup: name must be a non-empty string, got {name!r}")
+        self.optimizers = dict(optimizers)
+        self.stepped = stepped
+        self.name = name
+
+    def __getitem__(self, key):
+        return self.optimizers[key]
+
+    @property
+    def lead(self) -> Optimizer:
+        return next(iter(self.optimizers.values()))
+
+    @property
+    def hyper(self) -> dict:
+        return self.lead.hyper
+
+    @property
+    def lr(self):
+        return self.lead.lr
+
+    @lr.setter
+    def lr(self, value):
+        self.lead.lr = value
+
+    def zero_grad(self):
+        for opt in self.optimizers.values():
+            opt.zero_grad()
+
+    def step(self):
+        for key in self.stepped:
+            self.optimizers[key].step()
+
+    def state_dict(self) -> dict:
+        return {"type": self.name, **{key: opt.state_dict() for key, opt in self.optimizers.items()}}
+
+    def load_state_dict(self, sd: dict):
+        missing = [key for key in self.optimizers if key not in sd]
+        if missing:
+            raise ValueError(f"{self.name}.load_state_dict: the state has no entry for member(s) {missing}; "
+                             f"it holds {sorted(k for k in sd if k != 'type')}")
+        before = {key: opt.state_dict() for key, opt in self.optimizers.items()}
+        try:
+            for key, opt in self.optimizers.items():
+                opt.load_state_dict(sd[key])
+        except Exception:
+            for key, opt in self.optimizers.items():    # all members or none
+                opt.load_state_dict(before[key])
+            raise
+
+    def __repr__(self):
+        members = ", ".join(f"{key}={opt!r}" for key, opt in self.optimizers.items())
+        return f"OptimizerGroup({members}, stepped={list(self.stepped)}, name={self.name!r})"

@@ -1,60 +1,24 @@
-"""GAN and AdversarialDenoiser: hand-written losses and both players' gradients, checked numerically.
+"""GAN and AdversarialDenoiser: both players' gradients, checked numerically, and the training protocol.
+
+The adversarial losses themselves are tested in test_losses.py, the sample judges in test_metrics.py.
 
 Gradchecks run in float64 with CS231n's relative error (< 1e-7) and a central-difference step of 1e-4
 on scalar losses of size ~1 (with 1e-6, float64 round-off in the loss alone is ~1e-10 per difference,
 too close to the smallest gradient entries). The LeakyReLU kinks are measure-zero: with these random
 inputs no pre-activation lies within 1e-4 of 0 (the check would fail loudly if one did).
 """
+import math
+
 import numpy as np
 import pytest
 
-from nnlite.gradcheck import check_gradient, numerical_gradient, rel_error
+from nnlite import LambdaCallback
+from nnlite.gradcheck import numerical_gradient, rel_error
 from nnlite.layers import Linear, Sequential, Tanh
 from nnlite.models import GAN, AdversarialDenoiser, NotFittedError, SaveSamples
-from nnlite.models.gan import (bce_with_logits, discriminator_loss, evaluate_samples, generator_loss,
-                               nearest_distances)
 
 TOL = 1e-7
 EPS = 1e-4
-
-
-# ---------------------------------------------------------------------------------------- the losses
-@pytest.mark.parametrize("target", [0.0, 0.9, 1.0])
-def test_bce_with_logits_gradient_and_value(target):
-    rng = np.random.default_rng(0)
-    logits = rng.normal(0, 2, size=(7, 1))
-    res = check_gradient(lambda l: bce_with_logits(l, target)[0], lambda l: bce_with_logits(l, target)[1], logits)
-    assert res.passed, str(res)
-    p = 1 / (1 + np.exp(-logits))
-    want = -np.mean(target * np.log(p) + (1 - target) * np.log(1 - p))
-    assert bce_with_logits(logits, target)[0] == pytest.approx(want, rel=1e-12)
-
-
-def test_bce_with_logits_is_finite_for_huge_logits():
-    value, grad = bce_with_logits(np.array([[-1000.0], [1000.0]]), np.array([[1.0], [0.0]]))
-    assert np.isfinite(value) and value == pytest.approx(1000.0)
-    np.testing.assert_allclose(grad, [[-0.5], [0.5]])
-
-
-@pytest.mark.parametrize("kind", ["non_saturating", "minimax"])
-def test_generator_losses(kind):
-    rng = np.random.default_rng(1)
-    logits = rng.normal(0, 2, size=(6, 1))
-    res = check_gradient(lambda l: generator_loss(l, kind)[0], lambda l: generator_loss(l, kind)[1], logits)
-    assert res.passed, str(res)
-    # the point of the non-saturating loss: where D confidently rejects a fake (logit -6) its gradient
-    # is ~ -1/n, while the minimax loss' gradient has all but vanished
-    _, g = generator_loss(np.array([[-6.0]]), kind)
-    assert (abs(g[0, 0]) > 0.99) if kind == "non_saturating" else (abs(g[0, 0]) < 0.003)
-
-
-def test_discriminator_loss_one_sided_label_smoothing():
-    real, fake = np.array([[3.0], [-1.0]]), np.array([[0.5], [-2.0]])
-    L, g_real, g_fake = discriminator_loss(real, fake, real_target=0.9)
-    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
-    np.testing.assert_allclose(g_real, (sig(real) - 0.9) / 2)
-    np.testing.assert_allclose(g_fake, (sig(fake) - 0.0) / 2)     # fakes keep the target 0
-    assert L == pytest.approx(bce_with_logits(real, 0.9)[0] + bce_with_logits(fake, 0.0)[0])
 
 
 # ---------------------------------------------------------------------------------------- both players
@@ -263,31 +227,27 @@ def test_save_samples_writes_one_png_per_epoch(tmp_path):
     assert all((tmp_path / n).stat().st_size > 1000 for n in ("s_01.png", "s_02.png"))
 
 
-# ---------------------------------------------------------------------------------------- judging samples
-def test_nearest_distances_match_brute_force():
-    rng = np.random.default_rng(0)
-    A, B = rng.uniform(size=(13, 7)), rng.uniform(size=(29, 7))
-    brute = np.sqrt(((A[:, None] - B[None]) ** 2).sum(-1)).min(1)
-    np.testing.assert_allclose(nearest_distances(A, B, chunk=5), brute, rtol=1e-5)
-    assert nearest_distances(B[:3], B).max() < 1e-3                     # an exact copy is at distance 0
+def _trainers_seen():
+    """A callback recording the trainers it runs in (to look at the optimizer the model hands them)."""
+    seen = []
+    return seen, LambdaCallback(on_train_begin=seen.append)
 
 
-def test_evaluate_samples_sees_collapse_and_copies():
-    class OneHot:  # a stand-in classifier: the class is the brightest of 4 pixel blocks
-        def predict_proba(self, X):
-            blocks = np.asarray(X).reshape(len(X), 4, -1).mean(-1)
-            p = np.exp(20 * blocks)
-            return p / p.sum(1, keepdims=True)
-
-    rng = np.random.default_rng(0)
-    train = np.zeros((400, 4, 4))
-    train[np.arange(400), rng.integers(0, 4, 400)] = 1
-    train = np.clip(train + rng.uniform(0, 0.3, train.shape), 0, 1).reshape(400, 16)
-    test = np.clip(train[:100] + rng.normal(0, 0.1, (100, 16)), 0, 1)
-    copies = evaluate_samples(train[:200], OneHot(), train, test)
-    assert copies["coverage"] == 1.0 and copies["nn_ratio"] < 0.01 and copies["copies"] > 0.99
-    collapsed = evaluate_samples(np.repeat(test[:1], 50, 0), OneHot(), train, test)
-    assert collapsed["coverage"] == 0.25 and collapsed["entropy"] == pytest.approx(0.0)
+def test_fit_takes_lr_and_callbacks_like_every_model():
+    X = np.random.default_rng(0).uniform(size=(12, 4))
+    seen, cb = _trainers_seen()
+    epochs = []
+    ends = LambdaCallback(on_epoch_end=lambda tr, ep, logs: epochs.append(ep))
+    gan = GAN(latent_dim=2, generator_hidden=(4,), discriminator_hidden=(4,), epochs=2, random_state=0)
+    gan.fit(X, lr=1e-3, callbacks=[cb, ends])
+    assert epochs == [1, 2] and gan.opt_g_.lr == 1e-3 and gan.opt_d_.lr == 1e-3
+    gan = GAN(latent_dim=2, generator_hidden=(4,), discriminator_hidden=(4,), d_lr=5e-4, epochs=1, random_state=0)
+    gan.fit(X, lr=1e-3)
+    assert gan.opt_g_.lr == 1e-3 and gan.opt_d_.lr == 5e-4
+    # the optimizer the Trainer checkpoints: both players' states, under the names checkpoints use
+    state = seen[0].optimizer.state_dict()
+    assert list(state) == ["type", "generator", "discriminator"] and state["type"] == "_Players"
+    assert state["generator"]["step_count"] == state["discriminator"]["step_count"] == 2   # 12 samples, batch 12
 
 
 # ---------------------------------------------------------------------------------------- adversarial denoiser
@@ -329,3 +289,27 @@ def test_adversarial_weight_zero_is_the_reconstruction_loss():
     assert "adv" in model2.history_ and "d_loss" in model2.history_
     assert any(not np.array_equal(d0[n], p.data) for n, p in model2.discriminator_.named_parameters())
     assert model2.reconstruct(X).shape == X.shape
+
+
+
+def test_adversarial_denoiser_fit_honours_callbacks():
+    X = np.random.default_rng(2).uniform(size=(16, 6))
+    seen, cb = _trainers_seen()
+    epochs = []
+    ends = LambdaCallback(on_epoch_end=lambda tr, ep, logs: epochs.append((ep, "d_loss" in logs)))
+    model = AdversarialDenoiser(adversarial_weight=0.1, latent_dim=3, hidden=(4,), discriminator_hidden=(4,),
+                                noise="gaussian", epochs=2, batch_size=8, random_state=0)
+    model.fit(X, callbacks=[cb, ends])
+    assert epochs == [(1, True), (2, True)]
+    state = seen[0].optimizer.state_dict()
+    assert list(state) == ["type", "model", "discriminator"] and state["type"] == "_WithDiscriminator"
+    steps = 2 * math.ceil(len(X) * model.n_copies_ / 8)                 # 2 epochs of n_copies_ noisy copies
+    assert state["discriminator"]["step_count"] == model.opt_d_.step_count == steps
+
+
+@pytest.mark.parametrize("kw, name", [(dict(discriminator_hidden=0), "discriminator_hidden"),
+                                      (dict(discriminator_hidden=(4, -1)), "discriminator_hidden"),
+                                      (dict(hidden=(0,)), "hidden")])
+def test_adversarial_denoiser_errors_name_the_argument(kw, name):
+    with pytest.raises(ValueError, match=rf"AdversarialDenoiser: {name} must be a tuple of layer widths"):
+        AdversarialDenoiser(epochs=1, **kw).fit(np.zeros((4, 6)))

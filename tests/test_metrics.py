@@ -1,11 +1,12 @@
-"""psnr and ssim: known values, properties, and a slow per-pixel SSIM twin written from the paper."""
+"""psnr and ssim: known values, properties, and a slow per-pixel SSIM twin written from the paper; the
+judges of generated samples (nearest distances, evaluate_samples, spread statistics)."""
 import math
 import warnings
 
 import numpy as np
 import pytest
 
-from nnlite.metrics import gaussian_window, psnr, ssim
+from nnlite.metrics import evaluate_samples, gaussian_window, nearest_distances, psnr, spread_statistics, ssim
 
 
 # ---------------------------------------------------------------------------------------------- PSNR
@@ -189,3 +190,40 @@ def test_ssim_camera_matches_ipol_reference(real_data):
     np.random.seed(5)
     noisy = np.clip(cam + 20.0 * np.random.randn(*cam.shape), 0, 255).astype(np.uint8)
     assert ssim(cam[None], noisy[None], data_range=255) == pytest.approx(0.357959091663361, abs=1.5e-5)
+
+
+# ---------------------------------------------------------------------------------------- judging samples
+def test_nearest_distances_match_brute_force():
+    rng = np.random.default_rng(0)
+    A, B = rng.uniform(size=(13, 7)), rng.uniform(size=(29, 7))
+    brute = np.sqrt(((A[:, None] - B[None]) ** 2).sum(-1)).min(1)
+    np.testing.assert_allclose(nearest_distances(A, B, chunk=5), brute, rtol=1e-5)
+    assert nearest_distances(B[:3], B).max() < 1e-3                     # an exact copy is at distance 0
+
+
+def test_evaluate_samples_sees_collapse_and_copies():
+    class OneHot:  # a stand-in classifier: the class is the brightest of 4 pixel blocks
+        def predict_proba(self, X):
+            blocks = np.asarray(X).reshape(len(X), 4, -1).mean(-1)
+            p = np.exp(20 * blocks)
+            return p / p.sum(1, keepdims=True)
+
+    rng = np.random.default_rng(0)
+    train = np.zeros((400, 4, 4))
+    train[np.arange(400), rng.integers(0, 4, 400)] = 1
+    train = np.clip(train + rng.uniform(0, 0.3, train.shape), 0, 1).reshape(400, 16)
+    test = np.clip(train[:100] + rng.normal(0, 0.1, (100, 16)), 0, 1)
+    copies = evaluate_samples(train[:200], OneHot(), train, test)
+    assert copies["coverage"] == 1.0 and copies["nn_ratio"] < 0.01 and copies["copies"] > 0.99
+    collapsed = evaluate_samples(np.repeat(test[:1], 50, 0), OneHot(), train, test)
+    assert collapsed["coverage"] == 0.25 and collapsed["entropy"] == pytest.approx(0.0)
+
+
+def test_spread_statistics_of_identical_and_of_varied_samples():
+    same = np.tile(np.linspace(0, 1, 6), (5, 1))                             # 5 copies of one image
+    stats = spread_statistics(same)
+    assert stats["pixel_std"] == 0.0 and stats["intensity_std"] == pytest.approx(0.0, abs=1e-15)
+    assert stats["mean"] == pytest.approx(0.5)
+    two = np.array([[0.0, 0.0], [1.0, 1.0]])                                 # a black and a white image
+    stats = spread_statistics(two)
+    assert stats == {"pixel_std": 0.5, "mean": 0.5, "intensity_std": 0.5}

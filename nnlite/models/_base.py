@@ -169,16 +169,16 @@ class BaseModel(Module):
                              f"got {value!r}")
         return float(value)
 
-    def _check_hidden(self, hidden):
+    def _check_hidden(self, hidden, name="hidden"):
         if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
             hidden = (hidden,)
         try:
             hidden = tuple(hidden)
         except TypeError:
-            raise ValueError(f"{self._name()}: hidden must be a tuple of layer widths (ints >= 1), got {hidden!r}")
+            raise ValueError(f"{self._name()}: {name} must be a tuple of layer widths (ints >= 1), got {hidden!r}")
         for h in hidden:
             if not isinstance(h, numbers.Integral) or isinstance(h, bool) or h < 1:
-                raise ValueError(f"{self._name()}: hidden must be a tuple of layer widths (ints >= 1), "
+                raise ValueError(f"{self._name()}: {name} must be a tuple of layer widths (ints >= 1), "
                                  f"got {hidden!r}")
         return tuple(int(h) for h in hidden)
 

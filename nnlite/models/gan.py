@@ -25,6 +25,8 @@ rule through :math:`D`: ``dL/dfake = D.backward(dL/dlogit)``, then ``G.backward(
 
 Training alternates ``d_steps`` discriminator updates (each on a fresh batch of fakes) with one
 generator update, both with Adam(lr=2e-4, betas=(0.5, 0.999)) as in DCGAN (Radford et al., 2016).
+The losses are :func:`nnlite.losses.discriminator_loss` and :func:`nnlite.losses.generator_loss`; the
+players are built by :mod:`nnlite.models.players`.
 
 >>> from nnlite.models import GAN
 >>> gan = GAN(random_state=0).fit(X_train, epochs=20)          # doctest: +SKIP
@@ -34,291 +36,38 @@ generator update, both with Adam(lr=2e-4, betas=(0.5, 0.999)) as in DCGAN (Radfo
 from __future__ import annotations
 
 import copy
-import math
 import numbers
 
 import numpy as np
 
-from ..layers import Dense, Dropout, Flatten, Reshape, Sequential
-from ..layers.activations import LeakyReLU, ReLU, Sigmoid, Tanh, sigmoid
+from ..callbacks import SampleMonitor
+from ..layers.activations import sigmoid
+from ..losses import GENERATOR_LOSSES, discriminator_loss, generator_loss
+from ..metrics import spread_statistics
 from ..module import Module
-from ..optim import Adam
+from ..optim import Adam, OptimizerGroup
 from ..random import as_generator, spawn
-from ..trainer import Callback, Trainer
-from ._base import BaseModel, NotFittedError, backward_layers, run_layers
-from .autoencoder import DenoisingAutoencoder
+from ..trainer import Trainer
+from ._base import BaseModel, NotFittedError
+from .players import ARCHITECTURES, LEAKY_SLOPE, dcgan_discriminator, dcgan_generator, mlp_discriminator, \
+    mlp_generator
 
-__all__ = ["GAN", "AdversarialDenoiser", "SaveSamples", "bce_with_logits", "discriminator_loss",
-           "generator_loss", "nearest_distances", "evaluate_samples", "GENERATOR_LOSSES", "ARCHITECTURES"]
+__all__ = ["GAN", "DCGAN_LR", "DCGAN_BETAS"]
 
-GENERATOR_LOSSES = ("non_saturating", "minimax")
-ARCHITECTURES = ("mlp", "dcgan")
-_CHUNK = 2048
+#: Adam's learning rate and betas for both players, as in DCGAN (Radford et al., 2016).
+DCGAN_LR = 2e-4
+DCGAN_BETAS = (0.5, 0.999)
 
-
-# ---------------------------------------------------------------------------------------- the losses
-def bce_with_logits(logits, target):
-    r"""Mean binary cross-entropy of logits against a target (a number or an array) and its gradient.
-
-    .. math:: L = \frac1n \sum \max(\ell, 0) - \ell t + \log(1 + e^{-|\ell|}), \qquad
-              \frac{\partial L}{\partial \ell} = \frac{\sigma(\ell) - t}{n}
-
-    Returns ``(L, dL/dlogits)``; ``n`` is ``logits.size``.
-    """
-    logits = np.asarray(logits)
-    n = logits.size
-    t = np.asarray(target, dtype=logits.dtype)
-    per = np.maximum(logits, 0) - logits * t + np.log1p(np.exp(-np.abs(logits)))
-    grad = (sigmoid(logits) - t) / np.asarray(n, logits.dtype)
-    return float(per.sum(dtype=np.float64)) / n, grad.astype(logits.dtype, copy=False)
+#: The name a GAN's optimizer group has in checkpoints (a checkpoint resumes only into the same name).
+_OPTIMIZER_GROUP = "_Players"
+#: Codes per generator call in :meth:`GAN.generate` (bounded memory for large ``n``).
+_GENERATE_CHUNK = 2048
+#: Training samples (a fixed random subset) behind ``data_pixel_std_`` and the other data statistics.
+_DATA_STATS_SAMPLES = 2000
+#: Fixed codes whose samples :class:`~nnlite.callbacks.SampleMonitor` measures after every epoch.
+_MONITOR_CODES = 256
 
 
-def discriminator_loss(real_logits, fake_logits, real_target=1.0):
-    """``L_D = BCE(real_logits, real_target) + BCE(fake_logits, 0)`` (each a mean over its batch).
-
-    Returns ``(L_D, dL/dreal_logits, dL/dfake_logits)``. ``real_target = 1 - label_smoothing``.
-    """
-    lr, gr = bce_with_logits(real_logits, real_target)
-    lf, gf = bce_with_logits(fake_logits, 0.0)
-    return lr + lf, gr, gf
-
-
-def generator_loss(fake_logits, kind="non_saturating"):
-    r"""The generator's loss on the discriminator's logits of its fakes, and its gradient.
-
-    ``'non_saturating'``: :math:`L = \mathrm{BCE}(\ell, 1)`, :math:`\partial L/\partial\ell = (\sigma(\ell)-1)/n`.
-    ``'minimax'``: :math:`L = -\mathrm{BCE}(\ell, 0)`, :math:`\partial L/\partial\ell = -\sigma(\ell)/n`.
-    """
-    if kind == "non_saturating":
-        return bce_with_logits(fake_logits, 1.0)
-    if kind == "minimax":
-        value, grad = bce_with_logits(fake_logits, 0.0)
-        return -value, -grad
-    raise ValueError(f"generator_loss: kind must be one of {GENERATOR_LOSSES}, got {kind!r}")
-
-
-# ---------------------------------------------------------------------------------------- the players
-def mlp_generator(latent_dim, n_features, hidden=(256, 512), negative_slope=0.2, output_activation="tanh",
-                  random_state=None, dtype=np.float32) -> Sequential:
-    """``z -> Dense(h1, LeakyReLU) -> ... -> Dense(n_features, tanh|sigmoid)``."""
-    rng = as_generator(random_state)
-    sizes = (latent_dim, *hidden)
-    layers = [Dense(a, b, activation="leaky_relu", alpha=negative_slope, dtype=dtype, random_state=rng)
-              for a, b in zip(sizes[:-1], sizes[1:])]
-    layers.append(Dense(sizes[-1], n_features, activation=output_activation, dtype=dtype, random_state=rng))
-    layers[0].needs_input_grad = False          # nobody needs dL/dz
-    return Sequential(*layers)
-
-
-def mlp_discriminator(n_features, hidden=(512, 256), negative_slope=0.2, dropout=0.3, random_state=None,
-                      dtype=np.float32) -> Sequential:
-    """``x -> Dense(h1, LeakyReLU) [-> Dropout] -> ... -> Dense(1)`` (a logit; no sigmoid)."""
-    rng = as_generator(random_state)
-    drop_rng = spawn(rng)
-    sizes = (n_features, *hidden)
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers.append(Dense(a, b, activation="leaky_relu", alpha=negative_slope, dtype=dtype, random_state=rng))
-        if dropout > 0:
-            layers.append(Dropout(dropout, random_state=drop_rng))
-    layers.append(Dense(sizes[-1], 1, activation=None, dtype=dtype, random_state=rng))
-    return Sequential(*layers)
-
-
-def _image_geometry(input_shape):
-    """``(C, H, W)`` of samples of ``input_shape`` for the conv players (H, W divisible by 4)."""
-    if len(input_shape) == 2:
-        c, (h, w) = 1, input_shape
-    elif len(input_shape) == 3:
-        c, h, w = input_shape
-    elif len(input_shape) == 1 and math.isqrt(input_shape[0]) ** 2 == input_shape[0]:
-        c, h = 1, math.isqrt(input_shape[0])
-        w = h
-    else:
-        raise ValueError(f"GAN: the 'dcgan' players need image samples (N, H, W) or (N, C, H, W) (or flat square "
-                         f"grey images), got samples of shape {tuple(input_shape)}")
-    if h % 4 or w % 4:
-        raise ValueError(f"GAN: the 'dcgan' players upsample 4x from (H/4, W/4): H and W must be multiples of 4, "
-                         f"got {h}x{w}")
-    return c, h, w
-
-
-def dcgan_generator(latent_dim, input_shape, channels=64, output_activation="tanh", random_state=None,
-                    dtype=np.float32) -> Sequential:
-    """DCGAN-style: ``z -> Dense(2c*H/4*W/4, ReLU) -> (2c, H/4, W/4) -> ConvT(c, 4, s2) -> BN -> ReLU
-    -> ConvT(C, 4, s2) -> tanh -> flat``. Convolutions followed by batch norm have no bias (BN's beta
-    replaces it; a bias there would get a zero gradient), as in PyTorch's DCGAN example."""
-    from ..layers.conv import ConvTranspose2d
-    from ..layers.norm import BatchNorm2d
-
-    rng = as_generator(random_state)
-    c, h, w = _image_geometry(input_shape)
-    h4, w4 = h // 4, w // 4
-    first = Dense(latent_dim, 2 * channels * h4 * w4, activation="relu", dtype=dtype, random_state=rng)
-    first.needs_input_grad = False
-    out_act = Tanh() if output_activation == "tanh" else Sigmoid()
-    return Sequential(
-        first, Reshape((2 * channels, h4, w4)),                                               # (N, 2c, H/4, W/4)
-        ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1, bias=False, dtype=dtype, random_state=rng),
-        BatchNorm2d(channels, dtype=dtype), ReLU(),                                          # (N, c, H/2, W/2)
-        ConvTranspose2d(channels, c, 4, stride=2, padding=1, dtype=dtype, random_state=rng),  # (N, C, H, W)
-        out_act, Flatten())                                                                  # (N, C*H*W)
-
-
-def dcgan_discriminator(input_shape, channels=64, negative_slope=0.2, random_state=None,
-                        dtype=np.float32) -> Sequential:
-    """DCGAN-style: ``flat -> (C, H, W) -> Conv(c, 4, s2) -> LeakyReLU -> Conv(2c, 4, s2) -> BN -> LeakyReLU
-    -> Dense(1)``."""
-    from ..layers.conv import Conv2d
-    from ..layers.norm import BatchNorm2d
-
-    rng = as_generator(random_state)
-    c, h, w = _image_geometry(input_shape)
-    return Sequential(
-        Reshape((c, h, w)),
-        Conv2d(c, channels, 4, stride=2, padding=1, dtype=dtype, random_state=rng),               # (N, c, H/2, W/2)
-        LeakyReLU(negative_slope),
-        Conv2d(channels, 2 * channels, 4, stride=2, padding=1, bias=False, dtype=dtype,
-               random_state=rng),                                                                 # (N, 2c, H/4, W/4)
-        BatchNorm2d(2 * channels, dtype=dtype), LeakyReLU(negative_slope), Flatten(),
-        Dense(2 * channels * (h // 4) * (w // 4), 1, activation=None, dtype=dtype, random_state=rng))
-
-
-class _TwoOptimizers:
-    """Two optimizers the Trainer sees as one. ``lead`` is the one the learning-rate schedule moves (its
-    ``lr`` and ``hyper`` are shown); both states go into checkpoints, under the keys ``keys``, so a
-    resumed run continues exactly. Subclasses say what ``zero_grad`` and ``step`` do."""
-
-    keys = ("lead", "other")
-
-    def __init__(self, lead, other):
-        self.lead, self.other = lead, other
-
-    @property
-    def hyper(self):
-        return self.lead.hyper
-
-    @property
-    def lr(self):
-        return self.lead.lr
-
-    @lr.setter
-    def lr(self, value):
-        self.lead.lr = value
-
-    def state_dict(self):
-        return {"type": type(self).__name__, self.keys[0]: self.lead.state_dict(),
-                self.keys[1]: self.other.state_dict()}
-
-    def load_state_dict(self, sd):
-        self.lead.load_state_dict(sd[self.keys[0]])
-        self.other.load_state_dict(sd[self.keys[1]])
-
-
-class _Players(_TwoOptimizers):
-    """A GAN's two players' Adams (generator first).
-
-    The updates happen *inside* the training step (the generator's forward must see the freshly updated
-    discriminator), so ``step()`` does nothing; ``zero_grad()`` clears both players.
-    """
-
-    keys = ("generator", "discriminator")
-
-    def zero_grad(self):
-        self.lead.zero_grad()
-        self.other.zero_grad()
-
-    def step(self):
-        pass
-
-
-class _WithDiscriminator(_TwoOptimizers):
-    """An :class:`AdversarialDenoiser`'s optimizers: the autoencoder's, which the Trainer steps (it holds
-    every parameter; the discriminator's gradients are 0 when it steps), and the discriminator's Adam, which
-    the training step steps itself. Before both were checkpointed, a resumed run restarted the
-    discriminator's moments from zero."""
-
-    keys = ("model", "discriminator")
-
-    def zero_grad(self):
-        self.lead.zero_grad()
-
-    def step(self):
-        self.lead.step()
-
-
-class _Monitor(Callback):
-    """After every epoch: the spread of samples drawn from a fixed batch of codes (a collapse detector).
-
-    ``sample_pixel_std``: per-pixel standard deviation across the samples, averaged over pixels (0 when
-    every sample is the same image); ``sample_mean``: mean pixel value; ``sample_intensity_std``: the
-    standard deviation of the samples' mean intensities. Compare with ``data_pixel_std_`` etc.
-    """
-
-    def __init__(self, model):
-        self.model = model
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        stats = _pixel_stats(self.model.generate(self.model._z_monitor).reshape(len(self.model._z_monitor), -1))
-        for k, v in stats.items():
-            trainer.history.setdefault("sample_" + k, []).append(v)
-            logs["sample_" + k] = v
-        self.model.train()
-
-
-def _pixel_stats(flat):
-    flat = np.asarray(flat, dtype=np.float64)
-    return {"pixel_std": float(flat.std(axis=0).mean()), "mean": float(flat.mean()),
-            "intensity_std": float(flat.mean(axis=1).std())}
-
-
-class SaveSamples(Callback):
-    """Save a grid of samples from a fixed batch of codes after every ``every`` epochs (and the last).
-
-    Parameters
-    ----------
-    path : str
-        A file name with ``{epoch}`` in it (``'out/gan_epoch{epoch:03d}.png'``).
-    n : int
-        Number of samples (from the same ``z`` every epoch, so the grids show one set of codes evolving).
-    every : int
-    title : str
-        Figure title; the epoch is appended.
-    random_state : seed of the fixed codes.
-
-    Attributes
-    ----------
-    paths : list of str
-        Files written, in order. ``snapshots`` holds ``(epoch, images)`` for a summary figure.
-    """
-
-    def __init__(self, path, n=64, every=1, title="GAN samples", random_state=0):
-        if "{epoch" not in path:
-            raise ValueError(f"SaveSamples: path must contain '{{epoch}}' (e.g. 'samples_{{epoch:03d}}.png'), "
-                             f"got {path!r}")
-        self.path, self.n, self.every, self.title = path, int(n), int(every), title
-        self.random_state = random_state
-        self.paths, self.snapshots = [], []
-
-    def on_train_begin(self, trainer):
-        model = trainer.model
-        self._z = as_generator(self.random_state).standard_normal((self.n, model.latent_dim))
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        if epoch % self.every and epoch != trainer.epochs:
-            return
-        from .. import plots
-
-        model = trainer.model
-        images = model.generate(self._z)
-        model.train()
-        self.snapshots.append((epoch, images))
-        fig = plots.image_grid(images, ncols=int(math.ceil(math.sqrt(self.n))),
-                               title=f"{self.title}, epoch {epoch} (same {self.n} codes z every epoch)")
-        self.paths.append(plots.save(fig, self.path.format(epoch=epoch)))
-
-
-# ---------------------------------------------------------------------------------------- the model
 class GAN(BaseModel):
     """A GAN with scikit-learn-like ``fit(X)`` / ``sample(n)``.
 
@@ -377,9 +126,9 @@ class GAN(BaseModel):
     _min_epochs = 5
 
     def __init__(self, generator=None, discriminator=None, latent_dim=100, generator_hidden=(256, 512),
-                 discriminator_hidden=(512, 256), negative_slope=0.2, dropout=0.3, channels=32,
+                 discriminator_hidden=(512, 256), negative_slope=LEAKY_SLOPE, dropout=0.3, channels=32,
                  output_activation="tanh", generator_loss="non_saturating", label_smoothing=0.0, d_steps=1,
-                 lr=2e-4, d_lr=None, betas=(0.5, 0.999), epochs=None, batch_size=64, dtype=np.float32,
+                 lr=DCGAN_LR, d_lr=None, betas=DCGAN_BETAS, epochs=None, batch_size=64, dtype=np.float32,
                  random_state=None):
         super().__init__()
         self.generator = generator
@@ -416,13 +165,8 @@ class GAN(BaseModel):
         self._check_player("discriminator", self.discriminator)
         self._check_int("latent_dim", self.latent_dim)
         self._check_int("channels", self.channels)
-        for name in ("generator_hidden", "discriminator_hidden"):
-            hidden = getattr(self, name)
-            try:
-                self._check_hidden(hidden)
-            except ValueError:
-                raise ValueError(f"{self._name()}: {name} must be a tuple of layer widths (ints >= 1), "
-                                 f"got {hidden!r}") from None
+        self._check_hidden(self.generator_hidden, "generator_hidden")
+        self._check_hidden(self.discriminator_hidden, "discriminator_hidden")
         self._check_positive("negative_slope", self.negative_slope, allow_zero=True)
         if not (isinstance(self.dropout, numbers.Real) and 0 <= self.dropout < 1):
             raise ValueError(f"{self._name()}: dropout must be a number in [0, 1), got {self.dropout!r}")
@@ -503,16 +247,21 @@ class GAN(BaseModel):
         return Y
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, epochs=None, batch_size=None, callbacks=(), verbose=0):
+    def fit(self, X, epochs=None, batch_size=None, lr=None, callbacks=(), verbose=0):
         """Build both players for ``X`` (values in [0, 1]) and train them from scratch.
 
         Parameters
         ----------
         X : array ``(N, n_features)``, ``(N, H, W)`` or ``(N, C, H, W)``, values in [0, 1]
         epochs, batch_size : int, optional
-            Override the constructor's.
+            Override the constructor's (resolved as in every model: ``epochs=None`` and a constructor
+            ``epochs=None`` give about 10,000 generator steps, at least 5 epochs).
+        lr : float, optional
+            Overrides the constructor's ``lr`` (the generator's, and the discriminator's unless ``d_lr``
+            is given). Constant: GANs train without a learning-rate schedule here.
         callbacks : list of nnlite.Callback
-            E.g. :class:`SaveSamples` to write a sample grid every epoch.
+            E.g. :class:`~nnlite.callbacks.SaveSamples` to write a sample grid every epoch,
+            :class:`~nnlite.callbacks.ModelCheckpoint` to save resumable checkpoints.
         verbose : int
 
         Returns
@@ -527,23 +276,20 @@ class GAN(BaseModel):
         rng = as_generator(self.random_state)
         init_rng, shuffle_rng, self._rng, monitor_rng = spawn(rng), spawn(rng), spawn(rng), spawn(rng)
         self._build(self.n_features_in_, init_rng)
-        dtype = np.dtype(self.dtype)
+        bs, ep, lr, _ = self._resolve_schedule(len(X), epochs, batch_size, lr)
         betas = tuple(float(b) for b in self.betas)
-        self.opt_g_ = Adam(self.generator_.parameters(), lr=self.lr, betas=betas)
-        self.opt_d_ = Adam(self.discriminator_.parameters(), lr=self.lr if self.d_lr is None else self.d_lr,
-                           betas=betas)
-        bs = min(self._check_int("batch_size", self.batch_size if batch_size is None else batch_size), len(X))
-        ep = self.epochs if epochs is None else self._check_int("epochs", epochs)
-        if ep is None:
-            ep = max(self._min_epochs, math.ceil(self._default_steps / math.ceil(len(X) / bs)))
-        stats = _pixel_stats(X[as_generator(0).permutation(len(X))[:2000]])
+        self.opt_g_ = Adam(self.generator_.parameters(), lr=lr, betas=betas)
+        self.opt_d_ = Adam(self.discriminator_.parameters(), lr=lr if self.d_lr is None else self.d_lr, betas=betas)
+        players = OptimizerGroup({"generator": self.opt_g_, "discriminator": self.opt_d_}, stepped=(),
+                                 name=_OPTIMIZER_GROUP)     # both step inside _train_step, in order
+        stats = spread_statistics(X[as_generator(0).permutation(len(X))[:_DATA_STATS_SAMPLES]])
         self.data_pixel_std_, self.data_mean_, self.data_intensity_std_ = (
             stats["pixel_std"], stats["mean"], stats["intensity_std"])
-        self._z_monitor = monitor_rng.standard_normal((256, self.latent_dim)).astype(dtype)
+        z_monitor = monitor_rng.standard_normal((_MONITOR_CODES, self.latent_dim)).astype(np.dtype(self.dtype))
         self._X_players = self._to_player_range(X)          # what D sees as real
         self._real_target = 1.0 - float(self.label_smoothing)
-        trainer = Trainer(self, _Players(self.opt_g_, self.opt_d_), step=self._train_step, batch_size=bs, epochs=ep,
-                          shuffle=True, random_state=shuffle_rng, callbacks=[_Monitor(self), *callbacks],
+        trainer = Trainer(self, players, step=self._train_step, batch_size=bs, epochs=ep, shuffle=True,
+                          random_state=shuffle_rng, callbacks=[SampleMonitor(z_monitor), *callbacks],
                           verbose=verbose, generators=[self._rng])
         try:
             history = trainer.fit(self._X_players)
@@ -565,18 +311,12 @@ class GAN(BaseModel):
         the generator, whose parameters do not change). The generator's layers keep the forward pass of
         these fakes, which the following generator update reuses.
         """
-        G, D = self.generator_, self.discriminator_
-        fake = G(self._codes(len(x_real)))                                  # (B, n_features)
+        fake = self.generator_(self._codes(len(x_real)))                    # (B, n_features)
         self.opt_d_.zero_grad()
-        real_logits = D(x_real)                                             # (B, 1)
-        lr_, g_real = bce_with_logits(real_logits, self._real_target)
-        D.backward(g_real)
-        fake_logits = D(fake)                                               # (B, 1)
-        lf_, g_fake = bce_with_logits(fake_logits, 0.0)
-        D.backward(g_fake)
+        value, real_logits, fake_logits = discriminator_loss(self.discriminator_, x_real, fake, self._real_target)
         self.opt_d_.step()
         self._fake = fake
-        return lr_ + lf_, float(sigmoid(real_logits).mean()), float(sigmoid(fake_logits).mean())
+        return value, float(sigmoid(real_logits).mean()), float(sigmoid(fake_logits).mean())
 
     def _generator_step(self):
         """One generator update on the fakes of the last discriminator step, through the updated D."""
@@ -608,13 +348,7 @@ class GAN(BaseModel):
         self._check_fitted()
         X = self._to_player_range(self._check_X(X_real, "X_real"))
         fake = self.generator_(np.ascontiguousarray(Z, dtype=self._param_dtype()))
-        target = 1.0 - float(self.label_smoothing)
-        D = self.discriminator_
-        lr_, g = bce_with_logits(D(X), target)
-        D.backward(g)
-        lf_, g = bce_with_logits(D(fake), 0.0)
-        D.backward(g)
-        return lr_ + lf_
+        return discriminator_loss(self.discriminator_, X, fake, 1.0 - float(self.label_smoothing))[0]
 
     def generator_loss_and_grad(self, Z):
         """``L_G`` of the fakes ``G(Z)``; adds ``dL_G/dparam`` into the ``.grad`` of **both** players
@@ -644,7 +378,7 @@ class GAN(BaseModel):
             raise ValueError(f"{self._name()}.generate expects codes of shape (N, {self.latent_dim}), got {Z.shape}")
         Z = np.ascontiguousarray(Z, dtype=self._param_dtype())
         self.eval()
-        outs = [np.array(self.generator_(Z[s:s + _CHUNK])) for s in range(0, len(Z), _CHUNK)]
+        outs = [np.array(self.generator_(Z[s:s + _GENERATE_CHUNK])) for s in range(0, len(Z), _GENERATE_CHUNK)]
         Y = self._to_data_range(np.concatenate(outs))
         return self._as_input_shape(np.clip(Y, 0, 1))
 
@@ -658,192 +392,3 @@ class GAN(BaseModel):
         n = self._check_int("n", n)
         rng = self._rng if random_state is None else as_generator(random_state)
         return self.generate(rng.standard_normal((n, self.latent_dim)))
-
-
-# ---------------------------------------------------------------------------------------- judging samples
-def nearest_distances(A, B, chunk=1024):
-    """Euclidean distance from every row of ``A`` ``(n, d)`` to its nearest row of ``B`` ``(m, d)``, ``(n,)``.
-
-    ``|a - b|^2 = |a|^2 + |b|^2 - 2 a.b`` by chunks of ``A`` (float64 accumulation of the norms,
-    products in float32 through BLAS), clipped at 0 before the square root.
-    """
-    A = np.asarray(A, dtype=np.float32).reshape(len(A), -1)
-    B = np.asarray(B, dtype=np.float32).reshape(len(B), -1)
-    if A.shape[1] != B.shape[1]:
-        raise ValueError(f"nearest_distances: A has {A.shape[1]} features per row, B has {B.shape[1]}")
-    bb = np.einsum("ij,ij->i", B, B, dtype=np.float64)
-    out = np.empty(len(A))
-    for s in range(0, len(A), chunk):
-        a = A[s:s + chunk]
-        aa = np.einsum("ij,ij->i", a, a, dtype=np.float64)
-        d2 = aa[:, None] + bb[None, :] - 2.0 * (a @ B.T).astype(np.float64)
-        out[s:s + chunk] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
-    return out
-
-
-def evaluate_samples(samples, classifier, X_train, X_test, n_classes=None, min_share=0.05, max_test=2000):
-    """Judge generated images without any pretrained network.
-
-    Parameters
-    ----------
-    samples : array ``(n, ...)`` in [0, 1]
-    classifier : fitted :class:`~nnlite.models.MLPClassifier` trained on the real training images
-    X_train, X_test : the real training images and held-out real images
-    min_share : a class counts as covered if it receives at least this share of the samples
-
-    Returns
-    -------
-    dict with
-        ``class_histogram`` (share of samples per class), ``coverage`` (fraction of classes with at least
-        ``min_share``), ``entropy`` (nats) and ``entropy_ratio`` (entropy / log n_classes, 1 = uniform),
-        ``confidence`` (mean max class probability), ``nn_dist_samples`` / ``nn_dist_test`` (median
-        distance to the nearest training image of the samples / of real test images) and their ratio
-        ``nn_ratio`` (near 0 = copies of training images; near 1 = as novel as unseen real images), and
-        ``copies`` (fraction of samples closer to a training image than the 1st percentile of the test
-        images' nearest distances).
-    """
-    samples = np.asarray(samples).reshape(len(samples), -1)
-    proba = classifier.predict_proba(samples)
-    k = proba.shape[1] if n_classes is None else int(n_classes)
-    hist = np.bincount(proba.argmax(axis=1), minlength=k) / len(samples)
-    nz = hist[hist > 0]
-    entropy = 0.0 - float((nz * np.log(nz)).sum())     # 0.0 - : no "-0.0" for a single class
-    X_train = np.asarray(X_train).reshape(len(X_train), -1)
-    X_test = np.asarray(X_test).reshape(len(X_test), -1)[:max_test]
-    d_samples = nearest_distances(samples, X_train)
-    d_test = nearest_distances(X_test, X_train)
-    return {
-        "class_histogram": hist,
-        "coverage": float(np.mean(hist >= min_share)),
-        "entropy": entropy,
-        "entropy_ratio": entropy / math.log(k),
-        "confidence": float(proba.max(axis=1).mean()),
-        "nn_dist_samples": float(np.median(d_samples)),
-        "nn_dist_test": float(np.median(d_test)),
-        "nn_ratio": float(np.median(d_samples) / np.median(d_test)),
-        "copies": float(np.mean(d_samples < np.percentile(d_test, 1))),
-    }
-
-
-# ---------------------------------------------------------------------------------------- adversarial denoiser
-class AdversarialDenoiser(DenoisingAutoencoder):
-    r"""A denoising autoencoder with an adversarial term: ``L = recon + adversarial_weight * L_G``.
-
-    A discriminator ``discriminator_`` learns to tell clean images from denoised ones (``L_D`` of the
-    module docstring, reals = clean batch, fakes = denoised batch). The autoencoder minimises its usual
-    reconstruction loss plus :math:`\lambda` times the non-saturating generator loss on its outputs,
-    which pushes the outputs towards images the discriminator finds real: sharper, less averaged.
-
-    With :math:`\hat x = \sigma(a)` (``a`` the decoder's logits) the gradient that reaches ``a`` is
-
-    .. math::
-        \frac{\partial L}{\partial a} = \underbrace{\frac{\hat x - x}{B n}}_{\text{BCE}}
-            + \lambda\, \hat x (1 - \hat x) \odot D^\top\!\Big(\frac{\sigma(\ell) - 1}{B}\Big)
-
-    (``D^T(.)`` is ``discriminator_.backward``). ``adversarial_weight=0`` is an ordinary
-    :class:`DenoisingAutoencoder` (the discriminator is then not trained at all).
-
-    Parameters
-    ----------
-    adversarial_weight : float, default 0.01
-        :math:`\lambda`.
-    discriminator_hidden : tuple of int, default (256,)
-    d_lr : float, default 2e-4
-        Discriminator learning rate (Adam, betas (0.5, 0.999)).
-    dropout : float, default 0.3
-        Dropout in the discriminator.
-    Other parameters as in :class:`DenoisingAutoencoder`.
-    """
-
-    def __init__(self, adversarial_weight=0.01, discriminator_hidden=(256,), d_lr=2e-4, dropout=0.3,
-                 noise="salt_and_pepper", noise_level=0.1, n_passes=1, n_copies=None, latent_dim=32,
-                 hidden=(256,), activation="relu", lr=2e-3, epochs=None, batch_size=None, lr_schedule="cosine",
-                 dtype=np.float32, random_state=None):
-        super().__init__(noise=noise, noise_level=noise_level, n_passes=n_passes, n_copies=n_copies,
-                         latent_dim=latent_dim, hidden=hidden, activation=activation, output_activation="sigmoid",
-                         loss="bce", optimizer="adam", lr=lr, epochs=epochs, batch_size=batch_size,
-                         lr_schedule=lr_schedule, dtype=dtype, random_state=random_state)
-        self.adversarial_weight = adversarial_weight
-        self.discriminator_hidden = discriminator_hidden
-        self.d_lr = d_lr
-        self.dropout = dropout
-
-    def _validate_params(self):
-        super()._validate_params()
-        self._check_positive("adversarial_weight", self.adversarial_weight, allow_zero=True)
-        self._check_positive("d_lr", self.d_lr)
-        self._check_hidden(self.discriminator_hidden)
-        if not (isinstance(self.dropout, numbers.Real) and 0 <= self.dropout < 1):
-            raise ValueError(f"{self._name()}: dropout must be a number in [0, 1), got {self.dropout!r}")
-
-    def _build(self, n_features, rng):
-        super()._build(n_features, rng)
-        self.discriminator_ = mlp_discriminator(n_features, self._check_hidden(self.discriminator_hidden), 0.2,
-                                                self.dropout, spawn(rng), np.dtype(self.dtype))
-
-    def fit(self, X, epochs=None, batch_size=None, lr=None, validation_data=None, verbose=0):
-        """As :meth:`DenoisingAutoencoder.fit`, with the discriminator trained alongside."""
-        return super().fit(X, epochs=epochs, batch_size=batch_size, lr=lr, validation_data=validation_data,
-                           verbose=verbose)
-
-    def _autoencoder_parameters(self):
-        return self.encoder_.parameters() + self.decoder_.parameters()
-
-    def _before_fit(self, X, Xv):
-        super()._before_fit(X, Xv)
-        self.opt_d_ = Adam(self.discriminator_.parameters(), lr=self.d_lr, betas=(0.5, 0.999))
-
-    def _trainer_optimizer(self, opt):
-        return _WithDiscriminator(opt, self.opt_d_)
-
-    def _adversarial_step(self, x_noisy, x_clean, train_d=True):
-        """Forward/backward of ``recon + lambda * L_G``; first (if ``train_d``) one discriminator update.
-
-        Adds the autoencoder's gradients into its ``.grad``; returns ``(dict of the losses, dL/dx_noisy)``.
-        """
-        lam = float(self.adversarial_weight)
-        body = list(self.decoder_)[:-1]
-        z = self.encoder_(x_noisy)                                           # (B, latent_dim)
-        logits = run_layers(body, z)                                         # (B, n_features)
-        x_hat = sigmoid(logits)                                              # (B, n_features)
-        recon = self._loss.forward(logits, x_clean)
-        d_logits_ae = self._loss.backward()                                  # (B, n_features)
-        logs = {"loss": recon, "recon": recon}
-        if lam > 0:
-            D = self.discriminator_
-            if train_d:
-                self.opt_d_.zero_grad()
-                real_logits = D(x_clean)
-                l1, g = bce_with_logits(real_logits, 1.0)
-                D.backward(g)
-                fake_logits = D(x_hat)
-                l2, g = bce_with_logits(fake_logits, 0.0)
-                D.backward(g)
-                self.opt_d_.step()
-                logs["d_loss"] = l1 + l2
-            adv, g = generator_loss(D(x_hat), "non_saturating")
-            dx_hat = D.backward(g)                                           # (B, n_features)
-            D.zero_grad()
-            d_logits_ae = d_logits_ae + lam * dx_hat * x_hat * (1 - x_hat)
-            logs["loss"] = recon + lam * adv
-            logs["adv"] = adv
-        dx = self.encoder_.backward(backward_layers(body, d_logits_ae))      # (B, n_features)
-        return logs, dx
-
-    def _train_step(self, xb, yb):
-        # BaseModel.fit's optimizer holds every parameter, the discriminator's too. Their gradients are
-        # always 0 when it steps (zeroed after each use above), so its Adam moments stay 0 and its update
-        # of them is exactly 0: only opt_d_ moves the discriminator.
-        return self._adversarial_step(self._train_input(xb), yb)[0]
-
-    def loss_and_grad(self, X, Y=None, train_d=False):
-        """``recon + lambda * L_G`` of noisy ``X`` against clean ``Y``; adds the autoencoder's gradients.
-
-        The discriminator is not updated (``train_d=False``) and its ``.grad`` is left at 0. Returns
-        ``(L, dL/dX)``.
-        """
-        self._check_fitted()
-        X = self._check_X(X)
-        Y = X if Y is None else self._check_X(Y, "Y")
-        logs, dx = self._adversarial_step(X, Y, train_d=train_d)
-        return logs["loss"], dx
