@@ -201,7 +201,7 @@ class CrossEntropyLoss(Loss):
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 
 
-def bce_with_logits(logits, target):
+def bce_with_logits(logits, target) -> tuple[float, np.ndarray]:
     r"""Mean binary cross-entropy of logits against a target (a number or an array) and its gradient.
 
     With :math:`\sigma(\ell) = 1 / (1 + e^{-\ell})`, :math:`\log \sigma(\ell) = -\log(1 + e^{-\ell})` and
@@ -225,7 +225,7 @@ def bce_with_logits(logits, target):
     return float(per.sum(dtype=np.float64)) / n, grad.astype(logits.dtype, copy=False)
 
 
-def generator_loss(fake_logits, kind="non_saturating"):
+def generator_loss(fake_logits, kind: str = "non_saturating") -> tuple[float, np.ndarray]:
     r"""A GAN generator's loss on the discriminator's logits of its fakes, and its gradient.
 
     ``'non_saturating'``: :math:`L = \mathrm{BCE}(\ell, 1) = \frac1n \sum \log(1 + e^{-\ell})`,
@@ -244,7 +244,7 @@ def generator_loss(fake_logits, kind="non_saturating"):
     raise ValueError(f"generator_loss: kind must be one of {GENERATOR_LOSSES}, got {kind!r}")
 
 
-def discriminator_loss(discriminator, real, fake, real_target=1.0):
+def discriminator_loss(discriminator, real, fake, real_target: float = 1.0) -> tuple[float, np.ndarray, np.ndarray]:
     r"""A GAN discriminator's loss on a batch of real and a batch of fake samples, backpropagated.
 
     .. math::

@@ -273,7 +273,7 @@ def spread_statistics(X) -> dict:
             "intensity_std": float(flat.mean(axis=1).std())}
 
 
-def nearest_distances(A, B, chunk=1024):
+def nearest_distances(A, B, chunk: int = 1024) -> np.ndarray:
     """Euclidean distance from every row of ``A`` ``(n, d)`` to its nearest row of ``B`` ``(m, d)``, ``(n,)``.
 
     ``|a - b|^2 = |a|^2 + |b|^2 - 2 a.b`` by chunks of ``A`` (float64 accumulation of the norms,
@@ -293,7 +293,8 @@ def nearest_distances(A, B, chunk=1024):
     return out
 
 
-def evaluate_samples(samples, classifier, X_train, X_test, n_classes=None, min_share=0.05, max_test=2000):
+def evaluate_samples(samples, classifier, X_train, X_test, n_classes: int | None = None, min_share: float = 0.05,
+                     max_test: int = 2000) -> dict:
     """Judge generated images without any pretrained network.
 
     Parameters

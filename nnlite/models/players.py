@@ -59,7 +59,7 @@ def mlp_discriminator(n_features, hidden=(512, 256), negative_slope=LEAKY_SLOPE,
     return Sequential(*layers)
 
 
-def image_geometry(input_shape):
+def _image_geometry(input_shape):
     """``(C, H, W)`` of samples of ``input_shape`` for the DCGAN players (H and W multiples of 4).
 
     ``input_shape`` is one sample's shape: ``(H, W)`` (grey), ``(C, H, W)``, or ``(H*W,)`` for flat
@@ -90,7 +90,7 @@ def dcgan_generator(latent_dim, input_shape, channels=64, output_activation="tan
     from ..layers.norm import BatchNorm2d
 
     rng = as_generator(random_state)
-    c, h, w = image_geometry(input_shape)
+    c, h, w = _image_geometry(input_shape)
     h4, w4 = h // _DCGAN_SCALE, w // _DCGAN_SCALE
     first = Dense(latent_dim, 2 * channels * h4 * w4, activation="relu", dtype=dtype, random_state=rng)
     first.needs_input_grad = False
@@ -111,7 +111,7 @@ def dcgan_discriminator(input_shape, channels=64, negative_slope=LEAKY_SLOPE, ra
     from ..layers.norm import BatchNorm2d
 
     rng = as_generator(random_state)
-    c, h, w = image_geometry(input_shape)
+    c, h, w = _image_geometry(input_shape)
     h4, w4 = h // _DCGAN_SCALE, w // _DCGAN_SCALE
     return Sequential(
         Reshape((c, h, w)),
