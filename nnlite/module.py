@@ -12,12 +12,45 @@ paths (``encoder.0.weight``) are the keys of :meth:`Module.state_dict`.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from collections import OrderedDict
 from typing import Iterator
 
 import numpy as np
 
 DEFAULT_DTYPE = np.float32
+
+
+class AllocationLimitError(MemoryError):
+    """More parameter elements were asked for than the enclosing :func:`parameter_budget` allows."""
+
+
+_budget: contextvars.ContextVar[list | None] = contextvars.ContextVar("nnlite_parameter_budget", default=None)
+
+
+@contextlib.contextmanager
+def parameter_budget(max_elements: int):
+    """Inside the block, Parameters and buffers of more than ``max_elements`` elements in all raise
+    :class:`AllocationLimitError` before their memory is written.
+
+    Rebuilding a model from a file uses it: the file says how many weights it holds, so a configuration
+    that asks for a larger network is refused before it can take the machine's memory.
+    """
+    token = _budget.set([int(max_elements)])
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def _claim(n_elements: int, what: str):
+    left = _budget.get()
+    if left is None:
+        return
+    left[0] -= int(n_elements)
+    if left[0] < 0:
+        raise AllocationLimitError(f"creating {what} of {int(n_elements):,} elements exceeds the parameter budget")
 
 
 class Parameter:
@@ -39,6 +72,7 @@ class Parameter:
     __slots__ = ("data", "_grad", "_grad_cleared")
 
     def __init__(self, data, dtype=None):
+        _claim(np.size(data), "a parameter")  # before the copy below writes any memory
         data = np.array(data, dtype=dtype if dtype is not None else None, copy=True)
         if not np.issubdtype(data.dtype, np.floating):
             data = data.astype(DEFAULT_DTYPE)
@@ -120,6 +154,7 @@ class Module:
 
     def register_buffer(self, name: str, array: np.ndarray):
         """Register a non-trainable array (e.g. BatchNorm running statistics) saved in ``state_dict``."""
+        _claim(np.size(array), f"buffer {name!r}")
         object.__setattr__(self, name, np.ascontiguousarray(array))
         self._buffers[name] = True
 

@@ -19,6 +19,7 @@ from ..module import Module
 from ..optim import OPTIMIZERS, get_optimizer
 from ..random import as_generator, spawn
 from ..trainer import Callback, Trainer
+from ._registry import register
 
 __all__ = ["NotFittedError", "BaseModel", "mlp"]
 
@@ -96,6 +97,10 @@ class BaseModel(Module):
     _default_batch_size : int
         ``batch_size=None`` uses ``min(n_samples, _default_batch_size)``.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        register(cls)  # the classes a checkpoint may name (nnlite.models._registry)
 
     _default_steps = 2000
     _min_epochs = 10
