@@ -117,8 +117,6 @@ def restore_model(path, checkpoint: Checkpoint | None = None):
     """
     ck = checkpoint if checkpoint is not None else read_checkpoint(path)
     model = build_model(ck)
-    if hasattr(type(model), "from_checkpoint"):
-        return type(model).from_checkpoint(ck.path)
     fitted = dict(ck.meta.get("fitted", {}))
     private = fitted.pop("_private", {})
     if not isinstance(private, dict):
