@@ -404,12 +404,6 @@ class Checkpoint:
         """How many weight and buffer elements the file holds."""
         return int(sum(v.size for v in self.model_state.values()))
 
-    def build_model(self, **overrides):
-        """Rebuild the model from the stored configuration (:func:`nnlite.models.build_model`)."""
-        from .models.persistence import build_model
-
-        return build_model(self, **overrides)
-
     def __repr__(self):
         return (f"Checkpoint({str(self.path)!r}, model={self.config.get('class')}, epoch={self.epoch}, "
                 f"global_step={self.global_step})")
@@ -798,13 +792,17 @@ def load_checkpoint(path, model=None, optimizer=None, trainer=None, generators=N
     snapshot = _Snapshot(module, optimizer, trainer, generators)
     try:
         if module is not None:
+            snapshot.applying("module")
             module.load_state_dict(ck.model_state, strict=strict)
             for g, st in zip(module.random_generators(), meta.get("model_generators", [])):
                 g.bit_generator.state = st
         if optimizer is not None:
+            snapshot.applying("optimizer")
             optimizer.load_state_dict(ck.optimizer_state)
         if trainer is not None:
+            snapshot.applying("trainer")
             trainer.load_state_dict(tstate)
+        snapshot.applying("generators")
         for name, g in (generators or {}).items():
             g.bit_generator.state = named[name]
     except Exception as exc:
@@ -815,7 +813,8 @@ def load_checkpoint(path, model=None, optimizer=None, trainer=None, generators=N
 
 
 class _Snapshot:
-    """The state of everything :func:`load_checkpoint` may assign, to put back if it fails half-way."""
+    """The state of everything :func:`load_checkpoint` may assign, to put back what was assigned (or half
+    assigned) when a later assignment fails."""
 
     def __init__(self, module, optimizer, trainer, generators):
         self.module, self.optimizer, self.trainer = module, optimizer, trainer
@@ -824,18 +823,37 @@ class _Snapshot:
         self.optimizer_state = None if optimizer is None else optimizer.state_dict()
         self.trainer_state = None if trainer is None else (trainer.state_dict(), trainer._resume_position)
         self.named = [(g, g.bit_generator.state) for g in (generators or {}).values()]
+        self.touched: list[str] = []
+
+    def applying(self, part: str):
+        self.touched.append(part)
 
     def restore(self):
-        if self.module is not None:
+        """Put back the parts touched so far, the one that failed included (it may be half assigned)."""
+        if "module" in self.touched:
             self.module.load_state_dict(self.weights)
-        for g, st in self.module_gens + self.named:
-            g.bit_generator.state = st
-        if self.optimizer is not None:
-            self.optimizer.load_state_dict(self.optimizer_state)
-        if self.trainer is not None:
+            for g, st in self.module_gens:
+                g.bit_generator.state = st
+        if "optimizer" in self.touched:
+            _restore_optimizer(self.optimizer, self.optimizer_state)
+        if "trainer" in self.touched:
             state, resume_position = self.trainer_state
             self.trainer.load_state_dict(state)
             self.trainer._resume_position = resume_position
+        if "generators" in self.touched:
+            for g, st in self.named:
+                g.bit_generator.state = st
+
+
+def _restore_optimizer(optimizer, state):
+    try:
+        optimizer.load_state_dict(state)
+    except Exception:  # noqa: BLE001 - its own loader is what failed: put the fields back directly
+        if hasattr(optimizer, "hyper") and isinstance(state.get("hyper"), dict):
+            optimizer.hyper.clear()
+            optimizer.hyper.update(state["hyper"])
+            optimizer.step_count = state["step_count"]
+            optimizer.state = {i: {k: v.copy() for k, v in st.items()} for i, st in state["state"].items()}
 
 
 def _diff_state(module: Module, state: dict, strict: bool) -> list[str]:
