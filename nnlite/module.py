@@ -6,6 +6,9 @@ A layer is a pair of functions written side by side:
 * ``backward(dy)`` receives ``dL/dy`` and returns ``dL/dx``, **adding** ``dL/dparam`` into each
   parameter's ``.grad`` (``+=``, so gradients from several uses of a parameter accumulate).
 
+That is the one gradient protocol: ``p.grad += g`` in every layer, ``zero_grad()`` between steps
+(``nnlite.Linear.backward`` is the plain example: ``self.weight.grad += x.T @ dy``).
+
 Parameters, buffers and child modules are registered automatically when they are assigned as
 attributes (``self.weight = Parameter(...)``), in assignment order, as in PyTorch. Their dotted
 paths (``encoder.0.weight``) are the keys of :meth:`Module.state_dict`.
@@ -61,17 +64,20 @@ class Parameter:
     data : ndarray
         The value. Optimizers update it in place.
     grad : ndarray of the same shape and dtype
-        ``dL/data``, accumulated by ``backward`` with ``+=`` and cleared by ``zero_grad``.
+        ``dL/data``, accumulated by ``backward`` with ``+=`` and cleared by ``zero_grad``. Always the
+        same array object (optimizers may keep views of it).
 
-    ``zero_grad`` is lazy, like PyTorch's ``set_to_none``: it only marks the gradient as cleared. The
-    first read of ``grad`` after it fills the array with zeros, while a layer that writes the whole
-    gradient in one product (``Dense``) asks :meth:`grad_to_write` and overwrites it instead, which
-    saves a pass over the array and the product's read of the old values.
+    ``zero_grad`` is lazy, like PyTorch's ``set_to_none``: it only marks the gradient as cleared, and
+    the first read of ``grad`` after it fills the array with zeros, so ``p.grad += g`` always adds to
+    zeros after ``zero_grad``. One fused layer, :class:`~nnlite.Dense`, computes its whole weight
+    gradient in one BLAS ``gemm`` and asks :meth:`grad_to_write` whether it may write instead of add
+    (``beta = 0``): the same numbers as adding to zeros, without the pass that fills the zeros or the
+    ``gemm``'s read of them.
     """
 
     __slots__ = ("data", "_grad", "_grad_cleared")
 
-    def __init__(self, data, dtype=None):
+    def __init__(self, data, dtype=None) -> None:
         _claim(np.size(data), "a parameter")  # before the copy below writes any memory
         data = np.array(data, dtype=dtype if dtype is not None else None, copy=True)
         if not np.issubdtype(data.dtype, np.floating):
@@ -81,42 +87,46 @@ class Parameter:
         self._grad_cleared = False
 
     @property
-    def grad(self):
+    def grad(self) -> np.ndarray:
         if self._grad_cleared:
             self._grad.fill(0)
             self._grad_cleared = False
         return self._grad
 
     @grad.setter
-    def grad(self, value):
+    def grad(self, value: np.ndarray) -> None:
         self._grad = value
         self._grad_cleared = False
 
-    def grad_to_write(self):
+    def grad_to_write(self) -> tuple[np.ndarray, bool]:
         """``(grad, overwrite)``: when ``overwrite`` is true the gradient was cleared by ``zero_grad`` and
         not touched since, so the caller must **write every element** (``grad[...] = dL/data``) instead
-        of adding to it; either way the gradient counts as written afterwards."""
+        of adding to it; either way the gradient counts as written afterwards.
+
+        For a fused layer that writes its whole gradient in one product (``Dense``); every other layer
+        just adds into :attr:`grad`.
+        """
         overwrite = self._grad_cleared
         self._grad_cleared = False
         return self._grad, overwrite
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self.data.shape
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self.data.dtype
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self.data.size
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Clear the gradient (lazily: see the class docstring)."""
         self._grad_cleared = True
 
-    def astype(self, dtype):
+    def astype(self, dtype) -> "Parameter":
         """Cast value and gradient in place (keeps the same Parameter object, so optimizers still see it)."""
         self.data = np.ascontiguousarray(self.data, dtype=dtype)
         self.grad = np.ascontiguousarray(self.grad, dtype=dtype)
@@ -152,7 +162,7 @@ class Module:
             self._modules[name] = value
         object.__setattr__(self, name, value)
 
-    def register_buffer(self, name: str, array: np.ndarray):
+    def register_buffer(self, name: str, array: np.ndarray) -> None:
         """Register a non-trainable array (e.g. BatchNorm running statistics) saved in ``state_dict``."""
         _claim(np.size(array), f"buffer {name!r}")
         object.__setattr__(self, name, np.ascontiguousarray(array))
@@ -164,10 +174,10 @@ class Module:
         object.__delattr__(self, name)
 
     # ------------------------------------------------------------------ the layer contract
-    def forward(self, x):  # pragma: no cover - abstract
+    def forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
-    def backward(self, dy):  # pragma: no cover - abstract
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args, **kwargs):
@@ -211,20 +221,21 @@ class Module:
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
+        """Clear every parameter's gradient before the next backward adds into it."""
         for p in self.parameters():
             p.zero_grad()
 
     # ------------------------------------------------------------------ modes and dtype
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> "Module":
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self):
+    def eval(self) -> "Module":
         return self.train(False)
 
-    def astype(self, dtype):
+    def astype(self, dtype) -> "Module":
         """Cast every parameter and floating buffer to ``dtype`` in place; returns ``self``."""
         dtype = np.dtype(dtype)
         for m in self.modules():
@@ -238,10 +249,10 @@ class Module:
                 object.__setattr__(m, "dtype", dtype)
         return self
 
-    def double(self):
+    def double(self) -> "Module":
         return self.astype(np.float64)
 
-    def float(self):
+    def float(self) -> "Module":
         return self.astype(np.float32)
 
     def random_generators(self) -> list[np.random.Generator]:
@@ -266,7 +277,7 @@ class Module:
             state[name] = np.array(buf, copy=True)
         return state
 
-    def load_state_dict(self, state, strict: bool = True):
+    def load_state_dict(self, state, strict: bool = True) -> tuple[list[str], list[str]]:
         """Copy arrays from ``state`` into this module's parameters and buffers.
 
         Raises ``KeyError``/``ValueError`` naming every missing key, unexpected key and shape mismatch
@@ -332,7 +343,7 @@ class Module:
 
 
 def check_input(layer: Module, x, ndim: int | tuple[int, ...], features: int | None = None, axis: int = -1,
-                what: str = "features"):
+                what: str = "features") -> np.ndarray:
     """Validate a layer's input and name the layer, the expected and the actual shape on failure.
 
     ``ndim`` may be an int or a tuple of allowed ranks; ``features`` (if given) is the required size of

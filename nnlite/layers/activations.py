@@ -1,18 +1,38 @@
-"""Elementwise activations (and Softmax), each with its derivative beside it.
+"""Elementwise activations (and Softmax), each with its derivative beside it, and the one registry of
+activation names.
 
 Every activation keeps what its derivative needs: the input ``x`` or, where the derivative is
-cheaper in terms of the output (sigmoid, tanh, softmax, ELU), the output ``y``.
+cheaper in terms of the output (sigmoid, tanh, softmax, ELU), the output ``y``. Every one maps an array
+of any shape ``(N, ...)`` to an array of the same shape (Softmax normalises along ``axis``).
+
+:data:`ACTIVATIONS` maps each name to its class. Everything else that speaks of activations by name
+derives from it: :data:`ELEMENTWISE_ACTIVATIONS` (what a hidden layer of a model may use), and
+:class:`~nnlite.Dense`, which fuses an activation class through the two class attributes below.
+
+``dense_kernel``
+    The branch of the fused kernels of :mod:`nnlite._kernels.dense` that computes this activation, or
+    ``None`` (Softmax, not elementwise).
+``dense_alpha``
+    The constructor argument that ``Dense(..., alpha=)`` stands for (``'negative_slope'``, ``'alpha'``),
+    or ``None`` when the activation has no parameter.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .._kernels import dense as _kd
 from ..module import Module, check_input
+
+#: Input ranks an activation accepts: a batch of vectors (N, D) up to images and beyond, (N, C, H, W, ...).
+_RANKS = tuple(range(1, 7))
 
 
 class _Elementwise(Module):
-    def _check(self, x):
-        x = check_input(self, x, ndim=tuple(range(1, 7)))
+    dense_kernel: int | None = None
+    dense_alpha: str | None = None
+
+    def _check(self, x: np.ndarray) -> np.ndarray:
+        x = check_input(self, x, ndim=_RANKS)
         if not np.issubdtype(x.dtype, np.floating):
             x = x.astype(np.float32)
         return x
@@ -21,27 +41,42 @@ class _Elementwise(Module):
 class Identity(Module):
     """``y = x``; ``dx = dy``. Accepts any shape."""
 
-    def forward(self, x):
+    dense_kernel: int | None = _kd.IDENTITY
+    dense_alpha: str | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
         return x
 
-    def backward(self, dy):
+    def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy
 
 
 class ReLU(_Elementwise):
-    r"""``y = max(x, 0)``; ``dx = dy * [x > 0]`` (the kink at 0 gets derivative 0, as in PyTorch)."""
+    r"""Rectified linear unit; the kink at 0 gets derivative 0, as in PyTorch.
 
-    def forward(self, x):
+    .. math:: y = \max(x, 0), \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} [x > 0]
+    """
+
+    dense_kernel = _kd.RELU
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
-        self._mask = x > 0
+        self._mask = x > 0                                   # same shape as x, bool
         return np.maximum(x, 0, dtype=x.dtype)
 
-    def backward(self, dy):
+    def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy * self._mask
 
 
 class LeakyReLU(_Elementwise):
-    r"""``y = x`` for ``x > 0`` else ``negative_slope * x``; ``dx = dy * (1 or negative_slope)``."""
+    r"""Leaky ReLU with slope ``a = negative_slope`` below 0.
+
+    .. math:: y = \begin{cases} x & x > 0 \\ a x & x \le 0 \end{cases}, \qquad
+        \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} \cdot (1 \text{ or } a)
+    """
+
+    dense_kernel = _kd.LEAKY_RELU
+    dense_alpha = "negative_slope"
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
@@ -49,20 +84,28 @@ class LeakyReLU(_Elementwise):
             raise ValueError(f"LeakyReLU: negative_slope must be a finite number >= 0, got {negative_slope!r}")
         self.negative_slope = float(negative_slope)
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
-        self._slope = np.where(x > 0, 1, self.negative_slope).astype(x.dtype)
+        self._slope = np.where(x > 0, 1, self.negative_slope).astype(x.dtype)   # dy/dx, same shape as x
         return x * self._slope
 
-    def backward(self, dy):
+    def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy * self._slope
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
 
 
 class ELU(_Elementwise):
-    r"""``y = x`` for ``x > 0`` else ``alpha (e^x - 1)``; ``dx = dy`` or ``dy (y + alpha)``."""
+    r"""Exponential linear unit; below 0 its derivative ``a e^x`` is written from the output as ``y + a``.
+
+    .. math:: y = \begin{cases} x & x > 0 \\ a (e^x - 1) & x \le 0 \end{cases}, \qquad
+        \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} \cdot
+        \begin{cases} 1 & x > 0 \\ y + a & x \le 0 \end{cases}
+    """
+
+    dense_kernel = _kd.ELU
+    dense_alpha = "alpha"
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
@@ -70,21 +113,22 @@ class ELU(_Elementwise):
             raise ValueError(f"ELU: alpha must be a finite number > 0, got {alpha!r}")
         self.alpha = float(alpha)
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
         self._pos = x > 0
+        # expm1 of min(x, 0): the branch not taken must not overflow for large positive x
         y = np.where(self._pos, x, self.alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
         self._y = y
         return y
 
-    def backward(self, dy):
+    def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy * np.where(self._pos, 1, self._y + self.alpha).astype(dy.dtype, copy=False)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
 
 
-def sigmoid(x):
+def sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic function ``1 / (1 + e^{-x})``, stable and accurate for any x.
 
     With ``e = exp(-|x|)`` (never overflows): ``1 / (1 + e)`` for x >= 0 and ``e / (1 + e)`` for x < 0,
@@ -95,66 +139,97 @@ def sigmoid(x):
 
 
 class Sigmoid(_Elementwise):
-    r"""``y = 1 / (1 + e^{-x})``; ``dx = dy * y (1 - y)``."""
+    r"""Logistic function (see :func:`sigmoid` for the stable evaluation).
 
-    def forward(self, x):
+    .. math:: y = \frac{1}{1 + e^{-x}}, \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\, y (1 - y)
+    """
+
+    dense_kernel = _kd.SIGMOID
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
         self._y = sigmoid(self._check(x))
         return self._y
 
-    def backward(self, dy):
+    def backward(self, dy: np.ndarray) -> np.ndarray:
         y = self._y
         return dy * y * (1 - y)
 
 
 class Tanh(_Elementwise):
-    r"""``y = tanh(x)``; ``dx = dy * (1 - y^2)``."""
+    r"""Hyperbolic tangent.
 
-    def forward(self, x):
+    .. math:: y = \tanh x, \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} (1 - y^2)
+    """
+
+    dense_kernel = _kd.TANH
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
         self._y = np.tanh(self._check(x))
         return self._y
 
-    def backward(self, dy):
+    def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy * (1 - self._y * self._y)
 
 
 class Softplus(_Elementwise):
-    r"""``y = log(1 + e^x)``, computed as ``max(x, 0) + log1p(e^{-|x|})``; ``dx = dy * sigmoid(x)``."""
+    r"""Smooth ReLU, computed as ``max(x, 0) + log1p(e^{-|x|})`` (no overflow for large ``x``).
 
-    def forward(self, x):
+    .. math:: y = \log(1 + e^x), \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\,
+        \mathrm{sigmoid}(x)
+    """
+
+    dense_kernel = _kd.SOFTPLUS
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
         self._x = x
         return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
-    def backward(self, dy):
+    def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy * sigmoid(self._x)
 
 
 class Softmax(_Elementwise):
-    r"""``y_i = e^{x_i} / \sum_j e^{x_j}`` along ``axis``; ``dx = y * (dy - \sum_j dy_j y_j)``."""
+    r"""Normalised exponentials along ``axis`` (not elementwise, so :class:`~nnlite.Dense` cannot fuse it).
+
+    .. math:: y_i = \frac{e^{x_i}}{\sum_j e^{x_j}}, \qquad
+        \frac{\partial L}{\partial x_i} = y_i \Big(\frac{\partial L}{\partial y_i}
+        - \sum_j \frac{\partial L}{\partial y_j} y_j\Big)
+    """
 
     def __init__(self, axis: int = -1):
         super().__init__()
         self.axis = axis
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
-        e = np.exp(x - x.max(axis=self.axis, keepdims=True))
+        e = np.exp(x - x.max(axis=self.axis, keepdims=True))      # shifted by the max: no overflow
         self._y = e / e.sum(axis=self.axis, keepdims=True)
         return self._y
 
-    def backward(self, dy):
+    def backward(self, dy: np.ndarray) -> np.ndarray:
         y = self._y
-        return y * (dy - (dy * y).sum(axis=self.axis, keepdims=True))
+        return y * (dy - (dy * y).sum(axis=self.axis, keepdims=True))   # sum keeps axis: broadcasts back
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"axis={self.axis}"
 
 
-#: Name -> activation class, for models that take ``activation='relu'``.
-ACTIVATIONS = {
+#: Name -> activation class: the one registry of activation names (``activation='relu'``).
+ACTIVATIONS: dict[str, type[Module]] = {
     "identity": Identity, "linear": Identity, "relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU,
     "sigmoid": Sigmoid, "tanh": Tanh, "softplus": Softplus, "softmax": Softmax,
 }
+
+#: Names of the elementwise activations (every one but softmax), sorted: what a model's hidden layers
+#: may use, and what :class:`~nnlite.Dense` fuses.
+ELEMENTWISE_ACTIVATIONS: tuple[str, ...] = tuple(sorted(name for name, cls in ACTIVATIONS.items()
+                                                        if cls.dense_kernel is not None))
+
+
+def activation_name(cls: type) -> str | None:
+    """The registry's first name for an activation class (``ELU`` -> ``'elu'``), or ``None`` if absent."""
+    return next((name for name, c in ACTIVATIONS.items() if c is cls), None)
 
 
 def get_activation(activation) -> Module:

@@ -1,4 +1,4 @@
-"""Fully connected layer."""
+"""Fully connected layer: the plain NumPy reference that :class:`~nnlite.Dense` fuses and speeds up."""
 from __future__ import annotations
 
 import math
@@ -6,13 +6,16 @@ import math
 import numpy as np
 
 from .. import init as _init
-from .._kernels.blas import matmul_acc
 from ..module import DEFAULT_DTYPE, Module, Parameter, check_input
 from ..random import as_generator
 
 
 class Linear(Module):
-    r"""Affine map ``y = x @ W + b``.
+    r"""Affine map ``y = x @ W + b``, written as plainly as the maths.
+
+    Its backward is the reference every fused layer is tested against: ``W.grad += x^T dy``,
+    ``b.grad += sum_rows(dy)``, ``dx = dy W^T`` in NumPy. The models use :class:`~nnlite.Dense`, which
+    is ``Sequential(Linear, activation)`` fused into one layer (same weights, same results).
 
     .. math::
         y = x W + b, \qquad
@@ -37,7 +40,7 @@ class Linear(Module):
     """
 
     def __init__(self, n_in: int, n_out: int, bias: bool = True, init: str | None = None,
-                 dtype=DEFAULT_DTYPE, random_state=None):
+                 dtype=DEFAULT_DTYPE, random_state=None) -> None:
         super().__init__()
         for name, v in (("n_in", n_in), ("n_out", n_out)):
             if not isinstance(v, (int, np.integer)) or v < 1:
@@ -49,7 +52,8 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(self.n_out, self.dtype)) if bias else None
         self.reset_parameters(random_state)
 
-    def reset_parameters(self, random_state=None):
+    def reset_parameters(self, random_state=None) -> None:
+        """Draw ``W`` (and ``b``) afresh from ``random_state``, as :meth:`__init__` does."""
         rng = as_generator(random_state)
         if self.init is None:
             bound = 1.0 / math.sqrt(self.n_in)
@@ -62,7 +66,7 @@ class Linear(Module):
             if self.bias is not None:
                 self.bias.data.fill(0)
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         x = check_input(self, x, ndim=(2, 3, 4), features=self.n_in)
         x = np.asarray(x, dtype=self.weight.data.dtype)
         self._x = x                                   # (N, n_in), kept for dW
@@ -71,15 +75,13 @@ class Linear(Module):
             y += self.bias.data
         return y
 
-    def backward(self, dy):
-        x = self._x
-        x2 = x.reshape(-1, self.n_in)                 # (N, n_in)
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x2 = self._x.reshape(-1, self.n_in)           # (N, n_in), leading axes flattened
         dy2 = dy.reshape(-1, self.n_out)              # (N, n_out)
-        dW, overwrite = self.weight.grad_to_write()   # overwrite: cleared by zero_grad, nothing to add to
-        matmul_acc(dW, x2.T, dy2, overwrite=overwrite)  # (n_in, n_out) += x^T dy, one BLAS call, no temporary
+        self.weight.grad += x2.T @ dy2                # (n_in, n_out)
         if self.bias is not None:
-            self.bias.grad += dy2.sum(axis=0)
+            self.bias.grad += dy2.sum(axis=0)         # (n_out,)
         return dy @ self.weight.data.T                # (N, n_in)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.n_in}, {self.n_out}, bias={self.bias is not None}"
