@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..module import Module
+from ..summary import Summary, summary
 
 
 class Sequential(Module):
@@ -29,6 +30,10 @@ class Sequential(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
+
+    def summary(self, input_shape=None) -> Summary:
+        """Keras-style table of the layers, output shapes and parameter counts (:func:`nnlite.summary`)."""
+        return summary(self, input_shape)
 
     def append(self, layer: Module):
         setattr(self, str(len(self)), layer)

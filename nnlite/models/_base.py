@@ -19,6 +19,7 @@ from ..module import Module
 from ..optim import OPTIMIZERS, get_optimizer
 from ..random import as_generator, spawn
 from ..trainer import Callback, Trainer
+from ..summary import Summary, summary
 from ._registry import register
 
 __all__ = ["NotFittedError", "BaseModel", "mlp"]
@@ -125,6 +126,47 @@ class BaseModel(Module):
                 raise ValueError(f"{type(self).__name__}.set_params: unknown parameter {name!r}; valid: {valid}")
             setattr(self, name, value)
         return self
+
+    def summary(self, input_shape=None) -> Summary:
+        """Keras-style table of the fitted networks' layers, output shapes and parameter counts."""
+        self._check_fitted()
+        return summary(self, input_shape)
+
+    # ------------------------------------------------------------------ model selection
+    #: Samples per evaluation batch in :meth:`score` (memory, not results: the loss is a mean over samples).
+    _score_batch_size = 512
+
+    def score(self, X, y=None) -> float:
+        """Higher is better, as scikit-learn's model selection expects: minus the mean per-sample loss
+        the model trains on, evaluated on ``X`` in eval mode (for a VAE the ELBO; for an autoencoder
+        minus the reconstruction loss, after the same corruption as validation for a denoiser).
+
+        ``GridSearchCV(VAE(), {"latent_dim": [2, 8]}).fit(X)`` picks the setting with the best score.
+        """
+        self._check_fitted()
+        X = self._check_X(X)
+        was_training = self.training
+        self.eval()
+        total, seen = 0.0, 0
+        try:
+            for start in range(0, len(X), self._score_batch_size):
+                xb = X[start:start + self._score_batch_size]
+                logs = self._eval_step(xb, xb)
+                loss = logs["loss"] if isinstance(logs, dict) else logs
+                total += float(loss) * len(xb)
+                seen += len(xb)
+        finally:
+            if was_training:
+                self.train()
+        return -total / seen
+
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags (used by its model selection; scikit-learn is optional)."""
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    transformer_tags=TransformerTags() if hasattr(self, "transform") else None,
+                    input_tags=InputTags(two_d_array=True, three_d_array=True), non_deterministic=False)
 
     # ------------------------------------------------------------------ Keras protocol
     def get_config(self) -> dict:

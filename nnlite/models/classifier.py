@@ -203,6 +203,13 @@ class MLPClassifier(BaseModel):
         scores = self.decision_function(X)
         return self.classes_[np.argmax(scores, axis=1)]
 
+    def __sklearn_tags__(self):
+        """scikit-learn's tags of a classifier (scikit-learn is optional)."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(), input_tags=InputTags(two_d_array=True, three_d_array=True))
+
     def score(self, X, y):
         """Accuracy: the fraction of samples whose predicted class equals ``y``."""
         pred = self.predict(X)
