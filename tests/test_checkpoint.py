@@ -442,3 +442,13 @@ def test_resume_with_other_arguments_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match=r"cannot resume: hidden: checkpoint \[16\], this run \[8\]; "
                                               r"use the same arguments"):
         fit_resumable(Autoencoder(hidden=(8,), epochs=2, random_state=0), X, path, resume=True)
+
+
+def test_repr_after_restore_shows_only_changed_arguments(tmp_path):
+    from nnlite.models import ConvVAE
+    from nnlite.models.persistence import fit_resumable, restore_model
+
+    X = np.random.default_rng(0).random((8, 8, 8)).astype(np.float32)
+    fit_resumable(ConvVAE(latent_dim=2, hidden=8, epochs=1, random_state=0), X, tmp_path / "ck.npz")
+    restored = restore_model(tmp_path / "ck.npz")
+    assert repr(restored) == "ConvVAE(latent_dim=2, hidden=8, epochs=1, random_state=0)"

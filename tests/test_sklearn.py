@@ -59,3 +59,4 @@ def test_score_needs_a_fitted_model():
 
     with pytest.raises(NotFittedError, match="not fitted yet"):
         VAE().score(_flat())
+

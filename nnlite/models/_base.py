@@ -397,7 +397,16 @@ def backward_layers(layers, dy):
 
 
 def _same(a, b):
+    """``a`` equals the default ``b``, also when one went through JSON (a checkpoint's configuration):
+    ``[32, 64]`` is the default ``(32, 64)`` and ``'float32'`` the default ``np.float32``."""
+    from ..checkpoint import _jsonable
+
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return False
     try:
-        return bool(a == b) if not isinstance(a, np.ndarray) else False
+        if bool(a == b):
+            return True
     except Exception:  # noqa: BLE001 - comparison of odd types
         return False
+    ja, jb = _jsonable(a), _jsonable(b)
+    return ja is not None and ja == jb and not isinstance(ja, (dict,)) and type(ja) is type(jb)
