@@ -2,49 +2,57 @@
 
 Every layer is a :class:`Module` whose ``forward`` and ``backward`` are written by hand, side by side;
 :func:`gradcheck` proves a backward against central differences.
+
+Every submodule is an attribute after ``import nnlite`` (``nnlite.data``, ``nnlite.plots``, ...); the
+ones that import matplotlib (``plots``, ``demo``, ``cli``) load on first use, so ``import nnlite``
+stays fast.
 """
-from . import init, losses, optim
+import importlib
+
+from . import (atomic, callbacks, checkpoint, data, images, init, latent, layers, losses, metrics, models, module,
+               noise, optim, random, summary, threads, trainer)
+from .callbacks import Callback, EarlyStopping, HistoryLogger, LambdaCallback, ModelCheckpoint, TrainingDivergedError
+from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from .gradcheck import GradcheckResult, check_gradient, gradcheck
-from .layers import (ELU, Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, Reshape, Sequential, Sigmoid,
-                     Softmax, Softplus, Tanh)
+from .layers import (ELU, AvgPool2d, BatchNorm1d, BatchNorm2d, Concat, Conv2d, ConvTranspose2d, Dense, Dropout,
+                     Flatten, Identity, LeakyReLU, Linear, MaxPool2d, ReLU, Reshape, Residual, Sequential, Sigmoid,
+                     Softmax, Softplus, Tanh, Upsample)
+from .models import (GAN, VAE, AdversarialDenoiser, Autoencoder, ConvDenoisingAutoencoder, ConvVAE,
+                     DenoisingAutoencoder, MLPClassifier, ResidualDenoiser, SparseAutoencoder)
+from .models.persistence import fit_resumable, restore_model
 from .module import Module, Parameter
 from .random import as_generator
-from .trainer import Callback, LambdaCallback, Trainer, TrainingDivergedError, fit
+from .trainer import Trainer, fit
 
 __version__ = "0.1.0"
 
+#: Submodules loaded on first attribute access (they import matplotlib or the whole command line).
+_LAZY_SUBMODULES = ("plots", "demo", "cli")
+
 __all__ = [
-    "Module", "Parameter",
-    "Linear", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax", "Identity", "Flatten",
-    "Reshape", "Dropout", "Sequential",
-    "losses", "optim", "init",
-    "gradcheck", "check_gradient", "GradcheckResult",
-    "Trainer", "fit", "Callback", "LambdaCallback", "TrainingDivergedError",
+    # the layer contract
+    "Module", "Parameter", "gradcheck", "check_gradient", "GradcheckResult",
+    # layers
+    "Linear", "Dense", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax", "Identity", "Flatten",
+    "Reshape", "Dropout", "Sequential", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample",
+    "BatchNorm1d", "BatchNorm2d", "Residual", "Concat",
+    # training
+    "Trainer", "fit", "Callback", "LambdaCallback", "TrainingDivergedError", "ModelCheckpoint", "HistoryLogger",
+    "EarlyStopping",
+    # models
+    "Autoencoder", "DenoisingAutoencoder", "SparseAutoencoder", "VAE", "GAN", "AdversarialDenoiser",
+    "MLPClassifier", "ConvDenoisingAutoencoder", "ResidualDenoiser", "ConvVAE",
+    # checkpoints
+    "CheckpointError", "save_checkpoint", "load_checkpoint", "read_checkpoint", "fit_resumable", "restore_model",
+    # helpers
     "as_generator",
+    # submodules
+    "atomic", "callbacks", "checkpoint", "data", "images", "init", "latent", "layers", "losses", "metrics", "models",
+    "module", "noise", "optim", "random", "summary", "threads", "trainer", "plots", "demo", "cli",
 ]
-from . import metrics  # noqa: E402  (issue 4: psnr, ssim)
-__all__ += ["metrics"]
-from . import callbacks, checkpoint  # noqa: E402  (issue 8: checkpoints, resume)
-from .callbacks import EarlyStopping, HistoryLogger, ModelCheckpoint  # noqa: E402
-from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint  # noqa: E402
-__all__ += ["callbacks", "checkpoint", "ModelCheckpoint", "HistoryLogger", "EarlyStopping", "CheckpointError",
-            "save_checkpoint", "load_checkpoint", "read_checkpoint"]
-from . import threads  # noqa: E402  (issue 7: BLAS thread control)
-from .layers import Dense  # noqa: E402  (issue 7: fused Linear + activation)
-__all__ += ["threads", "Dense"]
-from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Concat, Conv2d, ConvTranspose2d,  # noqa: E402
-                     MaxPool2d, Residual, Upsample)  # (issue 5: conv layers)
-__all__ += ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample", "BatchNorm1d", "BatchNorm2d",
-            "Residual", "Concat"]
-from . import models, noise  # noqa: E402  (issue 3: autoencoders, VAE, noise)
-from .models import VAE, Autoencoder, DenoisingAutoencoder  # noqa: E402
-__all__ += ["models", "noise", "Autoencoder", "DenoisingAutoencoder", "VAE"]
-from .models import GAN, AdversarialDenoiser, MLPClassifier, SparseAutoencoder  # noqa: E402  (issue 6)
-__all__ += ["GAN", "AdversarialDenoiser", "MLPClassifier", "SparseAutoencoder"]
-from . import images  # noqa: E402  (issue 8: users' image files, tiling)
-from .checkpoint import fit_resumable, restore_model  # noqa: E402  (issue 8: checkpoints of nnlite.models)
-__all__ += ["images", "fit_resumable", "restore_model"]
-from . import latent  # noqa: E402  (issue 4: PCA / t-SNE views of latent codes)
-__all__ += ["latent"]
-from .models import ConvDenoisingAutoencoder, ConvVAE, ResidualDenoiser  # noqa: E402  (issue 5: conv models)
-__all__ += ["ConvDenoisingAutoencoder", "ResidualDenoiser", "ConvVAE"]
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'nnlite' has no attribute {name!r}")
