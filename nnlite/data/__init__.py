@@ -5,3 +5,4 @@ from .idx import FASHION_MNIST_CLASSES, KMNIST_CLASSES  # noqa: F401
 from .cifar import load_cifar10, load_cifar100, cifar10_class_names, cifar100_class_names, CIFAR10_CLASSES  # noqa: F401
 from .folder import load_image_folder  # noqa: F401
 from .batches import iterate_minibatches, Minibatches  # noqa: F401
+from .registry import DATASETS, Dataset, load_dataset  # noqa: F401

@@ -1,0 +1,338 @@
+"""Commands that use a trained checkpoint: ``denoise``, ``sample``, ``interpolate``, ``latent``."""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+
+from ._common import (UserError, encode_mean, figure_rows, float_in, formatter, free_path, image_shape_of,
+                      int_at_least, is_ink, load_data, load_model, out_dir, positive_int, save_figure, say,
+                      to_images, to_model_input, warn)
+
+# ------------------------------------------------------------------------------------------ denoise
+_DENOISE_EXAMPLES = """examples:
+  nnlite denoise runs/dae/checkpoint.npz scan.png --out clean/
+  nnlite denoise runs/dae/checkpoint.npz photos/ --noise gaussian --noise-level 0.3   # add noise, then remove it
+
+MLP models work on tiles of the size they were trained on (28x28 for MNIST) laid over the whole image
+with overlap (--stride), colour images channel by channel for grey models; convolutional models run on
+the whole image. Each input gets <name>_denoised.png and a side-by-side <name>_compare.png. A file that
+cannot be read is skipped with a warning; the command then ends with exit code 1 and the count.
+"""
+
+#: Inches per panel of a denoising comparison.
+COMPARE_CELL = 3.4
+
+
+def add_denoise(sub):
+    p = sub.add_parser("denoise", help="denoise your own PNG/JPEG files with a trained model",
+                       description="Denoise image files (any size) with a trained (denoising) autoencoder.",
+                       epilog=_DENOISE_EXAMPLES, formatter_class=formatter())
+    p.add_argument("checkpoint", help="checkpoint.npz written by 'nnlite train'")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of images")
+    p.add_argument("--noise", default=None, help="first corrupt the images with this noise (to see the model at "
+                                                 "work on clean pictures): salt_and_pepper, bit_flip, gaussian, masking")
+    p.add_argument("--noise-level", type=float_in(0.0), default=0.1, metavar="P",
+                   help="level of --noise (default 0.1)")
+    p.add_argument("--stride", type=positive_int, default=None, metavar="PX",
+                   help="step between tiles for MLP models (default half a tile: overlapping tiles are averaged)")
+    p.add_argument("--invert", default="auto", choices=("auto", "yes", "no"),
+                   help="models trained on light-ink-on-dark data (MNIST, the font: ink = 1) see dark-on-light "
+                        "scans inverted; auto inverts such images (mostly light) for such models (default auto)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: denoised/)")
+    p.set_defaults(func=cmd_denoise)
+
+
+def _per_channel(fn, img, c):
+    """Apply an image -> image function made for ``c`` channels to a grey or colour image."""
+    if img.ndim == 3 and c == 1:
+        return np.stack([np.asarray(fn(img[..., k])) for k in range(img.shape[2])], axis=-1)
+    if img.ndim == 2 and c == 3:
+        return np.asarray(fn(np.repeat(img[..., None], 3, axis=2))).mean(axis=2)
+    return np.asarray(fn(img))
+
+
+def _expand(paths):
+    """Image files of the given files and folders, and ``(path, problem)`` for those that have none."""
+    from ..images import list_images
+
+    files, bad = [], []
+    for p in paths:
+        try:
+            files.extend(list_images([p]))
+        except ValueError as exc:  # ImageError: missing, or a folder without images
+            bad.append((p, exc))
+    return files, bad
+
+
+def cmd_denoise(args):
+    from .. import plots
+    from ..images import ImageError, apply_tiled, read_image, write_image
+    from ..metrics import psnr
+    from ..noise import get_noise
+    from ..random import as_generator
+
+    model, ck = load_model(args.checkpoint)
+    if not hasattr(model, "reconstruct"):
+        raise UserError(f"{type(model).__name__} cannot reconstruct images; use an autoencoder, dae or vae checkpoint")
+    h, w, c = image_shape_of(model, ck)
+    files, bad = _expand(args.images)
+    n_inputs = len(files) + len(bad)
+    for p, exc in bad:
+        warn(f"{exc}; skipped")
+    noise_fn = get_noise(args.noise) if args.noise else None
+    rng = as_generator(args.seed)
+    out = out_dir(args, "denoised")
+    ink_model = is_ink(ck.extra, (h, w, c))
+    any_size = "tile" in inspect.signature(getattr(model, "denoise", lambda x: x)).parameters
+    for i, f in enumerate(files, 1):
+        try:
+            notes = []
+            img = read_image(f, mode=None, notes=notes)
+        except (ImageError, OSError) as exc:
+            warn(f"{exc}; skipped" if str(f) in str(exc) else f"{f}: {exc}; skipped")
+            bad.append((f, exc))
+            continue
+        for note in notes:
+            say(f"note: {note}")
+        invert = args.invert == "yes" or (args.invert == "auto" and ink_model and float(img.mean()) > 0.5)
+        if invert:
+            if args.invert == "auto":
+                say(f"note: {f}: mostly light image and a model trained on ink = 1 ({ck.extra.get('data')}): "
+                    "inverted before denoising and back after (--invert no to prevent)")
+            img = 1.0 - img
+        clean = None
+        if noise_fn is not None:
+            clean = img
+            img = np.clip(noise_fn(img, args.noise_level, rng), 0, 1).astype(np.float32)
+        say(f"[{i}/{len(files)}] {f}: {img.shape[1]}x{img.shape[0]} ...")
+        if any_size:  # a fully convolutional denoiser: the whole image at once (in blocks if large)
+            result = _per_channel(lambda im: model.denoise(im), img, c)
+        else:
+            stride = args.stride if args.stride else (max(1, h // 2), max(1, w // 2))
+            if img.shape[0] < h or img.shape[1] < w:
+                say(f"note: {f}: {img.shape[1]}x{img.shape[0]} is smaller than the model's {w}x{h} tiles; "
+                    "padded by reflection")
+            tile_shape = (h, w) if c == 1 else (h, w, c)
+
+            def fn(flat, tile_shape=tile_shape):  # flat (n, h*w*c) tiles, channels last
+                return np.asarray(model.reconstruct(flat.reshape((len(flat),) + tile_shape))).reshape(len(flat), -1)
+
+            result = apply_tiled(fn, img, (h, w), channels=c, stride=stride)
+        if invert:
+            img, result = 1.0 - img, 1.0 - np.asarray(result)
+            clean = None if clean is None else 1.0 - clean
+        den_path = write_image(out / f"{f.stem}_denoised.png", result)
+        panels = ([("clean", clean)] if clean is not None else []) + [("noisy" if clean is not None else "input", img),
+                                                                        ("denoised", result)]
+        titles = [t if clean is None or t == "clean" else f"{t}  PSNR {psnr(clean[None], np.clip(im, 0, 1)[None]):.1f} dB"
+                  for t, im in panels]
+        how = "whole image" if any_size else f"tiles of {h}x{w}"
+        fig = plots.image_strip([im for _, im in panels], titles, title=f"{f.name}: {type(model).__name__} ({how})",
+                                cell=COMPARE_CELL)
+        cmp_path = save_figure(fig, out / f"{f.stem}_compare.png")
+        say(f"[{i}/{len(files)}] {f} -> {den_path}, {cmp_path}")
+    if bad:
+        names = ", ".join(str(p) for p, _ in bad)
+        raise UserError(f"{len(bad)} of {n_inputs} inputs could not be read and were skipped: {names}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ sample
+_SAMPLE_EXAMPLES = """examples:
+  nnlite sample runs/vae/checkpoint.npz -n 64 --out samples/
+  nnlite sample runs/vae/checkpoint.npz -n 16 --seed 3
+
+Writes samples_n<N>_seed<SEED>.png and .npy (all N images, (N, H, W[, 3]) in [0, 1]); an existing file
+is replaced only with --overwrite. The figure shows at most 256 samples.
+"""
+
+#: The most samples drawn in the figure (a 16 x 16 grid); the .npy file holds them all.
+MAX_FIGURE_SAMPLES = 256
+
+
+def add_sample(sub):
+    p = sub.add_parser("sample", help="draw new images from a generative model (vae, gan)",
+                       description="Decode codes drawn from the prior N(0, I) of a VAE (or a GAN's generator).",
+                       epilog=_SAMPLE_EXAMPLES, formatter_class=formatter())
+    p.add_argument("checkpoint")
+    p.add_argument("-n", type=positive_int, default=64, help="number of samples (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: the checkpoint's folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing sample files of the same name")
+    p.set_defaults(func=cmd_sample)
+
+
+def cmd_sample(args):
+    model, ck = load_model(args.checkpoint)
+    if not hasattr(model, "sample"):
+        raise UserError(f"{type(model).__name__} is not a generative model (no prior to sample from); "
+                        "train a vae (or gan) for 'nnlite sample'")
+    out = out_dir(args, Path(args.checkpoint).parent)
+    stem = f"samples_n{args.n}_seed{args.seed}"
+    png, npy = (free_path(out / f"{stem}{ext}", args.overwrite) for ext in (".png", ".npy"))
+    shape = image_shape_of(model, ck)
+    S = to_images(model.sample(args.n, random_state=args.seed), shape)
+    shown = min(args.n, MAX_FIGURE_SAMPLES)
+    if shown < args.n:
+        say(f"note: the figure shows the first {shown} of {args.n} samples; all {args.n} are in {npy}")
+    title = f"{type(model).__name__}: {shown if shown == args.n else f'{shown} of {args.n}'} new samples from " \
+            f"z ~ N(0, I) (seed {args.seed})"
+    figure_rows([S[:shown]], [""], png, title, ncols=int(np.ceil(np.sqrt(shown))), ink=is_ink(ck.extra, shape))
+    np.save(npy, S)
+    say(f"wrote {png}")
+    say(f"wrote {npy}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ interpolate
+_INTERP_EXAMPLES = """examples:
+  nnlite interpolate runs/vae/checkpoint.npz 0 7            # images 0 and 7 of the training data
+  nnlite interpolate runs/font/checkpoint.npz a.png b.png --steps 12
+
+A and B are image files (resized to the model's input size) or indices into the data set the model
+was trained on. The codes are interpolated linearly and decoded.
+"""
+
+
+def add_interpolate(sub):
+    p = sub.add_parser("interpolate", help="walk the latent space between two images",
+                       description="Encode two images, interpolate their codes linearly and decode the path.",
+                       epilog=_INTERP_EXAMPLES, formatter_class=formatter())
+    p.add_argument("checkpoint")
+    p.add_argument("a", metavar="A", help="image file or index into the training data")
+    p.add_argument("b", metavar="B", help="image file or index into the training data")
+    p.add_argument("--steps", type=int_at_least(2), default=10,
+                   help="images along the path, ends included (default 10)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: the checkpoint's folder)")
+    p.set_defaults(func=cmd_interpolate)
+
+
+def _endpoint(spec, ck, image_shape, cache):
+    from PIL import Image
+
+    from ..images import read_image
+
+    h, w, c = image_shape
+    if spec.lstrip("-").isdigit():
+        if "X" not in cache:
+            e = ck.extra
+            if not e.get("data"):
+                raise UserError("this checkpoint does not record its data set; give image files instead of indices")
+            cache["X"] = load_data(e["data"], e.get("split", "train"), e.get("limit"), e.get("size"),
+                                   e.get("grey", False)).images
+        X = cache["X"]
+        i = int(spec)
+        if not 0 <= i < len(X):
+            raise UserError(f"index {i} is out of range: the data set {ck.extra['data']} has {len(X)} images "
+                            f"(0..{len(X) - 1})")
+        return X[i]
+    notes = []
+    img = read_image(spec, mode="L" if c == 1 else "RGB", notes=notes)
+    for note in notes:
+        say(f"note: {note}")
+    if img.shape[:2] != (h, w):
+        say(f"note: {spec}: resized from {img.shape[1]}x{img.shape[0]} to the model's {w}x{h}")
+        chans = [img] if img.ndim == 2 else [img[..., k] for k in range(3)]
+        res = [np.asarray(Image.fromarray(ch, mode="F").resize((w, h), Image.Resampling.BICUBIC)) for ch in chans]
+        img = np.clip(res[0] if img.ndim == 2 else np.stack(res, -1), 0, 1)
+    return img
+
+
+def cmd_interpolate(args):
+    from .. import plots
+
+    model, ck = load_model(args.checkpoint)
+    if not (hasattr(model, "encode") and hasattr(model, "decode")):
+        raise UserError(f"{type(model).__name__} has no encoder/decoder to interpolate with")
+    shape = image_shape_of(model, ck)
+    kind = ck.extra.get("kind", "mlp")
+    cache = {}
+    A, B = (_endpoint(s, ck, shape, cache) for s in (args.a, args.b))
+    za, zb = (encode_mean(model, to_model_input(im[None], kind)) for im in (A, B))
+    t = np.linspace(0, 1, args.steps, dtype=np.float32)[:, None]
+    Z = (1 - t) * za + t * zb
+    path_imgs = to_images(model.decode(Z.astype(za.dtype)), shape)
+    out = out_dir(args, Path(args.checkpoint).parent)
+    fig = plots.image_strip([A, *path_imgs, B], ["A"] + [f"t={v:.2f}" for v in t[:, 0]] + ["B"],
+                            title=f"{type(model).__name__}: decoded path from code(A) to code(B)",
+                            ink=is_ink(ck.extra, shape))
+    path = save_figure(fig, out / "interpolation.png")
+    say(f"wrote {path}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ latent
+_LATENT_EXAMPLES = """examples:
+  nnlite latent runs/font-ae/checkpoint.npz --data font5x7
+  nnlite latent runs/vae20/checkpoint.npz --data fashion-mnist --split test --limit 5000 --method pca
+  nnlite latent runs/vae20/checkpoint.npz --data mnist --split test --method tsne   # needs scikit-learn
+
+2-D codes are plotted as they are; larger codes are projected by PCA (NumPy SVD) or t-SNE
+(scikit-learn, pip install nnlite[tsne]). Points are coloured by class when the data set has labels.
+"""
+
+
+def add_latent(sub):
+    p = sub.add_parser("latent", help="plot the latent codes of a data set (2-D, PCA or t-SNE)",
+                       description="Encode a data set and plot its codes in 2-D.",
+                       epilog=_LATENT_EXAMPLES, formatter_class=formatter())
+    p.add_argument("checkpoint")
+    p.add_argument("--data", default=None, metavar="DATASET", help="data set (default: the one the model was trained on)")
+    p.add_argument("--split", default=None, choices=("train", "test"))
+    p.add_argument("--limit", type=positive_int, default=5000, metavar="N",
+                   help="encode at most N images (default 5000)")
+    p.add_argument("--method", default="auto", choices=("auto", "pca", "tsne"),
+                   help="projection of codes larger than 2-D (auto: as is for 2-D, else PCA)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: the checkpoint's folder)")
+    p.set_defaults(func=cmd_latent)
+
+
+def _project(Z, method, seed):
+    """2-D view of codes ``Z``: ``(Z2, xlabel, ylabel, how)``."""
+    m = Z.shape[1]
+    if m == 1:
+        return np.c_[Z, np.zeros(len(Z))], "z[0]", "", "1-D codes"
+    if method == "none" or (m == 2 and method == "pca"):
+        return Z, "z[0]", "z[1]", "2-D codes"
+    if method == "pca":
+        C = Z - Z.mean(axis=0)
+        _, s, Vt = np.linalg.svd(C, full_matrices=False)
+        var = s ** 2 / max((s ** 2).sum(), 1e-30)
+        return C @ Vt[:2].T, f"PC1 ({var[0]:.0%} of variance)", f"PC2 ({var[1]:.0%} of variance)", \
+            f"PCA of {m}-D codes"
+    try:
+        from sklearn.manifold import TSNE
+    except ImportError:
+        raise UserError("t-SNE needs scikit-learn, which is not installed: pip install 'nnlite[tsne]' "
+                        "(or use --method pca)") from None
+    return TSNE(n_components=2, random_state=seed, init="pca").fit_transform(Z), "t-SNE 1", "t-SNE 2", \
+        f"t-SNE of {m}-D codes"
+
+
+def cmd_latent(args):
+    from .. import plots
+
+    model, ck = load_model(args.checkpoint)
+    if not hasattr(model, "encode"):
+        raise UserError(f"{type(model).__name__} has no encoder")
+    e = ck.extra
+    data = args.data or e.get("data")
+    if not data:
+        raise UserError("give --data: this checkpoint does not record the data set it was trained on")
+    split = args.split or (e.get("split", "train") if data == e.get("data") else "train")
+    ds = load_data(data, split, args.limit, e.get("size"), e.get("grey", False))
+    Z = encode_mean(model, to_model_input(ds.images, e.get("kind", "mlp")))
+    m = Z.shape[1]
+    method = args.method if args.method != "auto" else ("none" if m <= 2 else "pca")
+    Z2, xl, yl, how = _project(Z, method, args.seed)
+    out = out_dir(args, Path(args.checkpoint).parent)
+    fig = plots.class_scatter(Z2, ds.labels, ds.class_names,
+                              f"{type(model).__name__} on {data} ({split}, {len(ds)} images): {how}", xl, yl)
+    path = save_figure(fig, out / f"latent_{method if m > 2 else '2d'}.png")
+    np.savez(out / "latent_codes.npz", codes=Z2, labels=ds.labels if ds.labels is not None else np.zeros(0))
+    say(f"wrote {path}")
+    return 0

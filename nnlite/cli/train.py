@@ -1,0 +1,254 @@
+"""``nnlite train``: fit a model on a data set into a run folder, resumable bit for bit."""
+from __future__ import annotations
+
+import inspect
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ._common import (UserError, available_models, encode_mean, figure_rows, float_in, formatter, load_data,
+                      model_class, out_dir, positive_float, positive_int, save_figure, say, to_images,
+                      to_model_input)
+
+_TRAIN_EXAMPLES = """examples:
+  nnlite train autoencoder --data font5x7 --latent-dim 2 --out runs/font-ae
+  nnlite train dae --data fashion-mnist --noise gaussian --noise-level 0.5 --epochs 5 --hidden 512,128 --latent-dim 32
+  nnlite train vae --data mnist --split test --latent-dim 20 --hidden 400 --epochs 20 --batch-size 128
+  nnlite train vae --data ~/pictures/faces --size 32 --grey --epochs 30
+  nnlite train dae --data fashion-mnist --epochs 20 --out runs/f --resume   # continue a stopped run
+
+The run folder gets checkpoint.npz (weights, optimizer, RNG states, history; resumable) with a readable
+checkpoint.json beside it, history.json, history.csv and PNG figures. The checkpoint and the history are
+written together every 2 seconds of training (--checkpoint-every/--checkpoint-steps for fixed periods) and
+at the end. Ctrl-C writes a checkpoint at the step just finished and prints the command that resumes it;
+a stopped run resumed with --resume ends with bit-identical weights. The progress bar (elapsed time, ETA,
+loss, samples/s) is drawn only on a terminal.
+"""
+
+#: The files a run folder gets from this command (``--overwrite`` removes them first).
+RUN_FILES = ("checkpoint.npz", "checkpoint.json", "history.json", "history.csv", "history.png", "denoising.png",
+             "reconstructions.png", "samples.png", "latent.png")
+
+#: fit_resumable keeps a ModelCheckpoint of its own; the run monitor decides when to save, so that one
+#: gets a period no run reaches.
+_NO_PERIODIC_SAVES = sys.maxsize
+
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+#: Images drawn in the figures of a run.
+FIGURE_IMAGES, FIGURE_SAMPLES, LATENT_POINTS = 16, 64, 5000
+
+
+def add_train(sub):
+    p = sub.add_parser("train", help="train a model on a data set; writes checkpoint, history and figures",
+                       description="Train an autoencoder, denoising autoencoder, VAE (or a conv/GAN model when "
+                                   "available) and write a resumable checkpoint, the history and figures.",
+                       epilog=_TRAIN_EXAMPLES, formatter_class=formatter())
+    models = list(available_models())
+    p.add_argument("model", choices=models, metavar="MODEL", help=f"one of: {', '.join(models)}")
+    from ..data import DATASETS
+
+    p.add_argument("--data", required=True, metavar="DATASET",
+                   help=f"{', '.join(DATASETS)}, or a folder of PNG/JPEG images")
+    p.add_argument("--split", default="train", choices=("train", "test"),
+                   help="which split of mnist/fashion-mnist/cifar10 (default train; only MNIST's test set may be "
+                        "on your machine)")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="use only the first N images")
+    p.add_argument("--size", type=positive_int, default=None, metavar="PX",
+                   help="image folders: resize/crop to PX x PX (default 32)")
+    p.add_argument("--grey", action="store_true", help="convert colour images to grey")
+    p.add_argument("--noise", default=None, help="dae: salt_and_pepper, bit_flip, gaussian or masking (default "
+                                                 "salt_and_pepper)")
+    p.add_argument("--noise-level", type=float_in(0.0), default=None, metavar="P",
+                   help="dae: probability p in [0, 1], or sigma for gaussian (default 0.1)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="epochs in total (default: the model's own choice)")
+    p.add_argument("--latent-dim", type=positive_int, default=None, metavar="M", help="size of the code (model default)")
+    p.add_argument("--hidden", default=None, metavar="W1,W2", help="hidden layer widths, e.g. 512,128")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--lr", type=positive_float, default=None, help="learning rate (model default)")
+    p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    p.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/MODEL-DATASET)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue from DIR/checkpoint.npz if it exists (same arguments as the first run)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start afresh in an existing run folder (its checkpoint, history and figures are "
+                            "removed first)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="EPOCHS",
+                   help="checkpoint (and history) every EPOCHS epochs (default: every 2 s of training)")
+    p.add_argument("--checkpoint-steps", type=positive_int, default=None, metavar="STEPS",
+                   help="also checkpoint every STEPS optimizer steps, inside epochs (long epochs); resume replays "
+                        "the rest of the epoch exactly")
+    p.add_argument("--threads", default="auto", metavar="N",
+                   help="BLAS threads per matrix product: 'auto' (default: chosen from the shapes only, so "
+                        "seeded runs repeat bit for bit), 'adaptive' (also 1 thread while the machine is busy; "
+                        "faster on a shared machine, not bit-reproducible), 'max' or an int\n")
+    p.set_defaults(func=cmd_train)
+
+
+def model_kwargs(args, cls):
+    """The model's constructor arguments from the command line; refuses those it does not take."""
+    accepted = inspect.signature(cls.__init__).parameters
+    kw = {"random_state": args.seed}
+    if args.latent_dim is not None:
+        kw["latent_dim"] = args.latent_dim
+    if args.hidden is not None:
+        try:
+            hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
+        except ValueError:
+            raise UserError(f"--hidden must be comma-separated ints such as 512,128, got {args.hidden!r}") from None
+        if "hidden" in accepted and isinstance(accepted["hidden"].default, int):
+            if len(hidden) != 1:
+                raise UserError(f"{cls.__name__} has one hidden layer: give one width, e.g. --hidden 256")
+            kw["hidden"] = hidden[0]
+        elif "hidden" in accepted:
+            kw["hidden"] = hidden
+        else:  # GAN: both players
+            kw["generator_hidden"], kw["discriminator_hidden"] = hidden[::-1], hidden
+    for name in ("batch_size", "lr", "epochs"):
+        if getattr(args, name) is not None:
+            kw[name] = getattr(args, name)
+    if args.noise is not None or args.noise_level is not None:
+        if "noise" not in accepted:
+            raise UserError(f"--noise/--noise-level apply to denoising models (dae), not {args.model!r}")
+        if args.noise is not None:
+            kw["noise"] = args.noise
+        if args.noise_level is not None:
+            kw["noise_level"] = args.noise_level
+    unknown = [k for k in kw if k not in accepted]
+    if unknown:
+        raise UserError(f"{cls.__name__} does not take {', '.join('--' + k.replace('_', '-') for k in unknown)}")
+    return kw
+
+
+def resume_command(args) -> str:
+    """The command line that continues this run: the same arguments with ``--resume``."""
+    argv = [a for a in getattr(args, "argv", sys.argv[1:]) if a != "--overwrite"]
+    if "--resume" not in argv:
+        argv.append("--resume")
+    if args.out is None:
+        argv += ["--out", str(args.run_dir)]
+    return "nnlite " + shlex.join(argv)
+
+
+def _prepare_run_folder(out: Path, args) -> Path:
+    ckpt = out / "checkpoint.npz"
+    if ckpt.exists() and not (args.resume or args.overwrite):
+        raise UserError(f"{ckpt} exists: pass --resume to continue that run, --overwrite to start afresh, or "
+                        "choose another --out")
+    if args.overwrite:
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+    if args.resume and not ckpt.exists():
+        say(f"note: {ckpt} does not exist yet; starting a fresh run")
+    return ckpt
+
+
+def cmd_train(args):
+    from ..checkpoint import CheckpointError, fit_resumable, read_checkpoint
+    from ..trainer import TrainingDivergedError
+    from .progress import Interrupted, RunMonitor, catch_sigint
+
+    cls, kind, preset = model_class(args.model)
+    if args.threads != "auto":
+        from .. import threads
+
+        try:
+            threads.set_policy(args.threads if args.threads in ("adaptive", "max") else int(args.threads))
+        except ValueError:
+            raise UserError(f"--threads must be 'auto', 'adaptive', 'max' or an int >= 1, got {args.threads!r}") from None
+    model = cls(**preset, **model_kwargs(args, cls))
+    if hasattr(model, "_validate_params"):  # hyper-parameter errors before loading the data
+        model._validate_params()
+    ds = load_data(args.data, args.split, args.limit, args.size, args.grey)
+    X = ds.images
+    image_shape = (X.shape[1], X.shape[2], X.shape[3] if X.ndim == 4 else 1)
+    out = out_dir(args, Path("runs") / f"{args.model}-{Path(args.data).name or 'data'}")
+    args.run_dir = out
+    ckpt = _prepare_run_folder(out, args)
+    extra = {"data": args.data, "split": args.split, "limit": args.limit, "size": args.size, "grey": args.grey,
+             "image_shape": list(image_shape), "kind": kind, "model": args.model}
+    say(f"training {cls.__name__} on {args.data}: {len(X)} images of {image_shape[0]}x{image_shape[1]}"
+        f"{'x3' if image_shape[2] == 3 else ''}, seed {args.seed} -> {out}")
+    monitor = RunMonitor(ckpt, out / "history", model, len(X), extra=extra, every_epochs=args.checkpoint_every,
+                         every_steps=args.checkpoint_steps, say=say)
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings(), catch_sigint(monitor):
+            # overflow on the way to a NaN: the trainer's NaN guard reports it
+            warnings.filterwarnings("ignore", category=RuntimeWarning, message=".*(overflow|invalid value)")
+            model, resumed = fit_resumable(model, to_model_input(X, kind), ckpt, resume=args.resume,
+                                           epochs=args.epochs, every_epochs=_NO_PERIODIC_SAVES, extra=extra,
+                                           callbacks=[monitor], verbose=0)
+    except Interrupted as stop:
+        where = f"in epoch {stop.epoch + 1}" if stop.mid_epoch else f"after epoch {stop.epoch}"
+        say(f"interrupted {where} (step {stop.step}); checkpoint written: {stop.path}")
+        say(f"resume with: {resume_command(args)}")
+        return EXIT_INTERRUPTED
+    except TrainingDivergedError as exc:
+        kept = ""
+        if ckpt.exists():
+            try:
+                kept = f"; the last good checkpoint is kept: {ckpt} (epoch {read_checkpoint(ckpt).epoch})"
+            except CheckpointError:
+                pass
+        raise UserError(f"{exc}{kept}") from None
+    finally:
+        monitor.close()
+    seconds = time.perf_counter() - t0
+    if resumed is not None and monitor.resumed_from is None:
+        say(f"resumed from epoch {resumed} of {ckpt}: the checkpoint already holds the whole run")
+    history = getattr(model, "history_", {})
+    monitor.history.write(history)
+    written = [ckpt, out / "history.json", out / "history.csv"]
+    written += train_figures(model, cls, kind, ds, image_shape, out, args)
+    if history:
+        first = "loss" if "loss" in history else next(iter(history))
+        say(f"final {first} {history[first][-1]:.5g} after {len(history[first])} epochs "
+            f"(trained in {seconds:.1f} s)")
+    for p in written:
+        say(f"wrote {p}")
+    return 0
+
+
+def train_figures(model, cls, kind, ds, image_shape, out, args):
+    """The run's figures: curves, reconstructions or denoising, samples, 2-D codes."""
+    from .. import plots
+
+    title = f"{cls.__name__} on {args.data}"
+    ink = ds.ink and image_shape[2] == 1
+    X = ds.images
+    figs = []
+    history = getattr(model, "history_", {})
+    if history:
+        figs.append(save_figure(plots.training_curves(history, f"{title}: training curves"), out / "history.png"))
+    pick = np.linspace(0, len(X) - 1, min(FIGURE_IMAGES, len(X))).astype(int)
+    Xs = X[pick]
+    Xin = to_model_input(Xs, kind)
+    if hasattr(model, "add_noise"):
+        noisy = np.clip(model.add_noise(Xin, random_state=args.seed), 0, 1)
+        den = model.reconstruct(noisy)
+        figs.append(figure_rows([Xs, to_images(noisy, image_shape), to_images(den, image_shape)],
+                                ["clean", "noisy", "denoised"], out / "denoising.png",
+                                f"{title}: clean / noisy ({model.noise} {model.noise_level}) / denoised", ink=ink))
+    elif hasattr(model, "reconstruct"):
+        rec = model.reconstruct(Xin)
+        figs.append(figure_rows([Xs, to_images(rec, image_shape)], ["original", "reconstruction"],
+                                out / "reconstructions.png", f"{title}: originals and reconstructions", ink=ink))
+    if hasattr(model, "sample"):
+        S = to_images(model.sample(FIGURE_SAMPLES, random_state=args.seed), image_shape)
+        half = FIGURE_SAMPLES // 2
+        figs.append(figure_rows([S[:half], S[half:]], ["samples", "samples"], out / "samples.png",
+                                f"{title}: {FIGURE_SAMPLES} new samples from z ~ N(0, I)", ncols=16, ink=ink))
+    if hasattr(model, "encode") and getattr(model, "latent_dim", 0) == 2:
+        Z = encode_mean(model, to_model_input(X[:LATENT_POINTS], kind))
+        labels = None if ds.labels is None else ds.labels[:LATENT_POINTS]
+        fig = plots.class_scatter(Z, labels, ds.class_names, f"{title}: 2-D latent codes", "z[0]", "z[1]")
+        figs.append(save_figure(fig, out / "latent.png"))
+    return figs
