@@ -9,6 +9,7 @@ float32 lanes, so a few 1e-7 relative.
 Also run with ``NUMBA_DISABLE_JIT=1`` by tests/test_kernels_nojit.py, then with tiny shapes (the kernels
 are pure Python loops there).
 """
+import copy
 import os
 
 import numba
@@ -23,6 +24,11 @@ NOJIT = os.environ.get("NUMBA_DISABLE_JIT", "0") == "1"
 SHAPES = [(1, 1), (1, 7), (3, 5)] if NOJIT else [(1, 1), (1, 7), (5, 3), (13, 37), (128, 101)]
 DTYPES = [np.float32, np.float64]
 ACTS = ["identity", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus"]
+
+
+def code(act):
+    """The fused kernels' branch for an activation name, as the registry gives it to Dense."""
+    return nnlite.layers.ACTIVATIONS[act].dense_kernel
 
 
 def tol(dtype):
@@ -84,10 +90,10 @@ def test_bias_act_forward_matches_twin(shape, act, dtype, rng):
     want = act_twin(y.astype(np.float64) + b, act, alpha)
     for kernel in (kd._bias_act_forward_serial, kd._bias_act_forward_parallel):
         got = y.copy()
-        kernel(got, b, kd.ACTIVATION_CODES[act], alpha)
+        kernel(got, b, code(act), alpha)
         np.testing.assert_allclose(got, want, **tol(dtype), err_msg=f"{kernel} {act}")
     no_bias = y.copy()
-    kd.bias_act_forward(no_bias, None, kd.ACTIVATION_CODES[act], alpha)
+    kd.bias_act_forward(no_bias, None, code(act), alpha)
     np.testing.assert_allclose(no_bias, act_twin(y, act, alpha), **tol(dtype))
 
 
@@ -101,18 +107,18 @@ def test_act_backward_matches_twin(shape, act, dtype, rng):
     dy = rng.standard_normal(shape).astype(dtype)
     dz_want = dy.astype(np.float64) * dact_twin(v, act, alpha)
     db0 = rng.standard_normal(shape[1]).astype(dtype)
-    code = kd.ACTIVATION_CODES[act]
+    branch = code(act)
     # serial (one block) and parallel with small blocks (several threads' worth of column blocks)
     for kernel, chunk in ((kd._act_backward_serial, shape[1]), (kd._act_backward_parallel, 2)):
         dz, db = np.empty_like(dy), db0.copy()
-        kernel(dy, y, code, alpha, dz, db, chunk)
+        kernel(dy, y, branch, alpha, dz, db, chunk)
         # the derivative from a rounded output: float32 relative error ~ a few ulp of y
         t = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(dz, dz_want, **t, err_msg=f"dz {act} chunk {chunk}")
         np.testing.assert_allclose(db, db0 + dz.astype(np.float64).sum(0), **tol(dtype), err_msg="db")
     # in place (out=dy) and without a bias gradient
     inplace = dy.copy()
-    out = kd.act_backward(inplace, y, code, alpha, out=inplace)
+    out = kd.act_backward(inplace, y, branch, alpha, out=inplace)
     assert out is inplace
     np.testing.assert_allclose(inplace, dz_want, **t)
 
@@ -320,25 +326,73 @@ def test_dense_gradcheck(act, bias):
     assert set(result.errors) == {"input", "weight"} | ({"bias"} if bias else set())
 
 
-@pytest.mark.parametrize("act", ACTS)
-def test_dense_equals_linear_plus_activation(act, rng):
+TWIN_ACTS = ACTS + [nnlite.LeakyReLU(0.2), nnlite.ELU(0.7)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", TWIN_ACTS, ids=str)
+def test_dense_equals_its_twin_sequential_linear_activation(act, dtype, rng):
+    """Dense(6, 4, act) and Sequential(Linear(6, 4), act) from the same seed: same weights, same forward
+    output, dx, dW and db (two batches, so the second backward adds into the first one's gradients)."""
     n = 1 if NOJIT else 9
-    lin = nnlite.Linear(6, 4, random_state=3)
-    dense = Dense(6, 4, activation=act, random_state=3)
+    act_module = copy.deepcopy(act) if isinstance(act, nnlite.Module) else nnlite.layers.get_activation(act)
+    twin = nnlite.Sequential(nnlite.Linear(6, 4, dtype=dtype, random_state=3), act_module)
+    dense = Dense(6, 4, activation=act, dtype=dtype, random_state=3)
     assert list(dense.state_dict()) == ["weight", "bias"]
-    np.testing.assert_array_equal(dense.weight.data, lin.weight.data)   # same init draws, same layout
-    a = nnlite.layers.get_activation(act)
-    x = rng.standard_normal((n, 6)).astype(np.float32)
-    y_ref = a(lin(x))
-    y = dense(x)
-    dy = rng.standard_normal(y.shape).astype(np.float32)
-    dx_ref = lin.backward(a.backward(dy))
-    dx = dense.backward(dy)
-    assert y.dtype == np.float32 and dx.dtype == np.float32
-    np.testing.assert_allclose(y, y_ref, rtol=2e-6, atol=1e-6)
-    np.testing.assert_allclose(dx, dx_ref, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(dense.weight.grad, lin.weight.grad, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(dense.bias.grad, lin.bias.grad, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(dense.weight.data, twin[0].weight.data)   # same init draws, same layout
+    np.testing.assert_array_equal(dense.bias.data, twin[0].bias.data)
+    t = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    twin.zero_grad()
+    dense.zero_grad()
+    for _ in range(2):
+        x = _pre(rng, (n, 6), dtype)
+        y_ref, y = twin(x), dense(x)
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        dx_ref, dx = twin.backward(dy), dense.backward(dy)
+        assert y.dtype == dtype and dx.dtype == dtype and dense.weight.grad.dtype == dtype
+        np.testing.assert_allclose(y, y_ref, **t, err_msg="forward")
+        np.testing.assert_allclose(dx, dx_ref, **t, err_msg="dx")
+        np.testing.assert_allclose(dense.weight.grad, twin[0].weight.grad, **t, err_msg="dW")
+        np.testing.assert_allclose(dense.bias.grad, twin[0].bias.grad, **t, err_msg="db")
+
+
+def test_linear_backward_is_the_plain_numpy_reference(rng):
+    """Linear's gradients are the textbook expressions, added (+=) into what is there."""
+    layer = nnlite.Linear(5, 3, dtype=np.float64, random_state=0)
+    x, dy = rng.standard_normal((4, 5)), rng.standard_normal((4, 3))
+    layer.zero_grad()
+    layer.weight.grad += 1.0                                             # something to add to
+    layer(x)
+    dx = layer.backward(dy)
+    np.testing.assert_array_equal(layer.weight.grad, 1.0 + x.T @ dy)
+    np.testing.assert_array_equal(layer.bias.grad, dy.sum(axis=0))
+    np.testing.assert_array_equal(dx, dy @ layer.weight.data.T)
+
+
+def test_dense_write_after_zero_grad_equals_adding_to_zeros(rng):
+    """The fused gemm writes a cleared gradient (beta = 0) instead of adding to zeros: bit for bit the
+    same result as the protocol's ``+=`` onto a zero-filled gradient."""
+    x = rng.standard_normal((16, 7)).astype(np.float32)
+    dy = rng.standard_normal((16, 5)).astype(np.float32)
+    lazy, eager = Dense(7, 5, "tanh", random_state=0), Dense(7, 5, "tanh", random_state=0)
+    lazy.zero_grad()                                                     # cleared: the gemm writes
+    eager.zero_grad()
+    eager.weight.grad                                                    # a read fills the zeros: the gemm adds
+    for layer in (lazy, eager):
+        layer(x)
+        layer.backward(dy)
+    np.testing.assert_array_equal(lazy.weight.grad, eager.weight.grad)
+    np.testing.assert_array_equal(lazy.bias.grad, eager.bias.grad)
+
+
+def test_dense_fuses_exactly_the_registrys_elementwise_activations():
+    assert list(nnlite.layers.ELEMENTWISE_ACTIVATIONS) == sorted(set(nnlite.layers.ACTIVATIONS) - {"softmax"})
+    for name in nnlite.layers.ELEMENTWISE_ACTIVATIONS:
+        cls = nnlite.layers.ACTIVATIONS[name]
+        layer = Dense(2, 2, name)
+        assert nnlite.layers.ACTIVATIONS[layer.activation] is cls and layer._code == cls.dense_kernel
+    codes = {nnlite.layers.ACTIVATIONS[a].dense_kernel for a in ACTS}
+    assert codes == {kd.IDENTITY, kd.RELU, kd.LEAKY_RELU, kd.ELU, kd.SIGMOID, kd.TANH, kd.SOFTPLUS}
 
 
 def test_dense_accumulates_grads_and_loads_linear_weights(rng):

@@ -18,7 +18,8 @@ and for the losses and the VAE (one pass computing both the value and the gradie
   ``z = mu + exp(logvar / 2) eps`` with the KL divergence ``-1/2 sum(1 + logvar - mu^2 - e^logvar)``
   and their gradients.
 
-Activation codes (``ACTIVATION_CODES``), with the derivative written from the output ``y``:
+Activation codes (``IDENTITY`` ... ``SOFTPLUS``; each activation class of :mod:`nnlite.layers.activations`
+names its own as ``dense_kernel``), with the derivative written from the output ``y``:
 
 =========== ===================================== =====================================
 name        y = act(v)                            dy/dv from y
@@ -64,9 +65,14 @@ REDUCE_FLAGS = dict(KERNEL_FLAGS, fastmath={"contract", "reassoc"})
 #: Blocks with at least this many elements use the ``parallel=True`` kernels (measured crossover, 2 cores).
 PARALLEL_MIN_SIZE = 1 << 22
 
+#: The branches of the dense kernels, one per activation (the ``act`` argument).
 IDENTITY, RELU, LEAKY_RELU, ELU, SIGMOID, TANH, SOFTPLUS = range(7)
-ACTIVATION_CODES = {"identity": IDENTITY, "linear": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU,
-                    "elu": ELU, "sigmoid": SIGMOID, "tanh": TANH, "softplus": SOFTPLUS}
+
+#: The parallel backward kernel splits the columns into about this many blocks per thread (so that
+#: uneven blocks still balance), each at least ``MIN_COLUMN_BLOCK`` columns wide (one block is a row
+#: slice that LLVM vectorizes: narrower ones are mostly loop overhead).
+BLOCKS_PER_THREAD = 4
+MIN_COLUMN_BLOCK = 16
 
 
 def _use_parallel(size: int) -> bool:
@@ -183,7 +189,7 @@ def act_backward(dy: np.ndarray, y: np.ndarray, act: int, alpha: float = 0.0, ou
     db_arr = _EMPTY[y.dtype] if db is None else db
     N, M = y.shape
     if _use_parallel(y.size):
-        chunk = max(16, -(-M // (4 * numba.get_num_threads())))
+        chunk = max(MIN_COLUMN_BLOCK, -(-M // (BLOCKS_PER_THREAD * numba.get_num_threads())))   # ceil
         _act_backward_parallel(dy, y, act, float(alpha), dz, db_arr, chunk)
     else:
         _act_backward_serial(dy, y, act, float(alpha), dz, db_arr, max(M, 1))
