@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from ..layers import Dense, Sequential, get_activation
-from ..layers.activations import ACTIVATIONS
+from ..layers.activations import ELEMENTWISE_ACTIVATIONS
 from ..module import Module
 from ..optim import OPTIMIZERS, get_optimizer
 from ..random import as_generator, spawn
@@ -30,7 +30,7 @@ class NotFittedError(ValueError, AttributeError):
 
 
 #: Activation names a hidden layer may use (softmax is not elementwise; 'linear' is an alias of identity).
-HIDDEN_ACTIVATIONS = tuple(sorted(set(ACTIVATIONS) - {"softmax"}))
+HIDDEN_ACTIVATIONS = ELEMENTWISE_ACTIVATIONS
 
 LR_SCHEDULES = ("cosine", "constant")
 
