@@ -110,11 +110,11 @@ class MLPClassifier(BaseModel):
         return y
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, y, epochs=None, validation_data=None, verbose=0):
+    def fit(self, X, y, epochs=None, validation_data=None, verbose=0, callbacks=()):
         """Train from scratch on ``X`` (``(N, n_features)`` or images ``(N, H, W)``) and labels ``y``.
 
-        ``validation_data=(X_val, y_val)`` adds ``val_loss`` and ``val_accuracy`` to ``history_``.
-        Returns ``self``.
+        ``validation_data=(X_val, y_val)`` adds ``val_loss`` and ``val_accuracy`` to ``history_``;
+        ``callbacks`` are extra :class:`~nnlite.Callback` hooks for the trainer. Returns ``self``.
         """
         self._validate_params()
         X = self._check_X(X, reset=True)
@@ -157,7 +157,7 @@ class MLPClassifier(BaseModel):
             return {"loss": loss.forward(logits, yb), "accuracy": float(np.mean(logits.argmax(1) == yb))}
 
         trainer = Trainer(self, opt, step=step, eval_step=eval_step, batch_size=bs, epochs=ep, shuffle=True,
-                          random_state=shuffle_rng, verbose=verbose)
+                          random_state=shuffle_rng, callbacks=list(callbacks), verbose=verbose)
         history = trainer.fit(X, y_idx, validation_data=None if Xv is None else (Xv, yv))
         self.history_ = {k: list(v) for k, v in history.items()}
         self.loss_curve_ = self.history_["loss"]

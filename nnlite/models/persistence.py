@@ -283,24 +283,13 @@ def _fit_resumable(model, X, path, resume, epochs, every_epochs, every_steps, ca
     ours += list(callbacks)
     resume_cb = _ResumeCallback(path if resumed is not None else None, epochs)
     ours.append(resume_cb)
-    if "callbacks" in inspect.signature(model.fit).parameters:
-        try:
-            model.fit(X, epochs=epochs, callbacks=ours, **fit_kwargs)
-        except _AlreadyComplete:
-            return restore_model(path), resumed
-    else:
-        original = type(model)._extra_callbacks
-
-        def _extra_callbacks():
-            return original(model) + ours
-
-        object.__setattr__(model, "_extra_callbacks", _extra_callbacks)
-        try:
-            model.fit(X, epochs=epochs, **fit_kwargs)
-        except _AlreadyComplete:
-            return restore_model(path), resumed
-        finally:
-            object.__delattr__(model, "_extra_callbacks")
+    if "callbacks" not in inspect.signature(model.fit).parameters:
+        raise TypeError(f"fit_resumable: {type(model).__name__}.fit takes no callbacks=, so it cannot save "
+                        "checkpoints while it trains")
+    try:
+        model.fit(X, epochs=epochs, callbacks=ours, **fit_kwargs)
+    except _AlreadyComplete:
+        return restore_model(path), resumed
     # Once more at the end: the same weights, now with everything fit sets after the last epoch
     # (history_, n_iter_, ...), so restore_model gives exactly the fitted model.
     tr = resume_cb.trainer
