@@ -6,6 +6,11 @@ Usage::
     python -m benchmarks --quick              # fewer steps (a smoke run, ~1 minute)
     python -m benchmarks --steps 400 --only vae,mlp_dae --dtype float64 --out /tmp/steps64.md
     python -m benchmarks --what kernels       # only the per-kernel micro-benchmarks
+    python -m benchmarks --what models        # every model's fit, end to end, vs PyTorch and JAX
+                                              # (benchmarks.models; the table the README quotes)
+
+The step tables (``--what steps``) are kernel micro-benchmarks: hand-built training steps of three
+networks, not the models' ``fit``; ``--what models`` times what users run.
 
 How it measures (so the numbers can be trusted on a busy machine):
 
@@ -39,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import alone as alone_mod
+from benchmarks import models as models_mod
 from benchmarks.timing import blas_peak, interleave
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,7 +260,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=None, help="timed steps per implementation (default 300)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 30)")
     p.add_argument("--only", default="vae,mlp_dae,conv_dae", help="comma-separated: vae,mlp_dae,conv_dae")
-    p.add_argument("--what", default="steps,kernels,compile", help="comma-separated: steps,kernels,compile")
+    p.add_argument("--what", default="steps,kernels,compile",
+                   help="comma-separated: steps,kernels,compile,models")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--out", default=None, help="steps table file (default benchmarks/results/steps.md, or "
@@ -270,12 +277,13 @@ def main(argv=None):
                         "steps/rounds steps per implementation")
     p.add_argument("--pause-ms", type=float, default=200.0,
                    help="untimed pause before each own-process block, so the other process's threads go idle")
+    models_mod.add_arguments(p)
     args = p.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     what = {s.strip() for s in args.what.split(",") if s.strip()}
-    unknown = what - {"steps", "kernels", "compile"} | set(args.only) - {"vae", "mlp_dae", "conv_dae"}
+    unknown = what - {"steps", "kernels", "compile", "models"} | set(args.only) - {"vae", "mlp_dae", "conv_dae"}
     if unknown:
-        p.error(f"unknown names {sorted(unknown)}; --what takes steps,kernels,compile and --only "
+        p.error(f"unknown names {sorted(unknown)}; --what takes steps,kernels,compile,models and --only "
                 "vae,mlp_dae,conv_dae")
     args.steps = args.steps or (40 if args.quick else 300)
     args.warmup = args.warmup or (5 if args.quick else 30)
@@ -287,6 +295,11 @@ def main(argv=None):
         print(msg, flush=True)
 
     t_start = time.perf_counter()
+    if what == {"models"}:                         # its own workers and header: no step-table set-up
+        models_mod.main_models(args, log, [f"Command: `python -m benchmarks {' '.join(sys.argv[1:])}`  ",
+                                           f"Date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  "])
+        log(f"done in {time.perf_counter() - t_start:.0f} s")
+        return
     import nnlite  # noqa: F401  (imported here so the import time is not in the step timings)
 
     peak = blas_peak(args.dtype)
@@ -299,7 +312,7 @@ def main(argv=None):
         out = Path(args.out) if args.out else RESULTS / ("steps.md" if args.dtype == np.float32
                                                          else f"steps_{args.dtype.name}.md")
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("## Training steps: nnlite vs plain NumPy vs PyTorch\n\n" + "\n".join(header + lines))
+        out.write_text("## Kernel micro-benchmarks: hand-built training steps, nnlite vs plain NumPy vs PyTorch\n\n" + "\n".join(header + lines))
         log(f"wrote {out}")
     if "compile" in what:                           # its own file, so each part can be re-run alone
         lines = compile_times(args.only, args.batch, log)
@@ -315,6 +328,8 @@ def main(argv=None):
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("## Kernels: fused Numba vs their NumPy twins\n\n" + "\n".join(header + lines))
         log(f"wrote {out}")
+    if "models" in what:
+        models_mod.main_models(args, log, header[:2])
     log(f"done in {time.perf_counter() - t_start:.0f} s")
 
 

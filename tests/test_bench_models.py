@@ -1,0 +1,111 @@
+"""The models benchmark (``python -m benchmarks --what models``): its reference networks are the nnlite
+models' architectures (same trainable parameter count, row by row), and the harness runs end to end.
+Nothing here compares times: a benchmark is never a pass/fail test."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import models as bm  # noqa: E402
+
+
+def _tiny(row, n=10):
+    """``n`` random samples of the row's data shape (architectures do not depend on pixel values)."""
+    rng = np.random.default_rng(0)
+    shape = (3, 64, 64) if row.data == "rgb64" else (28, 28)
+    return rng.random((n, *shape), dtype=np.float32), np.arange(n) % 10
+
+
+def _nnlite_params(row):
+    X, y = _tiny(row)
+    model = row.make(epochs=1, batch_size=4)
+    model.fit(X, y) if row.labels else model.fit(X)
+    return sum(p.data.size for p in model.parameters()), X.shape[1:]
+
+
+@pytest.mark.parametrize("row", bm.ROWS, ids=lambda r: r.name)
+def test_pytorch_reference_has_the_nnlite_models_parameter_count(row):
+    ok, why = bm.available("torch")
+    if not ok:
+        pytest.skip(f"PyTorch reference not checked: {why} (pip install nnlite[bench])")
+    from benchmarks import models_torch
+
+    n_nn, shape = _nnlite_params(row)
+    ref = models_torch.Reference(row.model, row.params(), shape)
+    assert ref.n_params() == n_nn, f"{row.name}: PyTorch {ref.n_params():,} parameters, nnlite {n_nn:,}"
+
+
+@pytest.mark.parametrize("row", bm.ROWS, ids=lambda r: r.name)
+def test_jax_reference_has_the_nnlite_models_parameter_count(row):
+    ok, why = bm.available("jax")
+    if not ok:
+        pytest.skip(f"JAX reference not checked: {why} (pip install nnlite[jax])")
+    from benchmarks import models_jax
+
+    n_nn, shape = _nnlite_params(row)
+    n_jax = models_jax.n_params(row, shape)
+    assert n_jax == n_nn, f"{row.name}: JAX {n_jax:,} parameters, nnlite {n_nn:,}"
+
+
+def test_every_model_class_has_a_row():
+    import nnlite.models as models
+
+    classes = {"Autoencoder", "DenoisingAutoencoder", "VAE", "SparseAutoencoder", "MLPClassifier", "GAN",
+               "AdversarialDenoiser", "ConvDenoisingAutoencoder", "ResidualDenoiser", "ConvVAE"}
+    assert classes <= {name for name in dir(models) if isinstance(getattr(models, name), type)}
+    assert {r.model for r in bm.ROWS} == classes
+    assert {r.kwargs.get("architecture") for r in bm.ROWS if r.model == "ResidualDenoiser"} == {"unet", "dncnn"}
+    assert {r.kwargs.get("generator") for r in bm.ROWS if r.model == "GAN"} == {None, "dcgan"}
+
+
+def test_ratio_stats_are_per_round():
+    r = bm.ratio_stats([1.0, 3.0, 2.0], [2.0, 2.0, 1.0])
+    assert r == {"median": 1.5, "min": 0.5, "max": 2.0, "rounds": 3}
+    assert bm.ratio_stats([1.0], []) is None
+
+
+def test_worker_env_drops_only_the_openblas_kernel_overrides(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", "1048576")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    env = bm.worker_env("default")
+    assert "OPENBLAS_CORETYPE" not in env and "OPENBLAS_L2_SIZE" not in env
+    assert env["OPENBLAS_NUM_THREADS"] == "2"
+    assert bm.worker_env("as-is")["OPENBLAS_CORETYPE"] == "Haswell"
+
+
+def test_spin_load_is_killed_when_the_block_ends():
+    with bm.SpinLoad(30) as load:
+        assert load.proc.poll() is None                  # spinning
+    assert load.proc.poll() is not None                  # gone, long before its 30 s
+
+
+def test_quick_run_end_to_end_nnlite_only(tmp_path):
+    """Two rows, the busy-machine row and both output files, through the real command line."""
+    out = tmp_path / "models.md"
+    env = dict(os.environ)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--what", "models", "--quick", "--models",
+                           "vae,mlp_classifier", "--models-out", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    text = out.read_text()
+    assert "| VAE 784-400-20 |" in text and "| MLPClassifier 784-256-10 |" in text
+    assert "Busy machine" in text and "nnlite, 1 BLAS thread" in text
+    res = json.loads(out.with_suffix(".json").read_text())
+    assert res["impls"] == ["nnlite"] and res["quick"]
+    table = res["tables"][0]
+    assert [r["name"] for r in table["rows"]] == ["vae", "mlp_classifier"]
+    for r in table["rows"]:
+        assert not r["errors"], r["errors"]
+        s = r["summary"]["nnlite"]
+        assert s["rounds"] == 1 and s["median"] > 0 and np.isfinite(s["loss"])
+    assert table["busy"] and table["busy"][0]["name"] == "vae"
+    assert not (ROOT / "benchmarks" / "results" / "models.md").samefile(out) if (
+        ROOT / "benchmarks" / "results" / "models.md").exists() else True
