@@ -13,7 +13,7 @@ import numpy as np
 
 from . import threads as _threads
 from ._kernels.optim import PARALLEL_MIN_SIZE as _ADAM_PARALLEL_MIN
-from ._kernels.optim import _adam_parallel, _adam_serial, adam_update  # noqa: F401
+from ._kernels.optim import _adam_parallel, _adam_serial
 from .module import Module, Parameter
 
 

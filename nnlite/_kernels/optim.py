@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import math
 
-import numba
-
 from .._numba import njit, njit_parallel, prange
 
 #: Arrays smaller than this are updated by the serial kernel: waking Numba's threads costs more than it
@@ -47,9 +45,3 @@ def _adam(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correction2,
 # error_model='numpy': no ZeroDivisionError check in the loop, so LLVM can vectorize it (4x faster).
 _adam_serial = njit(_adam, error_model="numpy")
 _adam_parallel = njit_parallel(_adam, error_model="numpy")
-
-
-def adam_update(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correction2, weight_decay, decoupled):
-    """Dispatch to the serial or parallel kernel by size; all arrays flat and contiguous."""
-    kernel = _adam_parallel if p.shape[0] >= PARALLEL_MIN_SIZE and numba.get_num_threads() > 1 else _adam_serial
-    kernel(p, g, m, v, lr, beta1, beta2, eps, bias_correction1, bias_correction2, weight_decay, decoupled)
