@@ -105,7 +105,8 @@ def model_class(name: str):
 
 def load_model(path):
     """``(model, checkpoint)`` from a checkpoint written by ``nnlite train``."""
-    from ..checkpoint import read_checkpoint, restore_model
+    from ..checkpoint import read_checkpoint
+    from ..models.persistence import restore_model
 
     ck = read_checkpoint(path)
     return restore_model(path, ck), ck

@@ -43,7 +43,7 @@ def _expected_errors():
     from ..checkpoint import CheckpointError
     from ..data import DatasetError
     from ..images import ImageError
-    from ..trainer import TrainingDivergedError
+    from .. import TrainingDivergedError
 
     return (UserError, CheckpointError, ImageError, DatasetError, TrainingDivergedError, ValueError, TypeError,
             OSError)

@@ -21,9 +21,9 @@ import sys
 import time
 import warnings
 
+from .. import Callback
 from ..callbacks import HistoryLogger
 from ..checkpoint import CheckpointError, save_checkpoint
-from ..trainer import Callback
 
 __all__ = ["RunMonitor", "Interrupted", "catch_sigint", "format_duration"]
 
@@ -209,6 +209,9 @@ class RunMonitor(Callback):
             self.save(trainer)
 
     def on_train_end(self, trainer):
+        self.close()
+
+    def on_train_abort(self, trainer, error):
         self.close()
 
     def close(self):

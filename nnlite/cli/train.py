@@ -151,8 +151,9 @@ def _prepare_run_folder(out: Path, args) -> Path:
 
 
 def cmd_train(args):
-    from ..checkpoint import CheckpointError, fit_resumable, read_checkpoint
-    from ..trainer import TrainingDivergedError
+    from ..checkpoint import CheckpointError, read_checkpoint
+    from ..models.persistence import fit_resumable
+    from .. import TrainingDivergedError
     from .progress import Interrupted, RunMonitor, catch_sigint
 
     cls, kind, preset = model_class(args.model)
