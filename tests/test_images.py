@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nnlite.images import (ImageError, apply_tiled, infer_image_shape, list_images, read_image, tile_image, untile,
-                           write_image)
+from nnlite.images import (ImageError, apply_blocks, apply_tiled, from_nchw, infer_image_shape, list_images,
+                           model_image_shape, read_image, tile_image, to_channels_last, to_nchw, untile, write_image)
 
 
 def _rgb(h=9, w=13, seed=0):
@@ -143,6 +143,135 @@ def test_apply_tiled_handles_channels_and_checks_fn():
     np.testing.assert_allclose(out, grey, atol=1e-6)
     with pytest.raises(ValueError, match="must return one reconstruction per tile"):
         apply_tiled(lambda f: f[:, :10], grey, 8)
+
+
+def _mixing_fn(n_in, seed=0):
+    """A nonlinear map of flat tiles that mixes the pixels of a tile (so overlaps disagree), row by row
+    with no BLAS call (whose rounding may depend on the batch size)."""
+    w = np.random.default_rng(seed).standard_normal(n_in).astype(np.float32)
+    return lambda flat: np.tanh(flat * w + np.roll(flat, 1, axis=1) - flat.mean(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("shape, tile, stride, channels", [
+    ((50, 61), 8, 3, 1), ((50, 61), (8, 6), (5, 6), 1), ((37, 53, 3), 8, 4, 1), ((37, 53, 3), 8, 5, 3),
+    ((20, 31), 8, 4, 3), ((5, 90), 16, 8, 1), ((1, 40), 8, 8, 1), ((8, 8), 8, None, 1)])
+@pytest.mark.parametrize("batch_size", [1, 7, 256])
+def test_apply_tiled_equals_untile_of_every_tile_at_once(shape, tile, stride, channels, batch_size):
+    # the obvious twin: cut every tile, run them all, average them back; apply_tiled streams the same
+    # work in batches and must give exactly the same bits
+    x = np.random.default_rng(1).random(shape).astype(np.float32)
+    th, tw = (tile, tile) if isinstance(tile, int) else tile
+    fn = _mixing_fn(th * tw * channels)
+    planes = [x[..., c] for c in range(x.shape[2])] if x.ndim == 3 and channels == 1 else [x]
+    expected = []
+    for plane in planes:
+        src = np.repeat(plane[..., None], 3, axis=2) if plane.ndim == 2 and channels == 3 else plane
+        tiles, layout = tile_image(src, tile, stride)
+        out = untile(fn(tiles.reshape(len(tiles), -1)).reshape(tiles.shape), layout)
+        expected.append(out.mean(axis=2) if plane.ndim == 2 and channels == 3 else out)
+    expected = np.stack(expected, -1) if len(planes) > 1 else expected[0]
+    got = apply_tiled(fn, x, tile, channels=channels, stride=stride, batch_size=batch_size)
+    assert got.shape == x.shape and got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_apply_tiled_reports_progress_in_tiles():
+    calls = []
+    x = np.zeros((40, 30, 3), np.float32)
+    apply_tiled(lambda f: f, x, 8, channels=1, stride=4, batch_size=10, progress=lambda d, t: calls.append((d, t)))
+    # per channel 9 rows (origins 0, 4, ..., 32) x 7 columns (0, 4, ..., 20 and 22 flush with the border)
+    total = 3 * 9 * 7
+    assert calls[-1] == (total, total) and all(t == total for _, t in calls)
+    steps = [b - a for (a, _), (b, _) in zip([(0, 0)] + calls, calls)]
+    assert all(1 <= s <= 10 for s in steps)
+
+
+def test_tiling_arguments_are_checked_by_name():
+    # a stride longer than the tile would leave pixels between tiles that no tile covers (NaN)
+    with pytest.raises(ValueError, match=r"apply_tiled: stride \(5, 7\) is longer than the tile \(8, 6\)"):
+        apply_tiled(lambda f: f, np.zeros((50, 61)), (8, 6), stride=(5, 7))
+    with pytest.raises(ValueError, match=r"tile_image: stride \(9, 9\) is longer than the tile \(8, 8\)"):
+        tile_image(np.zeros((50, 61)), 8, stride=9)
+    with pytest.raises(ValueError, match="apply_tiled: stride must be >= 1, got 0"):
+        apply_tiled(lambda f: f, np.zeros((9, 9)), 4, stride=0)
+    with pytest.raises(ValueError, match="apply_tiled: batch_size must be an int >= 1, got 0"):
+        apply_tiled(lambda f: f, np.zeros((9, 9)), 4, batch_size=0)
+    with pytest.raises(ValueError, match=r"tile_image: tile must be an int or a pair of ints, got 'big'"):
+        tile_image(np.zeros((9, 9)), "big")
+
+
+_PEAK_RSS_SCRIPT = """
+import resource, sys
+import numpy as np
+from nnlite.images import apply_tiled
+from nnlite.models import DenoisingAutoencoder
+
+side = int(sys.argv[1])
+model = DenoisingAutoencoder(latent_dim=2, hidden=(4,), epochs=1, random_state=0)
+model.fit(np.random.default_rng(0).random((16, 16 * 16)).astype(np.float32))
+image = np.random.default_rng(1).random((side, side), dtype=np.float32)
+rss_before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
+out = apply_tiled(lambda flat: model.reconstruct(flat), image, 16)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(out.shape == image.shape, image.nbytes, peak - rss_before)
+"""
+
+
+def test_denoising_a_large_image_through_an_mlp_holds_only_the_output(tmp_path):
+    # a 4000 x 4000 grey image through a 16x16 MLP: stacking every tile at once held ~40 bytes per
+    # pixel (640 MB here, 120 with overlapping tiles); streamed, the call needs little more than its output
+    import subprocess
+    import sys
+
+    script = tmp_path / "peak.py"
+    script.write_text(_PEAK_RSS_SCRIPT)
+    res = subprocess.run([sys.executable, str(script), "4000"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    ok, image_bytes, extra = res.stdout.split()
+    assert ok == "True"
+    assert int(extra) < int(image_bytes) + 96 * 2**20, (
+        f"denoising a {int(image_bytes) / 2**20:.0f} MB image took {int(extra) / 2**20:.0f} MB beyond it")
+
+
+def test_layouts_round_trip_and_name_the_layout():
+    g = np.random.default_rng(3)
+    for shape, layout in [((2, 5, 6), "NHW"), ((2, 3, 5, 6), "NCHW"), ((2, 5, 6, 3), "NHWC"), ((2, 1, 5, 6), "NCHW")]:
+        X = g.random(shape)
+        Y, got = to_nchw(X)
+        assert got == layout and Y.ndim == 4 and Y.shape[2:] == (5, 6)
+        np.testing.assert_array_equal(from_nchw(Y, got), X)
+    with pytest.raises(ValueError, match=r"my_fn: images must be a batch of images.*got shape \(5,\)"):
+        to_nchw(np.zeros(5), "images", "my_fn")
+    nchw = g.random((4, 3, 5, 6))
+    np.testing.assert_array_equal(to_channels_last(nchw, (5, 6, 3)), nchw.transpose(0, 2, 3, 1))
+    assert to_channels_last(g.random((4, 30)), (5, 6, 1)).shape == (4, 5, 6)
+
+
+def test_model_image_shape_from_the_record_the_fit_or_the_size():
+    class Fitted:
+        pass
+
+    m = Fitted()
+    m.input_shape_ = (3, 32, 32)
+    assert model_image_shape(m) == (32, 32, 3)
+    assert model_image_shape(m, recorded=[7, 5, 1]) == (7, 5, 1)
+    m.input_shape_ = (28, 28)
+    assert model_image_shape(m) == (28, 28, 1)
+    m.input_shape_, m.n_features_in_ = (35,), 35
+    assert model_image_shape(m) == (7, 5, 1)
+
+
+def test_apply_blocks_equals_a_whole_image_pass_for_a_local_fn():
+    # a 3x3 box filter sees 1 pixel around: with a margin of 2 every block's centre is exact
+    def box(x):
+        p = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect")
+        return sum(p[:, :, i:i + x.shape[2], j:j + x.shape[3]] for i in range(3) for j in range(3)) / 9
+
+    x = np.random.default_rng(4).random((2, 1, 37, 50))
+    seen = []
+    out = apply_blocks(lambda b: seen.append(b.shape) or box(b), x, 16, margin=2, multiple=4)
+    np.testing.assert_allclose(out, box(x), atol=1e-12)
+    assert max(s[2] for s in seen) <= 16 + 2 * 4 and len(seen) == 3 * 4
 
 
 def test_infer_image_shape():

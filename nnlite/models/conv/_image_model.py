@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from ...images import _check_images, from_nchw
+from ...images.layout import _check_images, from_nchw
 from ...noise import NOISES, get_noise
 
 __all__ = []

@@ -14,7 +14,8 @@ import numbers
 
 import numpy as np
 
-from ...images import _check_images, _pad_to_multiple, apply_blocks, from_nchw
+from ...images.layout import _check_images, from_nchw
+from ...images.tiling import _pad_to_multiple, apply_blocks
 from ...losses import MSELoss
 from ...random import as_generator
 from .._base import BaseModel, NotFittedError
