@@ -316,3 +316,65 @@ def test_python2_pickles_like_the_official_files(tmp_path):
     images, labels = load_cifar10("test", path=tmp_path, dtype="uint8")
     np.testing.assert_array_equal(images.reshape(3, 3072), rows)
     assert labels.tolist() == [4, 0, 9]
+
+
+# ------------------------------------------------------------------------------------------- bounded reading
+
+@pytest.mark.parametrize("mode", ["w:gz", "w:bz2", "w:xz", "w", "w|gz"])
+def test_archive_compressions_and_pax_headers_load(tmp_path, mode):
+    data, nhwc, labels = make_batch(2, 3)
+    with tarfile.open(str(tmp_path / "cifar-10-python.tar.gz"), mode, format=tarfile.PAX_FORMAT) as tar:
+        for name, blob in (("x" * 120 + "/readme.html", b"<html>"), ("cifar-10-batches-py/test_batch", data)):
+            info = tarfile.TarInfo(name)  # a 120-character folder needs a PAX header
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    images, got = load_cifar10("test", path=tmp_path, layout="NHWC", dtype="uint8")
+    np.testing.assert_array_equal(images, nhwc)
+    np.testing.assert_array_equal(got, labels["labels"])
+
+
+def test_batch_larger_than_an_official_one_is_refused_unread(tmp_path, monkeypatch):
+    from nnlite.data import cifar
+
+    data, _, _ = make_batch(3, 0)
+    p = _folder_with_test_batch(tmp_path, data)
+    monkeypatch.setattr(cifar, "_IMAGES_PER_FILE", {"cifar-10": {"train": 0, "test": 0}})  # cap: 1 MiB
+    assert load_cifar10("test", path=tmp_path)[0].shape == (3, 3, 32, 32)
+    with open(p, "ab") as f:
+        f.truncate(cifar._file_caps("cifar-10")["test_batch"] + 1)
+    with pytest.raises(DatasetError, match=r"the file holds 1048577 bytes \(1.0 MB\); CIFAR-10's test_batch "
+                                           r"holds at most 1048576 bytes") as info:
+        load_cifar10("test", path=tmp_path)
+    assert str(p) in str(info.value)
+
+
+def test_archive_member_larger_than_an_official_one_is_refused(tmp_path, monkeypatch):
+    from nnlite.data import cifar
+
+    make_cifar10(tmp_path, "tar", n=3)
+    monkeypatch.setattr(cifar, "_BYTES_PER_IMAGE", 0)
+    monkeypatch.setattr(cifar, "_IMAGES_PER_FILE", {"cifar-10": {"train": 0, "test": 0}})
+    monkeypatch.setattr(cifar, "_file_caps", lambda dataset: dict.fromkeys(
+        ["batches.meta", "test_batch"] + BATCHES, 1000))
+    with pytest.raises(DatasetError, match=r"archive member cifar-10-batches-py/data_batch_1 holds \d+ bytes; "
+                                           r"CIFAR-10's data_batch_1 holds at most 1000 bytes"):
+        load_cifar10("train", path=tmp_path)
+
+
+def test_shared_containers_are_rebuilt_once_and_stay_shared():
+    from nnlite.data.cifar import RestrictedUnpickler
+
+    def nested(depth):
+        a = [np.arange(3, dtype=np.uint8)]
+        for _ in range(depth):
+            a = [a, a]  # 2**depth paths through 2 * depth + 1 lists
+        return a
+
+    back = RestrictedUnpickler(io.BytesIO(pickle.dumps({b"x": nested(40)}, protocol=2)), "x").load()[b"x"]
+    assert back[0] is back[1]  # rebuilt once, shared as in the pickle
+    leaf = back
+    for _ in range(40):
+        leaf = leaf[0]
+    np.testing.assert_array_equal(leaf[0], np.arange(3, dtype=np.uint8))
+    with pytest.raises(DatasetError, match="nested too deeply"):
+        RestrictedUnpickler(io.BytesIO(pickle.dumps({b"x": nested(60)}, protocol=2)), "x").load()

@@ -206,3 +206,24 @@ def test_argument_errors(tmp_path, kwargs, match):
     save(tmp_path / "a.png", np.zeros((3, 3), np.uint8))
     with pytest.raises(ValueError, match=match):
         load_image_folder(tmp_path, **kwargs)
+
+
+def test_image_larger_than_max_pixels_is_refused_before_decoding(tmp_path):
+    save(tmp_path / "a.png", np.zeros((10, 20), np.uint8))
+    assert load_image_folder(tmp_path, mode="L", max_pixels=200)[0].shape == (1, 10, 20)
+    assert load_image_folder(tmp_path, mode="L", max_pixels=None)[0].shape == (1, 10, 20)
+    with pytest.raises(DatasetError, match=r"image of 20x10 pixels .* larger than max_pixels = 199") as info:
+        load_image_folder(tmp_path, mode="L", max_pixels=199)
+    assert "a.png" in str(info.value)
+    for bad in (0, True, 2.5, "100"):
+        with pytest.raises(ValueError, match="max_pixels must be a positive int or None"):
+            load_image_folder(tmp_path, max_pixels=bad)
+
+
+def test_fifo_named_like_an_image_is_skipped_unopened(tmp_path):
+    import os
+
+    save(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    os.mkfifo(tmp_path / "b.png")  # opening it would block until a writer came
+    images, names = load_image_folder(tmp_path, mode="L")
+    assert names == ["a.png"]

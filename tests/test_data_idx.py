@@ -157,6 +157,59 @@ def test_missing_file_and_folder(tmp_path):
     assert "is a folder" in _error(tmp_path)
 
 
+def test_gzip_read_as_gzip_reads_it(tmp_path):
+    """Several members (the data split across them), and zero padding after the last, as gzip accepts."""
+    a = np.arange(600, dtype=np.uint8).reshape(20, 30)
+    data = idx_bytes(a)
+    p = tmp_path / "x.idx.gz"
+    p.write_bytes(gzip.compress(data[:7]) + gzip.compress(b"") + gzip.compress(data[7:]) + bytes(1000))
+    assert gzip.GzipFile(fileobj=io.BytesIO(p.read_bytes())).read() == data  # the reference agrees
+    np.testing.assert_array_equal(read_idx(p), a)
+
+
+def test_corrupt_gzip_checksum_is_refused(tmp_path):
+    data = bytearray(gzip.compress(idx_bytes(np.arange(50, dtype=np.uint8))))
+    data[-8] ^= 0xFF  # the CRC-32 of the content
+    p = tmp_path / "x.gz"
+    p.write_bytes(bytes(data))
+    assert "corrupt or truncated gzip data" in _error(p)
+
+
+def test_max_bytes_bounds_the_declared_size(tmp_path):
+    p = write_idx(tmp_path / "x.gz", np.zeros((4, 5), np.int16), gz=True)  # 40 bytes of data
+    assert read_idx(p, max_bytes=40).shape == (4, 5)
+    assert read_idx(p, max_bytes=None).shape == (4, 5)
+    with pytest.raises(DatasetError, match=r"shape \(4, 5\) of int16: 40 bytes of data, more than "
+                                           r"max_bytes = 39 bytes") as info:
+        read_idx(p, max_bytes=39)
+    assert str(p) in str(info.value)
+
+
+def test_trailing_bytes_in_gzip_are_counted_then_refused(tmp_path):
+    p = tmp_path / "x.gz"
+    p.write_bytes(gzip.compress(idx_bytes(np.zeros(3, np.uint8)) + b"abcd"))
+    assert "4 unexpected bytes" in _error(p)
+    p.write_bytes(gzip.compress(idx_bytes(np.zeros(3, np.uint8)) + bytes(3 << 20)))
+    assert "more than 1048576 unexpected bytes" in _error(p)
+
+
+def test_device_and_fifo_are_refused_unopened(tmp_path):
+    import os
+
+    assert "is a character device, expected an IDX file" in _error("/dev/zero")
+    fifo = tmp_path / "fifo.idx"
+    os.mkfifo(fifo)  # open() would block until a writer came
+    assert "is a FIFO" in _error(fifo)
+
+
+def test_loader_refuses_header_larger_than_the_official_file(tmp_path):
+    make_mnist_folder(tmp_path)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(10001, np.uint8), gz=True)
+    with pytest.raises(DatasetError, match="more than the 10000 labels of mnist's test split") as info:
+        load_mnist("test", path=tmp_path)
+    assert "t10k-labels-idx1-ubyte.gz" in str(info.value)
+
+
 # ---------------------------------------------------------------------------------------------- loaders
 
 @pytest.mark.parametrize("gz", [True, False])

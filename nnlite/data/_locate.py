@@ -25,9 +25,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._bounded import open_regular
 from .errors import DatasetError
 
-__all__ = ["RemoteFile", "DatasetInfo", "DATASETS", "data_home", "search_dirs", "find_file", "fetch",
+__all__ = ["RemoteFile", "DatasetInfo", "DATASETS", "data_home", "search_dirs", "present", "find_file", "fetch",
            "download_dir", "download_file", "file_md5"]
 
 #: Indirection so tests can serve local bytes instead of touching the network.
@@ -146,12 +147,21 @@ def download_dir(dataset: str, path: str | os.PathLike | None = None) -> Path:
     return Path(path).expanduser() if path is not None else data_home() / _info(dataset).folder
 
 
+def present(path: Path) -> bool:
+    """Whether something other than a folder is at ``path`` (following symlinks).
+
+    A device or FIFO named like a dataset file counts as present, so that its reader refuses it by name
+    instead of a download silently replacing it.
+    """
+    return path.exists() and not path.is_dir()
+
+
 def find_file(dirs: list[Path], names: list[str]) -> Path | None:
-    """The first ``dir / name`` that is a file, trying every name in every folder in order; else None."""
+    """The first ``dir / name`` that is :func:`present`, trying every name in every folder in order; else None."""
     for d in dirs:
         for name in names:
             candidate = d / name
-            if candidate.is_file():
+            if present(candidate):
                 return candidate
     return None
 
@@ -227,9 +237,10 @@ def _missing_message(info, missing, dirs, download, problems, path):
 
 
 def file_md5(path: str | os.PathLike) -> str:
-    """Hex MD5 of a file, read in chunks."""
+    """Hex MD5 of a regular file, read in chunks (a device or FIFO raises DatasetError)."""
     h = hashlib.md5()
-    with open(path, "rb") as f:
+    f, _ = open_regular(path, "a dataset file")
+    with f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()

@@ -17,11 +17,19 @@ arguments: no NumPy code runs on untrusted state. Once the pickle is read, each 
 checked (a plain numeric type code, a byte order, a shape, exactly ``prod(shape) * itemsize`` bytes)
 and only then built with ``numpy.frombuffer``. Any other global (``os.system``, ``builtins.eval``, ...)
 raises :class:`DatasetError` before anything is called.
+
+Bounded reading: each batch file (or archive member) is refused before it is read when it is larger
+than the largest official one can be (its images at up to 2 bytes a pixel, as NumPy's protocol-2
+pickles store them from Python 3, plus 256 bytes of labels and file name per image); the whole
+archive is read through a cap on its decompressed size; devices and FIFOs are refused unopened; and the
+containers of a pickle are rebuilt once each, however often the pickle refers to them.
 """
 from __future__ import annotations
 
+import bz2
 import codecs
 import io
+import lzma
 import math
 import pickle
 import tarfile
@@ -31,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _locate
+from ._bounded import CappedReader, GzipStream, describe_size, open_regular, read_all
 from .errors import DatasetError
 from .idx import _convert
 
@@ -156,13 +165,38 @@ class RestrictedUnpickler(pickle.Unpickler):
     Dicts, lists, tuples, str, bytes, ints and floats need no globals. The few globals of a NumPy
     array's pickle resolve to inert stand-ins (see the module docstring); :meth:`load` then turns them
     into arrays after validating them. Any other global raises :class:`DatasetError` naming it and the file.
+
+    Parameters
+    ----------
+    file : binary file object
+        The pickle.
+    name : str
+        Name used in messages.
+    max_array_bytes : int, optional
+        Most bytes all arrays together may hold once built, and most bytes ``_codecs.encode`` may make.
+        Default: the size of ``file`` when it is an ``io.BytesIO`` (each array's bytes are in the pickle
+        once; arrays built again and again on one shared string could otherwise multiply it), else no limit.
     """
 
-    def __init__(self, file, name: str = "<pickle>"):
+    def __init__(self, file, name: str = "<pickle>", max_array_bytes: int | None = None):
         super().__init__(file, encoding="bytes")
         self._name = name
+        if max_array_bytes is None and isinstance(file, io.BytesIO):
+            max_array_bytes = file.getbuffer().nbytes
+        self._max_array_bytes = self._encode_left = max_array_bytes
+
+    def _encode(self, text, encoding="latin1"):
+        """``_codecs.encode``, charged to ``max_array_bytes``: a pickle may encode one string many times."""
+        if self._encode_left is not None:
+            self._encode_left -= len(text) if isinstance(text, str) else 0
+            if self._encode_left < 0:
+                raise DatasetError("the pickle encodes more bytes than it holds: one string encoded again and "
+                                   "again", path=self._name)
+        return _latin1_encode(text, encoding)
 
     def find_class(self, module, name):
+        if (module, name) == ("_codecs", "encode"):
+            return self._encode
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
@@ -171,24 +205,46 @@ class RestrictedUnpickler(pickle.Unpickler):
                                path=self._name) from None
 
     def load(self):
-        return _resolve(super().load(), self._name, 0)
+        return _Rebuild(self._name, self._max_array_bytes)(super().load(), 0)
 
 
-def _resolve(obj, name: str, depth: int):
-    """Replace the stand-ins inside plain containers by validated arrays / dtypes."""
-    if depth > 50:
-        raise DatasetError("pickle nested too deeply for a CIFAR batch", path=name)
-    if isinstance(obj, (_ArrayStub, _DtypeStub)):
-        return obj.resolve(name)
-    if obj is _NdarrayClass:
-        raise DatasetError("stray numpy.ndarray reference in the pickle", path=name)
-    if isinstance(obj, dict):
-        return {_resolve(k, name, depth + 1): _resolve(v, name, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_resolve(v, name, depth + 1) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_resolve(v, name, depth + 1) for v in obj)
-    return obj
+class _Rebuild:
+    """Replace the stand-ins inside plain containers by validated arrays / dtypes.
+
+    Each container and stand-in is rebuilt once, remembered by ``id``, and shared where the pickle
+    shares it: a pickle can refer to one list many times (``b = [a, a]; c = [b, b]; ...``), and
+    rebuilding each reference anew would take time exponential in the depth. The arrays built may hold
+    ``max_array_bytes`` in all.
+    """
+
+    def __init__(self, name: str, max_array_bytes: int | None):
+        self.name, self.left, self.done = name, max_array_bytes, {}
+
+    def __call__(self, obj, depth: int):
+        if depth > 50:
+            raise DatasetError("pickle nested too deeply for a CIFAR batch", path=self.name)
+        if obj is _NdarrayClass:
+            raise DatasetError("stray numpy.ndarray reference in the pickle", path=self.name)
+        if not isinstance(obj, (dict, list, tuple, _ArrayStub, _DtypeStub)):
+            return obj
+        seen = self.done.get(id(obj))
+        if seen is not None:
+            return seen[1]
+        if isinstance(obj, (_ArrayStub, _DtypeStub)):
+            out = obj.resolve(self.name)
+            if isinstance(out, np.ndarray) and self.left is not None:
+                self.left -= out.nbytes
+                if self.left < 0:
+                    raise DatasetError("the arrays in the pickle hold more bytes than the pickle itself: "
+                                       "several arrays built on one shared string of bytes", path=self.name)
+        elif isinstance(obj, dict):
+            out = {self(k, depth + 1): self(v, depth + 1) for k, v in obj.items()}
+        elif isinstance(obj, list):
+            out = [self(v, depth + 1) for v in obj]
+        else:
+            out = tuple(self(v, depth + 1) for v in obj)
+        self.done[id(obj)] = (obj, out)  # obj kept alive, so its id stays its own
+        return out
 
 
 def _unpickle(data: bytes, name: str):
@@ -211,15 +267,21 @@ def _parse_batch(data: bytes, name: str, label_key: str, n_classes: int):
     d = _as_str_keys(_unpickle(data, name), name)
     for key in ("data", label_key):
         if key not in d:
-            raise DatasetError(f"missing key b'{key}' (keys found: {sorted(d)})", path=name)
+            raise DatasetError(f"missing key b'{key}' (keys found: {sorted(d, key=repr)})", path=name)
     images = d["data"]
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 2 \
             or images.shape[1] != 3072:
         desc = (f"{images.dtype} array of shape {images.shape}" if isinstance(images, np.ndarray)
                 else type(images).__name__)
         raise DatasetError(f"b'data' must be a uint8 array of shape (N, 3072), got {desc}", path=name)
+    raw = d[label_key]
+    if isinstance(raw, (list, tuple)) and not all(isinstance(v, int) for v in raw):
+        # checked before np.asarray, which would walk (and multiply) nested lists
+        bad = next(v for v in raw if not isinstance(v, int))
+        raise DatasetError(f"b'{label_key}' must be a list of N ints, got a {type(bad).__name__} among them",
+                           path=name)
     try:
-        labels = np.asarray(d[label_key])
+        labels = np.asarray(raw)
     except Exception as exc:
         raise DatasetError(f"b'{label_key}' is not a list of ints ({exc})", path=name) from exc
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
@@ -237,7 +299,7 @@ def _parse_batch(data: bytes, name: str, label_key: str, n_classes: int):
 def _parse_names(data: bytes, name: str, key: str) -> list[str]:
     d = _as_str_keys(_unpickle(data, name), name)
     if key not in d:
-        raise DatasetError(f"missing key b'{key}' (keys found: {sorted(d)})", path=name)
+        raise DatasetError(f"missing key b'{key}' (keys found: {sorted(d, key=repr)})", path=name)
     names = d[key]
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in names):
         raise DatasetError(f"b'{key}' must be a list of strings, got {type(names).__name__}", path=name)
@@ -255,6 +317,25 @@ _SPECS = {
     "cifar-100": ("cifar-100-python.tar.gz", "cifar-100-python",
                   {"train": ["train"], "test": ["test"]}, "meta", {"fine_labels": 100, "coarse_labels": 20}),
 }
+#: Images in each official batch file, by dataset and split.
+_IMAGES_PER_FILE = {"cifar-10": {"train": 10000, "test": 10000}, "cifar-100": {"train": 50000, "test": 10000}}
+#: Most bytes a pickled batch spends per image: 3072 pixels at up to 2 bytes each (NumPy's protocol-2
+#: pickles written by Python 3 store the pixels as a latin-1 string in UTF-8), labels and a file name.
+_BYTES_PER_IMAGE = 2 * 3072 + 256
+_META_MAX = 1 << 20
+#: Decompressed bytes allowed in an archive beyond its batch and meta files (readme, tar headers).
+_ARCHIVE_SLACK = 16 << 20
+#: Largest single record tarfile may read (a PAX or GNU long-name header); real ones are a few hundred bytes.
+_TAR_MAX_RECORD = 1 << 20
+
+
+def _file_caps(dataset: str) -> dict[str, int]:
+    """Largest size each file of ``dataset`` can have, by file name."""
+    _, _, splits, meta, _ = _SPECS[dataset]
+    caps = {n: _IMAGES_PER_FILE[dataset][split] * _BYTES_PER_IMAGE + (1 << 20)
+            for split, files in splits.items() for n in files}
+    caps[meta] = _META_MAX
+    return caps
 
 
 def _find_source(dataset: str, path, download: bool) -> Path:
@@ -263,44 +344,82 @@ def _find_source(dataset: str, path, download: bool) -> Path:
     for d in _locate.search_dirs(dataset, path):
         if (d / folder).is_dir():
             return d / folder
-        if (d / meta).is_file() or (d / splits["test"][0]).is_file():
+        if _locate.present(d / meta) or _locate.present(d / splits["test"][0]):
             return d
-        if (d / archive).is_file():
+        if _locate.present(d / archive):
             return d / archive
     hint = f"(The extracted folder {folder}/ is accepted instead of {archive}.)"
     (found,) = _locate.fetch(dataset, [archive], path=path, download=download, hint=hint)
     return found
 
 
-def _read_members(source: Path, names: list[str]) -> dict[str, tuple[bytes, str]]:
-    """Bytes of each named batch file, from a folder or straight out of the tar archive."""
+def _decompressed(f, name: str):
+    """A ``read(n)`` stream of the tar inside ``f``: gzip (the official), bzip2, xz or none."""
+    head = f.read(6)
+    f.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        return GzipStream(f, name)
+    if head[:3] == b"BZh":
+        return bz2.BZ2File(f)
+    if head == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(f)
+    return f
+
+
+def _read_members(source: Path, names: list[str], dataset: str = "cifar-10") -> dict[str, tuple[bytes, str]]:
+    """Bytes of each named batch file, from a folder or straight out of the tar archive.
+
+    No file is read that is larger than the largest official one (:func:`_file_caps`); the archive is
+    read through a :class:`CappedReader` bounded by the sum of those sizes.
+    """
+    label = dataset.upper()
+    caps = _file_caps(dataset)
     out = {}
     if source.is_dir():
         for n in names:
             p = source / n
-            try:
-                out[n] = (p.read_bytes(), str(p))
-            except FileNotFoundError:
-                raise DatasetError(f"missing batch file {n} (expected in the extracted folder)", path=p) from None
-            except OSError as exc:
-                raise DatasetError(f"cannot read the file ({exc})", path=p) from exc
+            if not _locate.present(p):
+                raise DatasetError(f"missing batch file {n} (expected in the extracted folder)", path=p)
+            out[n] = (read_all(p, f"{label}'s {n}", caps[n]), str(p))
         return out
     wanted = set(names)
+    f, _ = open_regular(source, f"the {label} archive")
     try:
-        with tarfile.open(source, "r:*") as tar:
-            for member in tar:  # one streaming pass; nothing is written to disk
-                base = member.name.rsplit("/", 1)[-1]
-                if member.isfile() and base in wanted and base not in out:
-                    f = tar.extractfile(member)
-                    out[base] = (f.read(), f"{source}:{member.name}")
-                    if len(out) == len(wanted):
-                        break
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        with f:
+            stream = CappedReader(_decompressed(f, str(source)), sum(caps.values()) + _ARCHIVE_SLACK,
+                                  _TAR_MAX_RECORD, str(source), f"the {label} archive")
+            with tarfile.open(fileobj=stream, mode="r:") as tar:
+                for member in tar:  # one forward pass; nothing is written to disk
+                    base = member.name.rsplit("/", 1)[-1]
+                    if member.isfile() and base in wanted and base not in out:
+                        where = f"{source}:{member.name}"
+                        if member.size > caps[base]:
+                            raise DatasetError(f"archive member {member.name} holds "
+                                               f"{describe_size(member.size)}; {label}'s {base} holds at most "
+                                               f"{describe_size(caps[base])}", path=source)
+                        out[base] = (_read_member(tar.extractfile(member), member.size), where)
+                        if len(out) == len(wanted):
+                            break
+    except DatasetError:
+        raise
+    except (tarfile.TarError, EOFError, zlib.error, OSError, lzma.LZMAError) as exc:
         raise DatasetError(f"corrupt or truncated archive ({type(exc).__name__}: {exc})", path=source) from exc
     missing = [n for n in names if n not in out]
     if missing:
         raise DatasetError(f"archive has no member(s) {', '.join(missing)}", path=source)
     return out
+
+
+def _read_member(f, size: int) -> bytes:
+    """A tar member's ``size`` bytes, in chunks (tarfile would otherwise ask for them in one read)."""
+    chunks, got = [], 0
+    while got < size:
+        chunk = f.read(min(1 << 20, size - got))
+        if not chunk:
+            raise EOFError(f"member ends after {got} of its {size} bytes")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
 
 
 def _layout(images: np.ndarray, layout: str) -> np.ndarray:
@@ -318,7 +437,7 @@ def _load(dataset, split, path, layout, dtype, download, label_key):
     if layout not in ("NCHW", "NHWC"):
         raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
     _convert(np.zeros(0, np.uint8), dtype)  # validate dtype before reading 170 MB
-    members = _read_members(_find_source(dataset, path, download), splits[split])
+    members = _read_members(_find_source(dataset, path, download), splits[split], dataset)
     parts = [_parse_batch(data, name, label_key, classes[label_key]) for data, name in members.values()]
     images = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
     labels = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
@@ -365,7 +484,7 @@ def load_cifar100(split: str = "train", path=None, layout: str = "NCHW", dtype="
 
 def cifar10_class_names(path=None, download: bool = True) -> list[str]:
     """The 10 class names read from ``batches.meta`` (index = label), found as for :func:`load_cifar10`."""
-    (data, name), = _read_members(_find_source("cifar-10", path, download), ["batches.meta"]).values()
+    (data, name), = _read_members(_find_source("cifar-10", path, download), ["batches.meta"], "cifar-10").values()
     return _parse_names(data, name, "label_names")
 
 
@@ -373,5 +492,5 @@ def cifar100_class_names(path=None, label_mode: str = "fine", download: bool = T
     """The 100 fine (or 20 coarse) class names read from CIFAR-100's ``meta`` file (index = label)."""
     if label_mode not in ("fine", "coarse"):
         raise ValueError(f"label_mode must be 'fine' or 'coarse', got {label_mode!r}")
-    (data, name), = _read_members(_find_source("cifar-100", path, download), ["meta"]).values()
+    (data, name), = _read_members(_find_source("cifar-100", path, download), ["meta"], "cifar-100").values()
     return _parse_names(data, name, f"{label_mode}_label_names")

@@ -3,6 +3,10 @@
 Every file is decoded to float32 in [0, 1] first (so 16-bit PNGs keep their precision), converted to the
 requested mode, then either resized and centre-cropped to ``size`` or cut into ``patch`` x ``patch``
 tiles (or both: resize first, then tile).
+
+Memory is bounded per file: its width and height are read from its header, and a file of more than
+``max_pixels`` pixels (a 79 KB PNG can declare 9000 x 9000, 972 MB as float32 RGB) is refused before
+it is decoded. Only regular files are listed, so a FIFO or device named ``*.png`` is never opened.
 """
 from __future__ import annotations
 
@@ -38,6 +42,27 @@ def _list_files(root: Path, recursive: bool) -> list[Path]:
     files = [p for p in it if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
              and not any(part.startswith(".") for part in p.relative_to(root).parts)]
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+#: Default ``max_pixels``: 25 megapixels (a 6000 x 4000 photo), 300 MB as float32 RGB.
+MAX_PIXELS = 25_000_000
+
+
+def _check_pixels(path: Path, max_pixels: int | None):
+    """Refuse a file whose header declares more than ``max_pixels`` pixels, before decoding it."""
+    if max_pixels is None:
+        return
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:  # reads the header only
+            w, h = im.size
+    except Exception:  # not an image, or Pillow's own bomb check: read_image reports it
+        return
+    if w * h > max_pixels:
+        raise DatasetError(f"image of {w}x{h} pixels ({w * h / 1e6:.1f} megapixels) is larger than max_pixels = "
+                           f"{max_pixels} ({max_pixels / 1e6:.1f} megapixels); pass a larger max_pixels (or None) "
+                           f"to load it", path=path)
 
 
 def _decode(path: Path, mode: str) -> np.ndarray:
@@ -93,7 +118,8 @@ def _patches(x: np.ndarray, ph: int, pw: int, sh: int, sw: int) -> np.ndarray:
     return win.reshape((-1, ph, pw) + x.shape[2:]).copy()
 
 
-def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=None, recursive: bool = True):
+def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=None, recursive: bool = True,
+                      max_pixels: int | None = MAX_PIXELS):
     """Load every image in a folder into one float32 array in [0, 1].
 
     Parameters
@@ -115,6 +141,9 @@ def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=Non
         Step between tiles; default ``patch`` (no overlap).
     recursive : bool
         Include sub-folders.
+    max_pixels : int or None
+        Largest width x height accepted per file, checked from the file's header before decoding;
+        default :data:`MAX_PIXELS` (25 megapixels). ``None``: no limit.
 
     Returns
     -------
@@ -135,6 +164,9 @@ def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=Non
     if stride is not None and tile is None:
         raise ValueError("stride is only used with patch; give patch too")
     step = None if tile is None else (tile if stride is None else _pair(stride, "stride"))
+    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))
+                                   or max_pixels < 1):
+        raise ValueError(f"max_pixels must be a positive int or None, got {max_pixels!r}")
 
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -147,6 +179,7 @@ def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=Non
     arrays, names, seen = [], [], {}
     for f in files:
         rel = f.relative_to(root).as_posix()
+        _check_pixels(f, max_pixels)
         x = _decode(f, mode)
         if hw is not None:
             x = _resize_center_crop(x, *hw)

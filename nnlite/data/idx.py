@@ -9,6 +9,10 @@ IDX layout (big-endian), as described on LeCun's MNIST page::
     the rest    the data, C order, exactly prod(sizes) * itemsize bytes
 
 :func:`read_idx` checks every one of these; corrupt input raises :class:`DatasetError` naming the file.
+What it reads is bounded by the header: a file whose header declares more than ``max_bytes`` of data
+is refused before any data is read, at most the declared bytes are decompressed, and bytes after them
+are refused as soon as the first one arrives (the loaders pass the size of the largest official file).
+Devices and FIFOs are refused unopened.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from typing import BinaryIO
 import numpy as np
 
 from . import _locate
+from ._bounded import GzipStream, describe_size, open_regular
 from .errors import DatasetError
 
 __all__ = ["read_idx", "load_mnist", "load_fashion_mnist", "load_kmnist", "load_emnist",
@@ -44,18 +49,29 @@ EMNIST_SUBSETS = {"byclass": 62, "bymerge": 47, "balanced": 47, "letters": 27, "
 _MAX_NDIM = 32
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
+#: Default ``max_bytes`` of :func:`read_idx`: above every MNIST-family file but EMNIST's by_class and
+#: by_merge training images (547 MB; their loader passes their own size).
+MAX_IDX_BYTES = 256 * 2**20
+#: Compressed bytes accepted after the data (the gzip trailer, a little zero padding or empty members).
+_GZIP_TAIL = 1 << 16
+#: Unexpected trailing bytes counted for the message before giving up counting.
+_TAIL_COUNT = 1 << 20
 
 
-def read_idx(source: str | os.PathLike | BinaryIO, name: str | None = None) -> np.ndarray:
+def read_idx(source: str | os.PathLike | BinaryIO, name: str | None = None,
+             max_bytes: int | None = MAX_IDX_BYTES) -> np.ndarray:
     """Read one IDX file (gzip-compressed or raw; detected from the bytes, not the name).
 
     Parameters
     ----------
     source : path-like or binary file object
-        The file. A file object must be readable and seekable (``open(p, 'rb')``, ``io.BytesIO``,
-        a member opened from a zip).
+        The file (a regular file: devices and FIFOs are refused), or a readable and seekable file object
+        (``open(p, 'rb')``, ``io.BytesIO``, a member opened from a zip).
     name : str, optional
         Name used in error messages (default: the path).
+    max_bytes : int or None
+        Largest data size accepted (prod(shape) * itemsize, as the header declares it), refused before
+        any data is read; default :data:`MAX_IDX_BYTES` (256 MiB). ``None``: no limit.
 
     Returns
     -------
@@ -65,26 +81,30 @@ def read_idx(source: str | os.PathLike | BinaryIO, name: str | None = None) -> n
     Raises
     ------
     DatasetError
-        Wrong magic number, unknown element type, truncated or over-long data, corrupt gzip stream.
+        Wrong magic number, unknown element type, more data declared than ``max_bytes``, truncated or
+        over-long data, corrupt gzip stream, not a regular file.
     """
+    return _read_idx(source, name, max_bytes, "max_bytes")
+
+
+def _read_idx(source, name, max_bytes, limit_text) -> np.ndarray:
+    """:func:`read_idx`, with ``limit_text`` saying where ``max_bytes`` comes from in its message."""
     if isinstance(source, (str, os.PathLike)):
         name = name or os.fspath(source)
-        try:
-            with open(source, "rb") as f:
-                return _read_idx_stream(f, name)
-        except FileNotFoundError:
-            raise DatasetError("file not found", path=name) from None
-        except IsADirectoryError:
-            raise DatasetError("is a folder, expected an IDX file", path=name) from None
-    return _read_idx_stream(source, name or getattr(source, "name", None) or "<IDX stream>")
+        f, size = open_regular(source, "an IDX file", name=name)
+        with f:
+            return _read_idx_stream(f, name, max_bytes, limit_text, size)
+    return _read_idx_stream(source, name or getattr(source, "name", None) or "<IDX stream>", max_bytes,
+                            limit_text, None)
 
 
-def _read_idx_stream(raw: BinaryIO, name: str) -> np.ndarray:
+def _read_idx_stream(raw: BinaryIO, name: str, max_bytes, limit_text, size) -> np.ndarray:
     try:
         head = raw.read(2)
         raw.seek(-len(head), io.SEEK_CUR)
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if head == _GZIP_MAGIC else raw
-        return _parse(stream, name, compressed=head == _GZIP_MAGIC)
+        compressed = head == _GZIP_MAGIC
+        stream = GzipStream(raw, name) if compressed else raw
+        return _parse(stream, name, compressed, max_bytes, limit_text, None if compressed else size)
     except DatasetError:
         raise
     except (EOFError, gzip.BadGzipFile, zlib.error, zipfile.BadZipFile) as exc:
@@ -94,7 +114,7 @@ def _read_idx_stream(raw: BinaryIO, name: str) -> np.ndarray:
 
 
 def _read_exactly(stream, n: int) -> bytearray:
-    """Read up to ``n`` bytes in chunks (never pre-allocating ``n``: a corrupt header may claim terabytes)."""
+    """Read up to ``n`` bytes in chunks (for the header: a few bytes)."""
     buf = bytearray()
     while len(buf) < n:
         chunk = stream.read(min(_CHUNK, n - len(buf)))
@@ -104,7 +124,25 @@ def _read_exactly(stream, n: int) -> bytearray:
     return buf
 
 
-def _parse(stream, name: str, compressed: bool) -> np.ndarray:
+def _read_into(stream, out: np.ndarray) -> int:
+    """Fill the uint8 array ``out`` from ``stream`` in chunks; the number of bytes read.
+
+    ``out`` comes from ``np.empty``: the pages of a large one are only committed as they are written,
+    so a header that declares more than the stream holds costs only what is really read.
+    """
+    n, pos = len(out), 0
+    while pos < n:
+        chunk = stream.read(min(_CHUNK, n - pos))
+        if not chunk:
+            break
+        out[pos:pos + len(chunk)] = np.frombuffer(chunk, np.uint8)
+        pos += len(chunk)
+    return pos
+
+
+def _parse(stream, name: str, compressed: bool, max_bytes=None, limit_text="max_bytes",
+           size=None) -> np.ndarray:
+    """Parse an IDX stream; ``size`` is the raw file's length when known (then nothing past it is read)."""
     what = "gzip-compressed IDX" if compressed else "IDX"
     magic = _read_exactly(stream, 4)
     if len(magic) < 4:
@@ -129,18 +167,33 @@ def _parse(stream, name: str, compressed: bool) -> np.ndarray:
     n_bytes = dtype.itemsize * math.prod(shape)  # Python ints: no overflow
     if dtype.itemsize * math.prod(s for s in shape if s) > np.iinfo(np.intp).max:
         raise DatasetError(f"IDX header gives impossible sizes {shape}: larger than any array", path=name)
-    data = _read_exactly(stream, n_bytes)
-    if len(data) < n_bytes:
-        raise DatasetError(f"truncated data: shape {shape} of {dtype.name} needs {n_bytes} bytes after the "
-                           f"header, the file holds only {len(data)}", path=name)
-    extra = stream.read(1)
+    header = 4 + 4 * ndim
+    held = None if size is None else max(size - header, 0)
+    needs = f"shape {shape} of {dtype.name} needs {n_bytes} bytes after the header"
+    if held is not None and held < n_bytes:  # a raw file: its size alone says it is truncated
+        raise DatasetError(f"truncated data: {needs}, the file holds only {held}", path=name)
+    if max_bytes is not None and n_bytes > max_bytes:
+        raise DatasetError(f"IDX header declares shape {shape} of {dtype.name}: {describe_size(n_bytes)} of "
+                           f"data, more than {limit_text} = {describe_size(max_bytes)}", path=name)
+    if held is not None and held > n_bytes:
+        raise DatasetError(f"{held - n_bytes} unexpected bytes after the data: {needs}, exactly", path=name)
+    try:
+        data = np.empty(n_bytes, np.uint8)
+    except MemoryError:
+        raise DatasetError(f"IDX header declares shape {shape} of {dtype.name}: {describe_size(n_bytes)} of "
+                           f"data, more than this machine can allocate", path=name) from None
+    got = _read_into(stream, data)
+    if got < n_bytes:
+        raise DatasetError(f"truncated data: {needs}, the file holds only {got}", path=name)
+    if compressed:
+        stream.limit_input(_GZIP_TAIL, f"more than {_GZIP_TAIL} bytes of gzip data after the end of the IDX "
+                                       f"data: {needs}, exactly, then the file ends")
+    extra = stream.read(1) if held is None else b""
     if extra:
-        rest = 1
-        for chunk in iter(lambda: stream.read(_CHUNK), b""):
-            rest += len(chunk)
-        raise DatasetError(f"{rest} unexpected bytes after the data: shape {shape} of {dtype.name} needs "
-                           f"exactly {n_bytes} bytes after the header", path=name)
-    array = np.frombuffer(data, dtype=dtype).reshape(shape)
+        rest = 1 + len(_read_exactly(stream, _TAIL_COUNT))
+        count = f"{rest}" if rest <= _TAIL_COUNT else f"more than {_TAIL_COUNT}"
+        raise DatasetError(f"{count} unexpected bytes after the data: {needs}, exactly", path=name)
+    array = data.view(dtype).reshape(shape)
     if dtype.itemsize > 1:
         array = array.astype(dtype.newbyteorder("="))
     return array
@@ -173,9 +226,23 @@ def _convert(images: np.ndarray, dtype) -> np.ndarray:
     return out
 
 
-def _load_pair(image_src, label_src, image_name, label_name, n_classes, dtype, label_offset=0):
-    images = read_idx(image_src, name=image_name)
-    labels = read_idx(label_src, name=label_name)
+#: Images in the largest official file of each MNIST-family dataset and split (EMNIST: per subset).
+_MAX_IMAGES = {"mnist": {"train": 60000, "test": 10000}, "fashion-mnist": {"train": 60000, "test": 10000},
+               "kmnist": {"train": 60000, "test": 10000}}
+_EMNIST_MAX_IMAGES = {"byclass": (697932, 116323), "bymerge": (697932, 116323), "balanced": (112800, 18800),
+                      "letters": (124800, 20800), "digits": (240000, 40000), "mnist": (60000, 10000)}
+
+
+def _load_pair(image_src, label_src, image_name, label_name, n_classes, dtype, label_offset=0,
+               max_images=None, what="the dataset"):
+    """Images and labels read and checked; ``max_images`` bounds what the headers may declare."""
+    if max_images is None:
+        images = read_idx(image_src, name=image_name)
+        labels = read_idx(label_src, name=label_name)
+    else:
+        limit = f"the {max_images} images of 28x28 pixels of {what}"
+        images = _read_idx(image_src, image_name, max_images * 28 * 28, limit)
+        labels = _read_idx(label_src, label_name, max_images, f"the {max_images} labels of {what}")
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise DatasetError(f"expected images of shape (N, 28, 28), got {images.shape}", path=image_name)
     if images.dtype != np.uint8:
@@ -204,7 +271,8 @@ def _load_idx_dataset(dataset, split, path, dtype, download, n_classes):
     alternatives = {n: [n[:-3], n[:-3].replace("-idx", ".idx"), tv + n, tv + n[:-3]] for n in names}
     image_path, label_path = _locate.fetch(dataset, names, path=path, download=download,
                                            alternatives=alternatives)
-    return _load_pair(image_path, label_path, str(image_path), str(label_path), n_classes, dtype)
+    return _load_pair(image_path, label_path, str(image_path), str(label_path), n_classes, dtype,
+                      max_images=_MAX_IMAGES[dataset][split], what=f"{dataset}'s {split} split")
 
 
 def load_mnist(split: str = "train", path=None, dtype="float32", download: bool = True):
@@ -284,20 +352,30 @@ def load_emnist(split: str = "train", subset: str = "balanced", path=None, dtype
     hits = [_locate.find_file(dirs, [n, n[:-3]]) for n in names]
     offset = 1 if subset == "letters" else 0
     n_classes = EMNIST_SUBSETS[subset]
+    max_images = _EMNIST_MAX_IMAGES[subset][split == "test"]
+    what = f"EMNIST {subset}'s {split} split"
     if all(h is not None for h in hits):
-        images, labels = _load_pair(hits[0], hits[1], str(hits[0]), str(hits[1]), n_classes, dtype, offset)
+        images, labels = _load_pair(hits[0], hits[1], str(hits[0]), str(hits[1]), n_classes, dtype, offset,
+                                    max_images, what)
     else:
         (archive,) = _locate.fetch("emnist", ["gzip.zip"], path=path, download=download)
+        f, _ = open_regular(archive, "NIST's EMNIST gzip.zip")
         try:
-            with zipfile.ZipFile(archive) as z:
+            with f, zipfile.ZipFile(f) as z:
                 members = [f"gzip/{n}" for n in names]
-                known = set(z.namelist())
-                for m in members:
-                    if m not in known:
-                        raise DatasetError(f"archive has no member {m}", path=archive)
+                for m, limit in zip(members, (max_images * 28 * 28, max_images)):
+                    try:
+                        info = z.getinfo(m)
+                    except KeyError:
+                        raise DatasetError(f"archive has no member {m}", path=archive) from None
+                    # a stored .gz is about as large as its content; anything far larger is not one
+                    if info.file_size > 2 * limit + (1 << 20):
+                        raise DatasetError(f"member {m} holds {describe_size(info.file_size)}; the compressed "
+                                           f"file of {what} holds at most {describe_size(limit)} of data",
+                                           path=archive)
                 with z.open(members[0]) as fi, z.open(members[1]) as fl:
                     images, labels = _load_pair(fi, fl, f"{archive}:{members[0]}", f"{archive}:{members[1]}",
-                                                n_classes, dtype, offset)
+                                                n_classes, dtype, offset, max_images, what)
         except (zipfile.BadZipFile, OSError) as exc:
             raise DatasetError(f"cannot read the zip archive ({exc})", path=archive) from exc
     return np.ascontiguousarray(images.transpose(0, 2, 1)), labels
