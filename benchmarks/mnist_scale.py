@@ -12,7 +12,7 @@ The protocol (seed 0 everywhere; float32; Adam lr 1e-3, constant; batch 128; shu
 =================  ================================================================================
 ``vae_fashion``    VAE 784-400-20 (Kingma & Welling; PyTorch's example), Fashion-MNIST 60k train,
                    10 epochs; test loss per image on the 10k test images = BCE summed over pixels +
-                   KL, ``z`` sampled as in training (:func:`nnlite.metrics.vae_negative_elbo`)
+                   KL, ``z`` sampled as in training (:func:`nnlite.models.vae_negative_elbo`)
 ``vae_mnist``      the same VAE on MNIST, 20 epochs, trained on the first 8,000 images of the MNIST
                    **test** set and tested on its last 2,000 (only the test set is on this machine)
 ``dae_gaussian``   MLP DAE 784-512-128-32-128-512-784 (ReLU, sigmoid out, MSE), Fashion-MNIST 60k,
@@ -62,7 +62,8 @@ def make_dae(noise, level, epochs, random_state=0):
 
 
 def run_nnlite(name, exp, d, log=print):
-    from nnlite.metrics import psnr, vae_negative_elbo
+    from nnlite.metrics import psnr
+    from nnlite.models import vae_negative_elbo
 
     if exp["kind"] == "vae":
         model = make_vae(exp["epochs"])

@@ -1,4 +1,8 @@
-"""The classic VAE (Kingma & Welling; PyTorch's example) on Fashion-MNIST: samples, interpolations, curves,
+"""
+The classic VAE on Fashion-MNIST
+================================
+
+The classic VAE (Kingma & Welling; PyTorch's example) on Fashion-MNIST: samples, interpolations, curves,
 and a 2-D latent VAE whose latent space is drawn coloured by class and decoded on a grid.
 
     NNLITE_DATA=/work/shared/data python examples/mnist_vae.py                # 10 + 10 epochs, some minutes
@@ -20,21 +24,15 @@ the MNIST test set is on this machine).
 """
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
-sys.path.insert(0, str(Path(__file__).resolve().parent))       # ... and import latent_views beside it
+from matplotlib.figure import Figure
 
 from nnlite import VAE, plots
 from nnlite.data import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist
-from nnlite.latent import plot_projection
-from nnlite.metrics import vae_negative_elbo
-
-from latent_views import views_figure   # noqa: E402  (PCA | t-SNE panel, examples/latent_views.py)
+from nnlite.latent import PCA, plot_projection, tsne
+from nnlite.models import vae_negative_elbo
 
 # -------------------------------------------------------------------------- settings
 OUT = "out"
@@ -44,6 +42,8 @@ EPOCHS_2D = 10       # the 2-D model
 GRID = 16            # manifold grid is GRID x GRID images
 GRID_RANGE = 3.0     # ... over [-3, 3]^2 of the 2-D latent space (the prior's +-3 sigma)
 PAIRS = [(0, 1), (2, 8), (5, 7), (3, 4), (9, 6)]   # class pairs to interpolate between
+PERPLEXITY = 30.0    # t-SNE of the latent codes
+QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
 
 
 def load(dataset, subset=None):
@@ -124,7 +124,8 @@ def latent2d_figures(vae2, X, labels, names, folder, prefix):
                           ylabel="$z_2$ (posterior mean)", s=4,
                           title=f"2-D latent VAE: the {len(X):,} test images at their posterior means")
     p1 = plots.save(fig, os.path.join(folder, f"{prefix}2d_latent.png"))
-    fig = plots.latent_grid(vae2.decode, (-GRID_RANGE, GRID_RANGE), (-GRID_RANGE, GRID_RANGE), n=GRID, image_shape=(28, 28),
+    fig = plots.latent_grid(vae2.decode, (-GRID_RANGE, GRID_RANGE), (-GRID_RANGE, GRID_RANGE), n=GRID,
+                            image_shape=(28, 28),
                             title=f"2-D latent VAE: images decoded on a {GRID}x{GRID} grid of z in "
                                   f"[-{GRID_RANGE:g}, {GRID_RANGE:g}]^2", size=10)
     p2 = plots.save(fig, os.path.join(folder, f"{prefix}2d_manifold.png"))
@@ -145,14 +146,43 @@ def vae_figures(vae, X, labels, folder, prefix="mnist_vae", dataset="fashion"):
     ]
 
 
+def views_figure(mu, labels, class_names, path, title):
+    """PCA | t-SNE of ``mu`` side by side; returns the path."""
+    fig = Figure(figsize=(15.5, 6.8))
+    ax1, ax2 = fig.subplots(1, 2)
+    p = PCA(2).fit(mu)
+    Zp = p.transform(mu)
+    r = p.explained_variance_ratio_
+    plot_projection(Zp, labels, class_names, ax=ax1, legend=False, s=5,
+                    xlabel=f"PC 1 ({r[0]:.0%} of the variance)", ylabel=f"PC 2 ({r[1]:.0%})",
+                    title=f"PCA (linear; {r.sum():.0%} of the variance in 2-D)")
+    try:
+        t = time.perf_counter()
+        Zt = tsne(mu, perplexity=PERPLEXITY, random_state=SEED)
+        print(f"t-SNE of {len(mu)} points: {time.perf_counter() - t:.0f} s")
+        plot_projection(Zt, labels, class_names, ax=ax2, legend=True, s=5, xlabel="t-SNE 1", ylabel="t-SNE 2",
+                        title=f"t-SNE (perplexity {PERPLEXITY:g}; neighbourhoods kept, distances not)")
+    except ImportError as exc:
+        print(exc)
+        ax2.axis("off")
+        ax2.text(0.5, 0.5, "t-SNE needs scikit-learn:\npip install nnlite[tsne]", ha="center", va="center",
+                 fontsize=14, transform=ax2.transAxes)
+    fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    return plots.save(fig, str(path))
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--dataset", choices=["fashion", "mnist"], default="fashion")
-    ap.add_argument("--epochs", type=int, default=EPOCHS)
-    ap.add_argument("--epochs-2d", type=int, default=EPOCHS_2D)
-    ap.add_argument("--subset", type=int, default=None, help="train on the first N images only")
+    ap.add_argument("--epochs", type=int, default=1 if QUICK else EPOCHS)
+    ap.add_argument("--epochs-2d", type=int, default=1 if QUICK else EPOCHS_2D)
+    ap.add_argument("--subset", type=int, default=3000 if QUICK else None, help="train on the first N images only")
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args(argv)
+    print(f"quick setting (NNLITE_QUICK=1): {args.subset:,} training images, "
+          f"{args.epochs} + {args.epochs_2d} epochs" if QUICK
+          else "full run (NNLITE_QUICK is not set)")
 
     Xtr, Xte, yte, names = load(args.dataset, args.subset)
     print(f"{args.dataset}: {len(Xtr):,} training and {len(Xte):,} test images")
@@ -163,10 +193,10 @@ def main(argv=None):
           f"(reconstruction {recon:.2f} + KL {kl:.2f})")
     for p in vae_figures(vae, Xte, yte, args.out, dataset=args.dataset):
         print(f"wrote {p}")
-    sel = np.random.default_rng(SEED).choice(len(Xte), size=3000, replace=False)
+    sel = np.random.default_rng(SEED).choice(len(Xte), size=500 if QUICK else 3000, replace=False)
     data = "Fashion-MNIST" if args.dataset == "fashion" else "MNIST"
     p = views_figure(vae.transform(Xte[sel]), yte[sel], names, os.path.join(args.out, "mnist_vae_latent_views.png"),
-                     f"Posterior means of 3,000 {data} test images in the 20-D latent space, projected to 2-D")
+                     f"Posterior means of {len(sel):,} {data} test images in the 20-D latent space, projected to 2-D")
     print(f"wrote {p}")
 
     t = time.perf_counter()

@@ -871,14 +871,3 @@ def _diff_state(module: Module, state: dict, strict: bool) -> list[str]:
         problems.append("not in the model: " + ", ".join(unexpected[:20]))
     return problems
 
-
-def __getattr__(name):  # TEMPORARY-SHIM: removed once every importer uses nnlite.models.persistence
-    if name in ("restore_model", "fit_resumable", "build_model"):
-        from .models import persistence
-
-        return getattr(persistence, name)
-    if name in ("atomic_write_bytes", "atomic_write_text"):
-        from . import atomic
-
-        return getattr(atomic, name)
-    raise AttributeError(f"module 'nnlite.checkpoint' has no attribute {name!r}")

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from nnlite.gradcheck import rel_error
-from nnlite.metrics import psnr, vae_negative_elbo
+from nnlite.metrics import psnr
+from nnlite.models import vae_negative_elbo
 from nnlite.models import VAE, NotFittedError
 
 TOL = 1e-7

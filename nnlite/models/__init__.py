@@ -1,10 +1,21 @@
-from ._base import NotFittedError  # noqa: F401  (issue 3: tiny-bitmap models)
-from .autoencoder import Autoencoder, DenoisingAutoencoder  # noqa: F401
-from .vae import VAE  # noqa: F401
-from .classifier import MLPClassifier  # noqa: F401,E402  (issue 6: GANs, sparse AEs, a judge classifier)
-from .gan import GAN  # noqa: F401,E402
-from .adversarial import AdversarialDenoiser  # noqa: F401,E402
-from ..callbacks import SaveSamples  # noqa: F401,E402
-from ..metrics import evaluate_samples  # noqa: F401,E402
-from .sparse import SparseAutoencoder  # noqa: F401,E402
-from .conv import ConvDenoisingAutoencoder, ConvVAE, ResidualDenoiser  # noqa: F401,E402  (issue 5: conv models)
+"""scikit-learn-like models: ``__init__`` stores the arguments, ``fit(X)`` builds and trains the networks.
+
+Autoencoders (vanilla, deep, sparse, denoising, adversarially regularised), variational autoencoders,
+GANs, convolutional denoisers and VAEs, and the classifier that judges generated samples.
+"""
+from ..callbacks import SaveSamples
+from ..metrics import evaluate_samples
+from ._base import BaseModel, NotFittedError
+from .adversarial import AdversarialDenoiser
+from .autoencoder import Autoencoder, DenoisingAutoencoder
+from .classifier import MLPClassifier
+from .conv import ConvDenoisingAutoencoder, ConvVAE, ResidualDenoiser
+from .elbo import vae_negative_elbo
+from .gan import GAN
+from .persistence import build_model, fit_resumable, restore_model
+from .sparse import SparseAutoencoder
+from .vae import VAE
+
+__all__ = ["BaseModel", "NotFittedError", "Autoencoder", "DenoisingAutoencoder", "SparseAutoencoder", "VAE", "GAN",
+           "AdversarialDenoiser", "MLPClassifier", "ConvDenoisingAutoencoder", "ResidualDenoiser", "ConvVAE",
+           "SaveSamples", "evaluate_samples", "vae_negative_elbo", "build_model", "restore_model", "fit_resumable"]
