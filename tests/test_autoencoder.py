@@ -298,3 +298,30 @@ def test_auto_passes_three_for_binary_data_one_for_grey(font):
     np.testing.assert_array_equal(single.reconstruct(grey), single.reconstruct(grey, n_passes=1))
     fixed = DenoisingAutoencoder(noise="gaussian", noise_level=0.1, n_passes=2, epochs=2, random_state=0).fit(grey)
     assert fixed.n_passes_ == 2
+
+
+@pytest.mark.parametrize("cls", [Autoencoder, DenoisingAutoencoder, nnlite.SparseAutoencoder])
+def test_fit_on_no_samples_names_the_problem(cls):
+    # (0, 144) used to reach NumPy's reshape and fail there
+    with pytest.raises(ValueError, match=rf"{cls.__name__}: X has no samples \(shape \(0, 144\)\)"):
+        cls(epochs=1).fit(np.zeros((0, 144), np.float32))
+
+
+def test_decode_refuses_non_finite_codes(font):
+    ae = Autoencoder(hidden=(8,), epochs=2, random_state=0).fit(font)
+    with pytest.raises(ValueError, match=r"Autoencoder\.decode: Z contains NaN or inf"):
+        ae.decode([[np.nan, 0.0]])
+    with pytest.raises(ValueError, match=r"Autoencoder\.decode: Z contains NaN or inf"):
+        ae.inverse_transform(np.array([[0.0, np.inf]]))
+    with pytest.raises(ValueError, match=r"Autoencoder\.decode expects codes of shape \(N, 2\), got \(1, 3\)"):
+        ae.decode(np.zeros((1, 3)))
+    assert np.isfinite(ae.decode([[0.5, -1.0]])).all()
+
+
+def test_denoiser_score_is_the_same_for_the_same_data(font):
+    # scoring uses the validation noise of every epoch: a second score of the same data gets the same
+    # noise (it used to continue the validation stream, so two scores of X differed)
+    dae = DenoisingAutoencoder(hidden=(16,), epochs=3, noise="bit_flip", noise_level=0.2, random_state=0).fit(font)
+    assert dae.score(font) == dae.score(font)
+    assert dae.score(font) != DenoisingAutoencoder(hidden=(16,), epochs=3, noise="bit_flip", noise_level=0.2,
+                                                   random_state=1).fit(font).score(font)

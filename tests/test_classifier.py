@@ -61,3 +61,8 @@ def test_errors():
     clf = MLPClassifier(epochs=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="were not seen in fit"):
         clf.fit(X, y, validation_data=(X, y + 10))
+
+
+def test_fit_on_no_samples_names_the_problem():
+    with pytest.raises(ValueError, match=r"MLPClassifier: X has no samples \(shape \(0, 144\)\)"):
+        MLPClassifier(epochs=1).fit(np.zeros((0, 144), np.float32), np.zeros(0, int))

@@ -321,3 +321,33 @@ def test_conv_dae_and_conv_vae_losses_drop():
     path = vae.interpolate(X[0], X[1], n=6)
     assert path.shape == (6, 16, 16)
     np.testing.assert_allclose(path[0], vae.reconstruct(X[:1])[0], rtol=1e-5, atol=1e-6)
+
+
+def test_flagship_inference_passes_are_bounded_in_pixels_and_report_progress(grey_unet, monkeypatch):
+    # 40 images of 64x64 (164k pixels): at most about tile**2 pixels go through the network at once
+    # (64 images a pass, 262k pixels, before), and the result equals one image at a time
+    x = np.random.default_rng(2).random((40, 64, 64)).astype(np.float32)
+    one_by_one = np.stack([grey_unet.denoise(im) for im in x])
+    seen, calls = [], []
+    real = grey_unet._net_any_size
+    monkeypatch.setattr(grey_unet, "_net_any_size", lambda b: seen.append(b.shape) or real(b))
+    out = grey_unet.denoise(x, tile=64, progress=lambda done, total: calls.append((done, total)))
+    np.testing.assert_allclose(out, one_by_one, atol=2e-6)
+    assert max(n * h * w for n, _, h, w in seen) <= 64 * 64 * 16
+    assert calls[-1] == (40 * 64 * 64, 40 * 64 * 64) and all(b[0] > a[0] for a, b in zip(calls, calls[1:]))
+    # a big image goes in blocks, and progress counts its pixels as the blocks finish
+    calls.clear()
+    big = np.random.default_rng(3).random((70, 50)).astype(np.float32)
+    grey_unet.denoise(big, tile=32, progress=lambda done, total: calls.append((done, total)))
+    assert len(calls) == 3 * 2 and calls[-1] == (70 * 50, 70 * 50)
+
+
+def test_decode_refuses_non_finite_codes_and_fit_no_images():
+    dae = ConvDenoisingAutoencoder(channels=(2,), epochs=1, batch_size=8, random_state=0).fit(rectangles(8))
+    with pytest.raises(ValueError, match=r"ConvDenoisingAutoencoder\.decode: Z contains NaN or inf"):
+        dae.decode(np.full((1,) + dae.code_shape(), np.nan))
+    vae = ConvVAE(latent_dim=2, channels=(2,), hidden=4, epochs=1, batch_size=8, random_state=0).fit(rectangles(8))
+    with pytest.raises(ValueError, match=r"ConvVAE\.decode: Z contains NaN or inf"):
+        vae.decode([[np.nan, 0.0]])
+    with pytest.raises(ValueError, match=r"ResidualDenoiser: X has no images"):
+        ResidualDenoiser(epochs=1).fit(np.zeros((0, 8, 8), np.float32))

@@ -213,3 +213,28 @@ def test_unfitted_and_validation_errors(emoji):
         vae.loss_and_grad(emoji[:3], eps=np.zeros((3, 5)))
     with pytest.raises(ValueError, match=r"n must be an int >= 1, got 0"):
         vae.sample(0)
+
+
+def test_validation_noise_is_drawn_afresh_for_every_batch_and_repeats_every_epoch(emoji):
+    # two identical validation batches: with one noise draw per batch their losses differ, so the
+    # validation loss over [A; A] is not the loss over A alone (seeding by the batch length gave every
+    # full batch the same eps, and both numbers were equal)
+    A = np.resize(emoji, (256, emoji.shape[1]))                   # one validation batch of 256
+    kw = dict(hidden=(8,), epochs=2, batch_size=32, random_state=0)
+    one = VAE(**kw).fit(emoji, validation_data=A)
+    two = VAE(**kw).fit(emoji, validation_data=np.concatenate([A, A]))
+    for (n, p), (_, q) in zip(one.named_parameters(), two.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=n)   # validation never touches training
+    assert one.history_["val_loss"] != two.history_["val_loss"]
+    # every evaluation sees the same noise: a score does not depend on what was scored before
+    assert one.score(A) == one.score(A) == VAE(**kw).fit(emoji).score(A)
+
+
+def test_fit_on_no_samples_and_decode_of_non_finite_codes_are_refused(emoji):
+    with pytest.raises(ValueError, match=r"VAE: X has no samples \(shape \(0, 144\)\)"):
+        VAE(epochs=1).fit(np.zeros((0, 144), np.float32))
+    vae = VAE(hidden=(4,), epochs=1, random_state=0).fit(emoji)
+    with pytest.raises(ValueError, match=r"VAE\.decode: Z contains NaN or inf"):
+        vae.decode([[np.nan, 0.0]])
+    with pytest.raises(ValueError, match=r"n must be an int >= 1, got True"):
+        vae.sample(True)

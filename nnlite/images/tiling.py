@@ -209,7 +209,7 @@ def _pad_to_multiple(x, m):
     return np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode), H, W
 
 
-def apply_blocks(fn, x, tile, margin, multiple=1):
+def apply_blocks(fn, x, tile, margin, multiple=1, progress=None):
     """Run a fully convolutional ``fn`` (NCHW in, NCHW out, any H and W) over ``x`` ``(N, C, H, W)`` in
     ``tile x tile`` blocks, each read with ``margin`` pixels of context on every side.
 
@@ -217,14 +217,20 @@ def apply_blocks(fn, x, tile, margin, multiple=1):
     a whole-image pass would give it, so the result equals ``fn(x)`` (up to float rounding) while each
     call of ``fn`` sees at most ``(tile + 2 * margin)**2`` pixels. ``tile`` and ``margin`` are rounded to
     the grid of ``multiple`` (a U-Net's pooling factor). An image no larger than ``tile`` goes whole.
+    ``progress``, if given, is called as ``progress(done, total)`` in output pixels (all ``N`` images)
+    after every call of ``fn``.
     """
     N, C, H, W = x.shape
     if H <= tile and W <= tile:
-        return fn(x)
+        out = fn(x)
+        if progress is not None:
+            progress(N * H * W, N * H * W)
+        return out
     m = multiple
     t = max(m, tile // m * m)                     # tile and margin aligned to the pooling grid
     margin = -(-margin // m) * m
     out = np.empty_like(x)
+    done = 0
     for i0 in range(0, H, t):
         for j0 in range(0, W, t):
             a0, a1 = max(i0 - margin, 0), min(i0 + t + margin, H)
@@ -232,4 +238,7 @@ def apply_blocks(fn, x, tile, margin, multiple=1):
             block = fn(np.ascontiguousarray(x[:, :, a0:a1, b0:b1]))
             i1, j1 = min(i0 + t, H), min(j0 + t, W)
             out[:, :, i0:i1, j0:j1] = block[:, :, i0 - a0:i1 - a0, j0 - b0:j1 - b0]
+            done += N * (i1 - i0) * (j1 - j0)
+            if progress is not None:
+                progress(done, N * H * W)
     return out

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 
 import numpy as np
 
+from .._validation import check_choice, check_finite, check_int, check_number, int_tuple
 from ..layers import Dense, Sequential, get_activation
 from ..layers.activations import ELEMENTWISE_ACTIVATIONS
 from ..module import Module
@@ -97,6 +97,10 @@ class BaseModel(Module):
         ``epochs=None`` trains for ``max(_min_epochs, ceil(_default_steps / batches_per_epoch))`` epochs.
     _default_batch_size : int
         ``batch_size=None`` uses ``min(n_samples, _default_batch_size)``.
+    _fitted_attribute : str
+        A network ``fit`` builds; until it exists the model raises :class:`NotFittedError`.
+    _inference_rows : int
+        Samples per forward pass at inference (:meth:`_in_chunks`), which bounds the layers' caches.
     """
 
     def __init_subclass__(cls, **kwargs):
@@ -104,6 +108,8 @@ class BaseModel(Module):
         register(cls)  # the classes a checkpoint may name (nnlite.models._registry)
 
     _default_steps = 2000
+    _fitted_attribute = "decoder_"
+    _inference_rows = 4096
     _min_epochs = 10
     _default_batch_size = 256
     _final_lr_fraction = 0.01
@@ -200,39 +206,18 @@ class BaseModel(Module):
     def _name(self):
         return type(self).__name__
 
+    # The checks of nnlite._validation, with this model's name first in the message.
     def _check_int(self, name, value, low=1, allow_none=False):
-        if value is None and allow_none:
-            return None
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{self._name()}: {name} must be an int >= {low}"
-                             f"{' or None' if allow_none else ''}, got {value!r}")
-        return int(value)
+        return check_int(self._name(), name, value, low, allow_none)
 
     def _check_positive(self, name, value, allow_zero=False):
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value) and (
-            value >= 0 if allow_zero else value > 0)
-        if not ok:
-            raise ValueError(f"{self._name()}: {name} must be a finite number {'>= 0' if allow_zero else '> 0'}, "
-                             f"got {value!r}")
-        return float(value)
+        return check_number(self._name(), name, value, allow_zero)
 
     def _check_hidden(self, hidden, name="hidden"):
-        if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
-            hidden = (hidden,)
-        try:
-            hidden = tuple(hidden)
-        except TypeError:
-            raise ValueError(f"{self._name()}: {name} must be a tuple of layer widths (ints >= 1), got {hidden!r}")
-        for h in hidden:
-            if not isinstance(h, numbers.Integral) or isinstance(h, bool) or h < 1:
-                raise ValueError(f"{self._name()}: {name} must be a tuple of layer widths (ints >= 1), "
-                                 f"got {hidden!r}")
-        return tuple(int(h) for h in hidden)
+        return int_tuple(self._name(), name, hidden, "layer widths")
 
     def _check_choice(self, name, value, choices):
-        if not isinstance(value, str) or value.lower() not in choices:
-            raise ValueError(f"{self._name()}: {name} must be one of {sorted(choices)}, got {value!r}")
-        return value.lower()
+        return check_choice(self._name(), name, value, choices)
 
     def _check_common(self):
         """Arguments every MLP model has: hidden, activation, and the training ones."""
@@ -271,22 +256,36 @@ class BaseModel(Module):
         elif tuple(X.shape[1:]) != self.input_shape_ and int(np.prod(X.shape[1:])) != self.n_features_in_:
             raise ValueError(f"{self._name()}: {name} has shape {X.shape}, but the model was fitted on samples of "
                              f"shape {self.input_shape_} ({self.n_features_in_} features)")
+        if len(X) == 0:
+            raise ValueError(f"{self._name()}: {name} has no samples (shape {X.shape})")
         dtype = np.dtype(self.dtype) if reset else self._param_dtype()
         X = np.ascontiguousarray(X.reshape(len(X), -1), dtype=dtype)
-        if len(X) == 0:
-            raise ValueError(f"{self._name()}: {name} has no samples")
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"{self._name()}: {name} contains NaN or inf")
-        return X
+        return check_finite(self._name(), name, X)
 
     def _as_input_shape(self, Y):
         """Reshape flat outputs ``(N, n_features_in_)`` back to the sample shape seen in ``fit``."""
         return Y.reshape((len(Y),) + self.input_shape_)
 
     def _check_fitted(self):
-        if not hasattr(self, "decoder_"):
+        if not hasattr(self, self._fitted_attribute):
             raise NotFittedError(f"This {self._name()} instance is not fitted yet. Call 'fit' with appropriate "
                                  "data before using this method.")
+
+    def _check_codes(self, Z, code_shape, owner):
+        """Codes ``Z`` ``(N, *code_shape)`` for a decoder: finite, in the parameters' dtype, C-contiguous."""
+        Z = np.asarray(Z)
+        if Z.ndim != 1 + len(code_shape) or Z.shape[1:] != tuple(code_shape):
+            raise ValueError(f"{owner} expects codes of shape (N, {', '.join(map(str, code_shape))}), got {Z.shape}")
+        if not (np.issubdtype(Z.dtype, np.number) or Z.dtype == np.bool_):
+            raise TypeError(f"{owner}: Z must be numeric, got dtype {Z.dtype}")
+        return check_finite(owner, "Z", np.ascontiguousarray(Z, dtype=self._param_dtype()))
+
+    def _in_chunks(self, fn, A):
+        """``fn(A)``, ``_inference_rows`` rows at a time (the layers' caches stay small), concatenated."""
+        n = self._inference_rows
+        if len(A) <= n:
+            return fn(A)
+        return np.concatenate([fn(A[s:s + n]) for s in range(0, len(A), n)])
 
     # ------------------------------------------------------------------ training
     def _resolve_schedule(self, n, epochs, batch_size, lr):

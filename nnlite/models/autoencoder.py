@@ -20,20 +20,14 @@ stable), ``decoder_.backward`` turns it into ``dL/dz``, and ``encoder_.backward`
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
 from ..losses import BCEWithLogitsLoss, MSELoss
-from ..noise import NOISES, get_noise
-from ..random import as_generator
-from ..trainer import Callback
 from ._base import BaseModel, _NoInputGrad, backward_layers, mlp, run_layers
+from ._noise import _NoisyInputs
 
 __all__ = ["Autoencoder", "DenoisingAutoencoder"]
-
-#: Rows per chunk when encoding/decoding many samples (keeps the layers' caches small).
-_CHUNK = 4096
 
 
 class Autoencoder(BaseModel):
@@ -162,9 +156,9 @@ class Autoencoder(BaseModel):
         self._check_fitted()
         X = self._check_X(X)
         Y = X if Y is None else self._check_X(Y, "Y")
-        total = 0.0
-        for s in range(0, len(X), _CHUNK):
-            total += self._plain_loss(X[s:s + _CHUNK], Y[s:s + _CHUNK]) * len(X[s:s + _CHUNK])
+        total, n = 0.0, self._inference_rows
+        for s in range(0, len(X), n):
+            total += self._plain_loss(X[s:s + n], Y[s:s + n]) * len(X[s:s + n])
         return total / len(X)
 
     def _train_step(self, xb, yb):
@@ -194,24 +188,17 @@ class Autoencoder(BaseModel):
         return self.encoder_.backward(self.decoder_.backward(dy))
 
     # ------------------------------------------------------------------ inference
-    def _chunked(self, fn, A):
-        outs = [fn(A[s:s + _CHUNK]) for s in range(0, len(A), _CHUNK)]
-        return np.concatenate(outs) if len(outs) > 1 else outs[0]
-
     def encode(self, X):
         """Codes ``(N, latent_dim)`` of samples ``X`` (``(N, n_features)`` or ``(N, *input_shape_)``)."""
         self._check_fitted()
         X = self._check_X(X)
-        return self._chunked(self.encoder_, X)
+        return self._in_chunks(self.encoder_, X)
 
     def decode(self, Z):
         """Decoded samples ``(N, *input_shape_)`` (pixel probabilities with a sigmoid output) from codes."""
         self._check_fitted()
-        Z = np.asarray(Z)
-        if Z.ndim != 2 or Z.shape[1] != self.latent_dim:
-            raise ValueError(f"{self._name()}.decode expects codes of shape (N, {self.latent_dim}), got {Z.shape}")
-        Z = np.ascontiguousarray(Z, dtype=self._param_dtype())
-        return self._as_input_shape(self._chunked(self.decoder_, Z))
+        Z = self._check_codes(Z, (self.latent_dim,), f"{self._name()}.decode")
+        return self._as_input_shape(self._in_chunks(self.decoder_, Z))
 
     def reconstruct(self, X):
         """``decode(encode(X))``, in the shape of ``X``."""
@@ -232,17 +219,7 @@ class Autoencoder(BaseModel):
         return self.decode(Z)
 
 
-class _ResetGenerator(Callback):
-    """Re-seeds the validation-noise generator each epoch, so validation losses are comparable."""
-
-    def __init__(self, model, seed):
-        self.model, self.seed = model, seed
-
-    def on_epoch_begin(self, trainer, epoch):
-        self.model._val_rng = np.random.default_rng(self.seed)
-
-
-class DenoisingAutoencoder(Autoencoder):
+class DenoisingAutoencoder(_NoisyInputs, Autoencoder):
     """An autoencoder trained to map corrupted inputs to clean ones (Vincent et al., 2008).
 
     Every training batch is corrupted afresh with ``noise`` (drawn from the model's seed, so a new
@@ -275,6 +252,7 @@ class DenoisingAutoencoder(Autoencoder):
     """
 
     _default_steps = 4000
+    _binary_data_passes = 3      # n_passes='auto' on data whose every value is 0 or 1
 
     def __init__(self, noise="salt_and_pepper", noise_level=0.1, n_passes="auto", n_copies=None, latent_dim=32,
                  hidden=(256,), activation="relu", output_activation="sigmoid", loss="bce", optimizer="adam",
@@ -289,18 +267,7 @@ class DenoisingAutoencoder(Autoencoder):
 
     def _validate_params(self):
         super()._validate_params()
-        self._noise_fn = get_noise(self.noise) if (callable(self.noise) or self.noise in NOISES) else None
-        if self._noise_fn is None:
-            raise ValueError(f"{self._name()}: unknown noise {self.noise!r}; valid names are: "
-                             f"{', '.join(sorted(NOISES))} (or a callable noise(x, level, rng))")
-        lvl = self.noise_level
-        if not isinstance(lvl, numbers.Real) or isinstance(lvl, bool) or not np.isfinite(lvl):
-            raise ValueError(f"{self._name()}: noise_level must be a finite number, got {lvl!r}")
-        if self.noise == "gaussian" and lvl < 0:
-            raise ValueError(f"{self._name()}: noise_level (sigma of 'gaussian') must be >= 0, got {lvl!r}")
-        if isinstance(self.noise, str) and self.noise != "gaussian" and not 0 <= lvl <= 1:
-            raise ValueError(f"{self._name()}: noise_level (probability p of {self.noise!r}) must be in [0, 1], "
-                             f"got {lvl!r}")
+        self._check_noise()
         if self.n_passes != "auto":
             self._check_int("n_passes", self.n_passes)
         self._check_int("n_copies", self.n_copies, allow_none=True)
@@ -318,30 +285,15 @@ class DenoisingAutoencoder(Autoencoder):
         X_train = np.concatenate([X_arr] * copies) if copies > 1 else X_arr
         # Known before training, so checkpoints written during fit carry them too.
         self.binary_data_ = bool(((X_arr == 0) | (X_arr == 1)).all())
-        self.n_passes_ = (3 if self.binary_data_ else 1) if self.n_passes == "auto" else int(self.n_passes)
+        auto = self._binary_data_passes if self.binary_data_ else 1
+        self.n_passes_ = auto if self.n_passes == "auto" else int(self.n_passes)
         super().fit(X_train, epochs=epochs, batch_size=batch_size, lr=lr, validation_data=validation_data,
                     verbose=verbose, callbacks=callbacks)
         self.n_copies_ = copies
         return self
 
-    def _before_fit(self, X, Xv):
-        self._val_seed = int(self._rng.integers(2**63 - 1))
-        self._val_rng = np.random.default_rng(self._val_seed)
-
-    def _train_input(self, xb):
-        return self._noise_fn(xb, self.noise_level, self._rng)   # fresh noise for every batch
-
     def _eval_step(self, xb, yb):
-        # Validation: the same noise every epoch (the generator is re-seeded by _ResetGenerator).
-        return self._plain_loss(self._noise_fn(xb, self.noise_level, self._val_rng), yb)
-
-    def _extra_callbacks(self):
-        return [_ResetGenerator(self, self._val_seed)]
-
-    def add_noise(self, X, random_state=None):
-        """``X`` corrupted with this model's noise and level (a convenience for making test inputs)."""
-        self._validate_params()
-        return self._noise_fn(np.asarray(X), self.noise_level, as_generator(random_state))
+        return self._plain_loss(self._val_input(xb), yb)
 
     def reconstruct(self, X_noisy, n_passes=None):
         """Denoised ``X_noisy``: ``n_passes`` (default: the constructor's) passes through the network."""

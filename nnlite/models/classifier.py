@@ -25,11 +25,9 @@ from ..losses import CrossEntropyLoss
 from ..optim import OPTIMIZERS, get_optimizer
 from ..random import as_generator, spawn
 from ..trainer import Trainer
-from ._base import HIDDEN_ACTIVATIONS, BaseModel, NotFittedError
+from ._base import HIDDEN_ACTIVATIONS, BaseModel
 
 __all__ = ["MLPClassifier"]
-
-_CHUNK = 4096
 
 
 class MLPClassifier(BaseModel):
@@ -67,6 +65,7 @@ class MLPClassifier(BaseModel):
 
     _default_steps = 3000
     _min_epochs = 5
+    _fitted_attribute = "network_"
 
     def __init__(self, hidden=(256,), activation="relu", dropout=0.0, optimizer="adam", lr=1e-3, epochs=None,
                  batch_size=128, weight_decay=0.0, dtype=np.float32, random_state=None):
@@ -96,11 +95,6 @@ class MLPClassifier(BaseModel):
         self._check_positive("weight_decay", self.weight_decay, allow_zero=True)
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise ValueError(f"{self._name()}: dropout must be a number in [0, 1), got {self.dropout!r}")
-
-    def _check_fitted(self):
-        if not hasattr(self, "network_"):
-            raise NotFittedError(f"This {self._name()} instance is not fitted yet. Call 'fit' with appropriate "
-                                 "data before using this method.")
 
     def _check_y(self, y, n):
         y = np.asarray(y)
@@ -188,8 +182,7 @@ class MLPClassifier(BaseModel):
         self._check_fitted()
         X = self._check_X(X)
         self.eval()
-        outs = [self.network_(X[s:s + _CHUNK]).copy() for s in range(0, len(X), _CHUNK)]
-        return np.concatenate(outs)
+        return self._in_chunks(self.network_, X)
 
     def predict_proba(self, X):
         """Class probabilities ``(N, n_classes)``, columns in the order of ``classes_``."""

@@ -30,18 +30,17 @@ overflows near ``exp(88)``); where the clamp is active its derivative is 0.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from .._validation import check_int
 from ..losses import BCEWithLogitsLoss
 from ..random import as_generator
 from ._base import BaseModel, _NoInputGrad, backward_layers, mlp, run_layers
+from ._noise import _ValidationNoise
 
 __all__ = ["VAE", "reparameterize", "reparameterize_backward", "kl_divergence", "kl_divergence_backward"]
 
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
-_CHUNK = 4096
 
 
 # ---------------------------------------------------------------------------------------- pure math
@@ -79,7 +78,7 @@ def kl_divergence_backward(mu, logvar):
 
 
 # ---------------------------------------------------------------------------------------- the model
-class VAE(BaseModel):
+class VAE(_ValidationNoise, BaseModel):
     """A fully connected VAE with a Bernoulli decoder.
 
     Parameters
@@ -216,12 +215,8 @@ class VAE(BaseModel):
             loss, recon, kl, _ = self._elbo_forward_backward(xb, eps)
         return {"loss": loss, "recon": recon, "kl": kl}
 
-    def _before_fit(self, X, Xv):
-        self._val_seed = int(self._rng.integers(2**63 - 1))
-
     def _eval_step(self, xb, yb):
-        rng = np.random.default_rng([self._val_seed, len(xb)])
-        eps = self._draw_eps((len(xb), self.latent_dim), xb.dtype, rng)
+        eps = self._draw_eps((len(xb), self.latent_dim), xb.dtype, self._val_generator())
         loss, recon, kl, _ = self._elbo_forward_backward(xb, eps, backward=False)
         return {"loss": loss, "recon": recon, "kl": kl}
 
@@ -256,7 +251,7 @@ class VAE(BaseModel):
         """``(mu, logvar)``, each ``(N, latent_dim)``: the posterior ``q(z|x)`` of every sample."""
         self._check_fitted()
         X = self._check_X(X)
-        H = np.concatenate([self.encoder_(X[s:s + _CHUNK]) for s in range(0, len(X), _CHUNK)])
+        H = self._in_chunks(self.encoder_, X)                     # (N, 2m)
         mu, logvar = self._split(H)
         return mu.copy(), logvar.copy()
 
@@ -267,12 +262,8 @@ class VAE(BaseModel):
     def decode(self, Z):
         """Pixel probabilities ``(N, *input_shape_)`` in [0, 1] for codes ``Z`` ``(N, latent_dim)``."""
         self._check_fitted()
-        Z = np.asarray(Z)
-        if Z.ndim != 2 or Z.shape[1] != self.latent_dim:
-            raise ValueError(f"{self._name()}.decode expects codes of shape (N, {self.latent_dim}), got {Z.shape}")
-        Z = np.ascontiguousarray(Z, dtype=self._param_dtype())
-        out = np.concatenate([self.decoder_(Z[s:s + _CHUNK]) for s in range(0, len(Z), _CHUNK)])
-        return self._as_input_shape(out)
+        Z = self._check_codes(Z, (self.latent_dim,), f"{self._name()}.decode")
+        return self._as_input_shape(self._in_chunks(self.decoder_, Z))
 
     def reconstruct(self, X, sample=False, random_state=None):
         """``decode(mu)`` (or ``decode(z)`` with ``z`` drawn from ``q(z|x)`` if ``sample``), shaped like ``X``."""
@@ -286,7 +277,6 @@ class VAE(BaseModel):
     def sample(self, n, random_state=None):
         """``n`` new samples ``(n, *input_shape_)``: ``decode(z)`` with ``z ~ N(0, I)``."""
         self._check_fitted()
-        if not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"{self._name()}.sample: n must be an int >= 1, got {n!r}")
-        z = self._draw_eps((int(n), self.latent_dim), self._param_dtype(), as_generator(random_state))
+        n = check_int(f"{self._name()}.sample", "n", n)
+        z = self._draw_eps((n, self.latent_dim), self._param_dtype(), as_generator(random_state))
         return self.decode(z)

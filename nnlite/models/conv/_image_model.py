@@ -7,12 +7,11 @@ came in (see :func:`nnlite.images.to_nchw`). Internally every network runs on NC
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
+from ..._validation import check_finite, int_tuple
 from ...images.layout import _check_images, from_nchw
-from ...noise import NOISES, get_noise
 
 __all__ = []
 
@@ -37,10 +36,7 @@ class _ImageModel:
             if X.shape[1] != self.n_features_in_:
                 raise ValueError(f"{self._name()}: {name} has shape {X.shape}, but the model was fitted on images of "
                                  f"shape {self.input_shape_} ({self.n_features_in_} values)")
-            Xc = np.ascontiguousarray(X, dtype=dtype)
-            if not np.all(np.isfinite(Xc)):
-                raise ValueError(f"{self._name()}: {name} contains NaN or inf")
-            return Xc
+            return check_finite(self._name(), name, np.ascontiguousarray(X, dtype=dtype))
         Xc, layout = _check_images(self._name(), X, name, dtype)
         if reset:
             C, H, W = Xc.shape[1:]
@@ -76,30 +72,4 @@ class _StridedImageModel(_ImageModel):
 
 
 def _check_channels(owner, channels, name="channels"):
-    if isinstance(channels, numbers.Integral) and not isinstance(channels, bool):
-        channels = (channels,)
-    try:
-        channels = tuple(channels)
-    except TypeError:
-        raise ValueError(f"{owner}: {name} must be a tuple of channel counts (ints >= 1), got {channels!r}")
-    if not channels or any(not isinstance(c, numbers.Integral) or isinstance(c, bool) or c < 1 for c in channels):
-        raise ValueError(f"{owner}: {name} must be a non-empty tuple of channel counts (ints >= 1), got {channels!r}")
-    return tuple(int(c) for c in channels)
-
-
-def _check_noise_args(model):
-    """Validate ``noise``/``noise_level`` of a denoiser; sets ``model._noise_fn``."""
-    name = model._name()
-    fn = get_noise(model.noise) if (callable(model.noise) or model.noise in NOISES) else None
-    if fn is None:
-        raise ValueError(f"{name}: unknown noise {model.noise!r}; valid names are: {', '.join(sorted(NOISES))} "
-                         "(or a callable noise(x, level, rng))")
-    lvl = model.noise_level
-    if not isinstance(lvl, numbers.Real) or isinstance(lvl, bool) or not np.isfinite(lvl):
-        raise ValueError(f"{name}: noise_level must be a finite number, got {lvl!r}")
-    if model.noise == "gaussian" and lvl < 0:
-        raise ValueError(f"{name}: noise_level (sigma of 'gaussian') must be >= 0, got {lvl!r}")
-    if isinstance(model.noise, str) and model.noise != "gaussian" and not 0 <= lvl <= 1:
-        raise ValueError(f"{name}: noise_level (probability p of {model.noise!r}) must be in [0, 1], got {lvl!r}")
-    model._noise_fn = fn
-
+    return int_tuple(owner, name, channels, "channel counts", allow_empty=False)

@@ -2,20 +2,16 @@
 (the conv DAE of the PyTorch/Keras tutorials), trained on freshly corrupted batches."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ...images import from_nchw, to_nchw
+from ..._validation import check_odd_int
+from ...images.layout import from_nchw, to_nchw
 from ...layers import Conv2d, ConvTranspose2d, Flatten, Reshape, Sequential, Sigmoid, get_activation
-from ...losses import BCEWithLogitsLoss, MSELoss
 from .._base import HIDDEN_ACTIVATIONS, BaseModel
 from ..autoencoder import DenoisingAutoencoder
-from ._image_model import _check_channels, _check_noise_args, _StridedImageModel
+from ._image_model import _check_channels, _StridedImageModel
 
 __all__ = ["ConvDenoisingAutoencoder"]
-
-_CHUNK = 512  # images per forward pass at inference
 
 
 class ConvDenoisingAutoencoder(_StridedImageModel, DenoisingAutoencoder):
@@ -73,6 +69,7 @@ class ConvDenoisingAutoencoder(_StridedImageModel, DenoisingAutoencoder):
     _default_steps = 2345
     _min_epochs = 5
     _default_batch_size = 128
+    _inference_rows = 512
 
     def __init__(self, noise="gaussian", noise_level=0.5, channels=(32, 64), kernel_size=3, activation="relu",
                  loss="mse", n_passes=1, n_copies=None, optimizer="adam", lr=1e-3, epochs=None, batch_size=128,
@@ -96,12 +93,10 @@ class ConvDenoisingAutoencoder(_StridedImageModel, DenoisingAutoencoder):
 
     def _validate_params(self):
         _check_channels(self._name(), self.channels)
-        k = self.kernel_size
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1 or k % 2 == 0:
-            raise ValueError(f"{self._name()}: kernel_size must be an odd int >= 1, got {k!r}")
+        check_odd_int(self._name(), "kernel_size", self.kernel_size)
         self._check_choice("activation", self.activation, HIDDEN_ACTIVATIONS)
         self._check_choice("loss", self.loss, ("mse", "bce"))
-        _check_noise_args(self)
+        self._check_noise()
         self._check_int("n_passes", self.n_passes)
         self._check_int("n_copies", self.n_copies, allow_none=True)
         self._check_training()
@@ -128,10 +123,6 @@ class ConvDenoisingAutoencoder(_StridedImageModel, DenoisingAutoencoder):
         self.output_activation = "sigmoid"
         self._set_loss()
 
-    def _set_loss(self):
-        self._uses_logits = self.loss.lower() == "bce"
-        self._loss = BCEWithLogitsLoss() if self._uses_logits else MSELoss()
-
     def code_shape(self):
         """Shape ``(C_code, h, w)`` of one image's code (the encoder's output)."""
         self._check_fitted()
@@ -147,16 +138,8 @@ class ConvDenoisingAutoencoder(_StridedImageModel, DenoisingAutoencoder):
     def decode(self, Z):
         """Images (in the layout seen by ``fit``) from codes ``Z`` ``(N, *code_shape())``."""
         self._check_fitted()
-        Z = np.asarray(Z)
-        if Z.ndim != 4 or Z.shape[1:] != self.code_shape():
-            raise ValueError(f"{self._name()}.decode expects codes of shape (N, {', '.join(map(str, self.code_shape()))})"
-                             f", got {Z.shape}")
-        Z = np.ascontiguousarray(Z, dtype=self._param_dtype())
-        return self._as_input_shape(self._chunked(self.decoder_, Z))
-
-    def _chunked(self, fn, A):
-        outs = [fn(A[s:s + _CHUNK]) for s in range(0, len(A), _CHUNK)]
-        return np.concatenate(outs) if len(outs) > 1 else outs[0]
+        Z = self._check_codes(Z, self.code_shape(), f"{self._name()}.decode")
+        return self._as_input_shape(self._in_chunks(self.decoder_, Z))
 
     def reconstruct(self, X_noisy, n_passes=None):
         """Denoised images, in the layout and shape of ``X_noisy`` (``n_passes`` passes, default the
@@ -166,7 +149,7 @@ class ConvDenoisingAutoencoder(_StridedImageModel, DenoisingAutoencoder):
         X_noisy = np.asarray(X_noisy)
         out = self._check_X(X_noisy, "X_noisy")                       # flat NCHW rows
         for _ in range(passes):
-            out = self._chunked(lambda a: self.decoder_(self.encoder_(a)), out)
+            out = self._in_chunks(lambda a: self.decoder_(self.encoder_(a)), out)
         if X_noisy.ndim == 2:
             return out
         return from_nchw(self._images(out), to_nchw(X_noisy)[1])

@@ -10,23 +10,21 @@ body's backward.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from ..._validation import check_bool, check_odd_int
 from ...images.layout import _check_images, from_nchw
 from ...images.tiling import _pad_to_multiple, apply_blocks
 from ...losses import MSELoss
-from ...random import as_generator
-from .._base import BaseModel, NotFittedError
-from ..autoencoder import _ResetGenerator
-from ._image_model import _check_noise_args, _ImageModel
+from .._base import BaseModel
+from .._noise import _NoisyInputs
+from ._image_model import _ImageModel
 from .networks import ARCHITECTURES, build_network
 
 __all__ = ["ResidualDenoiser"]
 
 
-class ResidualDenoiser(_ImageModel, BaseModel):
+class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
     r"""The flagship denoiser: a fully convolutional network ``n_theta`` that predicts the noise of an image.
 
     .. math::
@@ -81,7 +79,10 @@ class ResidualDenoiser(_ImageModel, BaseModel):
     _default_steps = 4000
     _min_epochs = 3
     _default_batch_size = 64
-    _margin = 32           # tile margin (pixels), > the receptive radius of the default networks
+    _fitted_attribute = "net_"
+    _margin = 32             # tile margin (pixels), > the receptive radius of the default networks
+    _min_tile = 8            # smallest tile side denoise accepts
+    _pass_pixels = 256 * 256  # pixels per pass through the network at inference (several small images)
 
     def __init__(self, noise="gaussian", noise_level=0.5, architecture="unet", width=16, depth=None,
                  kernel_size=3, batch_norm=True, clip=True, optimizer="adam", lr=2e-3, epochs=None, batch_size=64,
@@ -114,23 +115,15 @@ class ResidualDenoiser(_ImageModel, BaseModel):
         return 2 ** (self._depth() - 1) if self.architecture == "unet" else 1
 
     def _validate_params(self):
-        _check_noise_args(self)
+        self._check_noise()
         self._check_choice("architecture", self.architecture, ARCHITECTURES)
         self._check_int("width", self.width)
         low = 1 if self.architecture == "unet" else 2
         self._check_int("depth", self.depth, low=low, allow_none=True)
-        k = self.kernel_size
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1 or k % 2 == 0:
-            raise ValueError(f"{self._name()}: kernel_size must be an odd int >= 1, got {k!r}")
+        check_odd_int(self._name(), "kernel_size", self.kernel_size)
         for flag in ("batch_norm", "clip"):
-            if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise ValueError(f"{self._name()}: {flag} must be True or False, got {getattr(self, flag)!r}")
+            check_bool(self._name(), flag, getattr(self, flag))
         self._check_training()
-
-    def _check_fitted(self):
-        if not hasattr(self, "net_"):
-            raise NotFittedError(f"This {self._name()} instance is not fitted yet. Call 'fit' with appropriate "
-                                 "data before using this method.")
 
     def _build(self, n_features, rng):
         C = self.image_shape_[0]
@@ -172,20 +165,12 @@ class ResidualDenoiser(_ImageModel, BaseModel):
 
     def _train_step(self, xb, yb):
         x = self._images(xb)
-        y = self._noise_fn(x, self.noise_level, self._rng)      # fresh noise every batch
-        value, _ = self._loss_forward_backward(y, x)
+        value, _ = self._loss_forward_backward(self._train_input(x), x)     # fresh noise every batch
         return value
-
-    def _before_fit(self, X, Xv):
-        self._val_seed = int(self._rng.integers(2**63 - 1))
-        self._val_rng = np.random.default_rng(self._val_seed)
 
     def _eval_step(self, xb, yb):
         x = self._images(xb)
-        return self._loss_forward_backward(self._noise_fn(x, self.noise_level, self._val_rng), x, backward=False)[0]
-
-    def _extra_callbacks(self):
-        return [_ResetGenerator(self, self._val_seed)]
+        return self._loss_forward_backward(self._val_input(x), x, backward=False)[0]
 
     # ------------------------------------------------------------------ Module interface (for gradcheck)
     def forward(self, x):
@@ -196,21 +181,16 @@ class ResidualDenoiser(_ImageModel, BaseModel):
         return dy - self.net_.backward(dy)
 
     # ------------------------------------------------------------------ inference
-    def add_noise(self, X, random_state=None):
-        """``X`` corrupted with this model's noise and level (a convenience for making test inputs)."""
-        self._validate_params()
-        return self._noise_fn(np.asarray(X), self.noise_level, as_generator(random_state))
-
     def _check_image_channels(self, x, name):
         if x.shape[1] != self.n_channels_:
             raise ValueError(f"{self._name()}: {name} has {x.shape[1]} channel(s) (NCHW shape {x.shape}), but the "
                              f"model was fitted on {self.n_channels_}-channel images")
 
-    def predict_noise(self, X_noisy, tile=256):
+    def predict_noise(self, X_noisy, tile=256, progress=None):
         """The estimated noise ``X_noisy - denoise(X_noisy)`` before clipping, in the layout of ``X_noisy``."""
-        return self._apply(X_noisy, tile, noise=True)
+        return self._apply(X_noisy, tile, progress, noise=True)
 
-    def denoise(self, X_noisy, tile=256):
+    def denoise(self, X_noisy, tile=256, progress=None):
         """Denoised images of **any size**, in the layout of ``X_noisy``.
 
         Parameters
@@ -221,18 +201,22 @@ class ResidualDenoiser(_ImageModel, BaseModel):
         tile : int or None, default 256
             Images with a side longer than this are processed in ``tile x tile`` blocks, each with a
             margin of 32 pixels of context (more than the network's receptive radius), so the result
-            equals a whole-image pass. ``None``: always the whole image at once.
+            equals a whole-image pass while the memory a pass needs stays bounded. Smaller images go
+            several at a time, about ``tile * tile`` pixels per pass. ``None``: every image whole.
+        progress : callable, optional
+            Called as ``progress(done, total)`` in pixels (of all images) after every pass through the
+            network, last with ``done == total``.
         """
-        return self._apply(X_noisy, tile, noise=False)
+        return self._apply(X_noisy, tile, progress, noise=False)
 
     def reconstruct(self, X_noisy):
         """Same as :meth:`denoise` (the name the autoencoders use)."""
         return self.denoise(X_noisy)
 
-    def _apply(self, X_noisy, tile, noise):
+    def _apply(self, X_noisy, tile, progress, noise):
         self._check_fitted()
         if tile is not None:
-            tile = self._check_int("tile", tile, low=8)
+            tile = self._check_int("tile", tile, low=self._min_tile)
         X = np.asarray(X_noisy)
         single = X.ndim == 2 or (X.ndim == 3 and X.shape[-1] == self.n_channels_ and self.n_channels_ > 1
                                  and X.shape[0] not in (1, 3, 4))
@@ -242,12 +226,23 @@ class ResidualDenoiser(_ImageModel, BaseModel):
         Xb = X[None] if single else X
         x, layout = _check_images(self._name(), Xb, "X_noisy", self._param_dtype())
         self._check_image_channels(x, "X_noisy")
+        N, _, H, W = x.shape
+        budget = self._pass_pixels if tile is None else max(tile * tile, self._pass_pixels)
+        per_pass = max(1, budget // (H * W))                          # images per pass through the network
+        report = progress if progress is not None else (lambda done, total: None)
         was_training = self.training
         self.eval()
         try:
             out = np.empty_like(x)
-            for s in range(0, len(x), 64):
-                out[s:s + 64] = self._apply_batch(x[s:s + 64], tile)
+            for s in range(0, N, per_pass):
+                xs = x[s:s + per_pass]
+                if tile is None:
+                    out[s:s + per_pass] = self._net_any_size(xs)
+                    report((s + len(xs)) * H * W, N * H * W)
+                else:
+                    out[s:s + per_pass] = apply_blocks(
+                        self._net_any_size, xs, tile, self._margin, self._size_multiple,
+                        progress=lambda d, t, before=s * H * W: report(before + d, N * H * W))
         finally:
             self.train(was_training)
         if noise:
@@ -262,8 +257,3 @@ class ResidualDenoiser(_ImageModel, BaseModel):
         xp, H, W = _pad_to_multiple(x, self._size_multiple)
         y = xp - self.net_(xp)
         return y[:, :, :H, :W]
-
-    def _apply_batch(self, x, tile):
-        if tile is None:
-            return self._net_any_size(x)
-        return apply_blocks(self._net_any_size, x, tile, self._margin, self._size_multiple)

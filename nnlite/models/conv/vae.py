@@ -12,6 +12,10 @@ from ._image_model import _check_channels, _StridedImageModel
 
 __all__ = ["ConvVAE"]
 
+#: Every conv of the encoder halves H and W exactly and every transposed conv doubles them:
+#: ``(H + 2 * 1 - 4) / 2 + 1 = H / 2``.
+_KERNEL, _STRIDE, _PADDING = 4, 2, 1
+
 
 class ConvVAE(_StridedImageModel, VAE):
     r"""A convolutional VAE: conv encoder to ``(mu, logvar)``, transposed-conv decoder, Bernoulli pixels.
@@ -86,7 +90,8 @@ class ConvVAE(_StridedImageModel, VAE):
         enc = [Reshape(self.image_shape_)]
         c_in = C
         for c in chans:
-            enc += [Conv2d(c_in, c, 4, stride=2, padding=1, dtype=dtype, random_state=rng), get_activation(act)]
+            enc += [Conv2d(c_in, c, _KERNEL, stride=_STRIDE, padding=_PADDING, dtype=dtype, random_state=rng),
+                    get_activation(act)]
             c_in = c
         enc.append(Flatten())
         if hid:
@@ -97,8 +102,8 @@ class ConvVAE(_StridedImageModel, VAE):
             dec.append(Dense(m, hid, act, dtype=dtype, random_state=rng))
         dec += [Dense(hid or m, n_feat, act, dtype=dtype, random_state=rng), Reshape(feat)]
         for c in list(chans[-2::-1]) + [C]:
-            dec += [ConvTranspose2d(c_in, c, 4, stride=2, padding=1, dtype=dtype, random_state=rng),
-                    get_activation(act)]
+            dec += [ConvTranspose2d(c_in, c, _KERNEL, stride=_STRIDE, padding=_PADDING, dtype=dtype,
+                                    random_state=rng), get_activation(act)]
             c_in = c
         dec[-1] = Flatten()
         self.encoder_ = Sequential(*enc)
