@@ -7,7 +7,8 @@ and the parameters' ``.grad``; the numerical ones are
 .. math:: \\frac{\\partial L}{\\partial \\theta_i} \\approx \\frac{L(\\theta + h e_i) - L(\\theta - h e_i)}{2h}.
 
 Each is compared with CS231n's relative error ``max |a - b| / max(1e-8, |a| + |b|)`` (elementwise, then
-the maximum), which is below 1e-7 for a correct backward of a smooth function in float64. Keep inputs
+the maximum; :data:`REL_ERROR_FLOOR`), which is below 1e-7 (:data:`DEFAULT_TOL`) for a correct backward
+of a smooth function in float64, with steps ``h = 1e-6`` (:data:`DEFAULT_EPS`). Keep inputs
 out of saturation (|x| of a few units for tanh/sigmoid): where a true gradient is ~1e-5, float64
 round-off alone gives relative errors near 1e-7.
 
@@ -23,11 +24,20 @@ True
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .module import Module
+
+#: Central-difference step: in float64 its truncation error (h^2) and round-off (1e-16 / h) are both
+#: about 1e-12 relative to the gradient.
+DEFAULT_EPS = 1e-6
+#: A correct backward of a smooth function passes below this relative error in float64.
+DEFAULT_TOL = 1e-7
+#: Denominator floor of the relative error, so that two (nearly) zero gradients compare as equal.
+REL_ERROR_FLOOR = 1e-8
 
 
 def rel_error(analytic: np.ndarray, numeric: np.ndarray) -> tuple[float, tuple]:
@@ -38,7 +48,7 @@ def rel_error(analytic: np.ndarray, numeric: np.ndarray) -> tuple[float, tuple]:
         raise ValueError(f"rel_error: analytic gradient has shape {a.shape}, numerical has {b.shape}")
     if a.size == 0:
         return 0.0, ()
-    err = np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
+    err = np.abs(a - b) / np.maximum(REL_ERROR_FLOOR, np.abs(a) + np.abs(b))
     flat = int(np.argmax(err))
     return float(err.reshape(-1)[flat]), tuple(int(i) for i in np.unravel_index(flat, a.shape))
 
@@ -63,7 +73,7 @@ class GradcheckResult:
     where: dict = field(default_factory=dict)
     analytic: dict = field(default_factory=dict, repr=False)
     numeric: dict = field(default_factory=dict, repr=False)
-    tol: float = 1e-7
+    tol: float = DEFAULT_TOL
 
     @property
     def max_rel_error(self) -> float:
@@ -80,10 +90,10 @@ class GradcheckResult:
     def passed(self) -> bool:
         return self.max_rel_error < self.tol
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return self.passed
 
-    def __str__(self):
+    def __str__(self) -> str:
         w = max([len(n) for n in self.errors] + [6])
         lines = [f"{'tensor':<{w}}  {'shape':<14} {'rel. error':>11}  worst at"]
         for name, err in self.errors.items():
@@ -96,7 +106,8 @@ class GradcheckResult:
         return "\n".join(lines)
 
 
-def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6, project: np.ndarray | None = None) -> np.ndarray:
+def numerical_gradient(f: Callable[[], float | np.ndarray], x: np.ndarray, eps: float = DEFAULT_EPS,
+                       project: np.ndarray | None = None) -> np.ndarray:
     """Central differences of ``f()`` w.r.t. the array ``x``, which is perturbed in place.
 
     ``f()`` returns a scalar, or an array ``y`` when ``project`` is given; then the derivative of
@@ -118,7 +129,8 @@ def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6, project: np.ndarray 
     return grad
 
 
-def check_gradient(f, grad_f, x, eps: float = 1e-6, tol: float = 1e-7, name: str = "x") -> GradcheckResult:
+def check_gradient(f: Callable[[np.ndarray], float], grad_f: Callable[[np.ndarray], np.ndarray], x,
+                   eps: float = DEFAULT_EPS, tol: float = DEFAULT_TOL, name: str = "x") -> GradcheckResult:
     """Check ``grad_f(x)`` (the analytic gradient of the scalar ``f(x)``) by central differences.
 
     ``x`` is copied to float64. Returns a :class:`GradcheckResult` with one entry ``name``.
@@ -131,8 +143,8 @@ def check_gradient(f, grad_f, x, eps: float = 1e-6, tol: float = 1e-7, name: str
     return result
 
 
-def gradcheck(module, *inputs, eps: float = 1e-6, tol: float = 1e-7, wrt_input: bool = True,
-              wrt_params: bool = True, random_state=0, target=None) -> GradcheckResult:
+def gradcheck(module, *inputs: np.ndarray, eps: float = DEFAULT_EPS, tol: float = DEFAULT_TOL,
+              wrt_input: bool = True, wrt_params: bool = True, random_state=0, target=None) -> GradcheckResult:
     """Gradient check of a Module (or a Loss) in float64.
 
     Parameters

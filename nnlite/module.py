@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections import OrderedDict
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -126,7 +126,7 @@ class Parameter:
         """Clear the gradient (lazily: see the class docstring)."""
         self._grad_cleared = True
 
-    def astype(self, dtype) -> "Parameter":
+    def astype(self, dtype) -> Parameter:
         """Cast value and gradient in place (keeps the same Parameter object, so optimizers still see it)."""
         self.data = np.ascontiguousarray(self.data, dtype=dtype)
         self.grad = np.ascontiguousarray(self.grad, dtype=dtype)
@@ -184,19 +184,19 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ traversal
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         yield from self._modules.items()
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
             yield m
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         yield prefix, self
         for name, child in self._modules.items():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
@@ -227,15 +227,15 @@ class Module:
             p.zero_grad()
 
     # ------------------------------------------------------------------ modes and dtype
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
-    def astype(self, dtype) -> "Module":
+    def astype(self, dtype) -> Module:
         """Cast every parameter and floating buffer to ``dtype`` in place; returns ``self``."""
         dtype = np.dtype(dtype)
         for m in self.modules():
@@ -249,10 +249,10 @@ class Module:
                 object.__setattr__(m, "dtype", dtype)
         return self
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         return self.astype(np.float64)
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         return self.astype(np.float32)
 
     def random_generators(self) -> list[np.random.Generator]:
@@ -268,7 +268,7 @@ class Module:
         return gens
 
     # ------------------------------------------------------------------ state
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Copies of all parameters and buffers under dotted keys (``encoder.0.weight``)."""
         state = OrderedDict()
         for name, p in self.named_parameters():

@@ -6,8 +6,12 @@ import nnlite
 
 
 def test_check_gradient_on_a_plain_function(rng):
-    f = lambda x: float(np.sum(np.sin(x) * x))
-    grad = lambda x: np.cos(x) * x + np.sin(x)
+    def f(x):
+        return float(np.sum(np.sin(x) * x))
+
+    def grad(x):
+        return np.cos(x) * x + np.sin(x)
+
     result = nnlite.check_gradient(f, grad, rng.standard_normal((3, 4)))
     assert result.passed and result.max_rel_error < 1e-8
     wrong = nnlite.check_gradient(f, lambda x: np.cos(x) * x, rng.standard_normal((3, 4)))

@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 import nnlite
-from nnlite._kernels import blas, dense as kd, elementwise as ew
+from nnlite._kernels import blas
+from nnlite._kernels import dense as kd
+from nnlite._kernels import elementwise as ew
 from nnlite.layers.dense import Dense
 
 NOJIT = os.environ.get("NUMBA_DISABLE_JIT", "0") == "1"
@@ -377,7 +379,7 @@ def test_dense_write_after_zero_grad_equals_adding_to_zeros(rng):
     lazy, eager = Dense(7, 5, "tanh", random_state=0), Dense(7, 5, "tanh", random_state=0)
     lazy.zero_grad()                                                     # cleared: the gemm writes
     eager.zero_grad()
-    eager.weight.grad                                                    # a read fills the zeros: the gemm adds
+    assert not eager.weight.grad.any()                                   # a read fills the zeros: the gemm adds
     for layer in (lazy, eager):
         layer(x)
         layer.backward(dy)

@@ -5,9 +5,9 @@ from the kink: central differences with h = 1e-6 never straddle it there, so the
 """
 import numpy as np
 import pytest
+from conftest import away_from_zero
 
 import nnlite
-from conftest import away_from_zero
 
 SHAPES = [(1, 3), (4, 5), (7, 2)]  # batch size 1 included
 
@@ -174,10 +174,13 @@ def test_seeded_init_is_reproducible():
 @pytest.mark.parametrize(
     "layer, x, match",
     [
-        (nnlite.Linear(4, 2), np.zeros((3, 5)), r"Linear\(4, 2, bias=True\) expects 4 features on axis -1, got input of shape \(3, 5\)"),
-        (nnlite.Linear(4, 2), np.zeros(4), r"Linear\(4, 2, bias=True\) expects a 2-D or 3-D or 4-D input, got shape \(4,\)"),
+        (nnlite.Linear(4, 2), np.zeros((3, 5)),
+         r"Linear\(4, 2, bias=True\) expects 4 features on axis -1, got input of shape \(3, 5\)"),
+        (nnlite.Linear(4, 2), np.zeros(4),
+         r"Linear\(4, 2, bias=True\) expects a 2-D or 3-D or 4-D input, got shape \(4,\)"),
         (nnlite.Flatten(), np.zeros(4), r"Flatten\(\) expects .* got shape \(4,\)"),
-        (nnlite.Reshape((3, 3)), np.zeros((2, 8)), r"Reshape\(\(3, 3\)\) expects 9 values per sample, got input of shape \(2, 8\)"),
+        (nnlite.Reshape((3, 3)), np.zeros((2, 8)),
+         r"Reshape\(\(3, 3\)\) expects 9 values per sample, got input of shape \(2, 8\)"),
     ],
 )
 def test_shape_errors_name_layer_expected_and_actual(layer, x, match):

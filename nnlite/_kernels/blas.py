@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import threads as _threads
 
+#: The CBLAS enum values (``CblasRowMajor``, ``CblasNoTrans``, ``CblasTrans`` of ``cblas.h``).
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 #: (single, double, integer type) symbol names tried in order; the "64_" ones are ILP64 builds

@@ -43,8 +43,6 @@ batch 1), and ``tests/test_kernels_nojit.py`` runs the same comparisons with ``N
 """
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 

@@ -22,17 +22,17 @@ class Dropout(Module):
         self.p = float(p)
         self.rng = as_generator(random_state)
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         x = check_input(self, x, ndim=tuple(range(1, 7)))
         if not self.training or self.p == 0.0:
             self._scale = None
             return x
-        keep = self.rng.random(x.shape) >= self.p
-        self._scale = keep.astype(x.dtype) / np.asarray(1.0 - self.p, dtype=x.dtype)
+        keep = self.rng.random(x.shape) >= self.p                                   # m, same shape as x
+        self._scale = keep.astype(x.dtype) / np.asarray(1.0 - self.p, dtype=x.dtype)   # m / (1 - p)
         return x * self._scale
 
-    def backward(self, dy):
+    def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy if self._scale is None else dy * self._scale
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}"
