@@ -39,29 +39,110 @@ def test_blas_threads_context_manager_limits_then_restores():
 
 
 def test_auto_policy_one_thread_for_tiny_or_degenerate_products(monkeypatch):
-    monkeypatch.setattr(threads, "busy", lambda: False)
+    monkeypatch.setattr(threads, "available_threads", lambda: 2)
     threads._max_threads = 2
     threads.set_policy("auto")
     assert threads.threads_for(128, 32, 128) == 1             # 0.5 M multiply-adds: one thread
     assert threads.threads_for(128, 20, 400) == 2             # 1.02 M: 2 threads tie or win (measured)
     assert threads.threads_for(128, 784, 400) == 2            # 40 M multiply-adds
     assert threads.threads_for(4096, 4, 4096) == 1            # big but degenerate (k < 8)
-    monkeypatch.setattr(threads, "busy", lambda: True)        # 'auto' ignores the load: reproducible bits
-    assert threads.threads_for(128, 784, 400) == 2
     assert threads.parallel_threads() == 2
 
 
-def test_adaptive_policy_drops_to_one_thread_when_busy(monkeypatch):
+def test_auto_policy_drops_to_the_threads_other_programs_leave(monkeypatch):
     threads._max_threads = 2
-    with threads.policy("adaptive"):
-        monkeypatch.setattr(threads, "busy", lambda: False)
+    for name in ("auto", "adaptive"):                         # 'adaptive' is another name for 'auto'
+        with threads.policy(name):
+            monkeypatch.setattr(threads, "available_threads", lambda: 2)
+            assert threads.threads_for(128, 784, 400) == 2 and threads.threads_for(128, 32, 128) == 1
+            monkeypatch.setattr(threads, "available_threads", lambda: 1)    # one core taken elsewhere
+            assert threads.threads_for(128, 784, 400) == 1 and threads.parallel_threads() == 1
+    threads._max_threads = 4
+    monkeypatch.setattr(threads, "available_threads", lambda: 3)
+    with threads.policy("auto"):
+        assert threads.threads_for(1024, 1024, 1024) == 3     # capped by the free cores, not all-or-one
+
+
+def test_fixed_policy_ignores_the_load(monkeypatch):
+    """'fixed' is the shape rule alone: the thread count, hence the float rounding, never depends on
+    what else runs."""
+    monkeypatch.setattr(threads, "available_threads", lambda: 1)
+    threads._max_threads = 2
+    with threads.policy("fixed"):
         assert threads.threads_for(128, 784, 400) == 2 and threads.threads_for(128, 32, 128) == 1
-        monkeypatch.setattr(threads, "busy", lambda: True)    # oversubscribed machine: one thread
-        assert threads.threads_for(128, 784, 400) == 1 and threads.parallel_threads() == 1
+        assert threads.parallel_threads() == 2
+
+
+class _FakeMachine:
+    """Fake /proc/stat and process-time readings: ``cores`` cores, ``others`` of them kept busy by other
+    programs and ``own`` by this process, advancing with a fake clock."""
+
+    def __init__(self, monkeypatch, cores=2):
+        self.t, self.machine, self.own = 100.0, 5000.0, 10.0
+        self.others_rate, self.own_rate, self.readable = 0.0, 1.0, True
+        monkeypatch.setattr(threads.time, "monotonic", lambda: self.t)
+        monkeypatch.setattr(threads, "_machine_busy_seconds", lambda: self.machine if self.readable else None)
+        monkeypatch.setattr(threads, "_own_cpu_seconds", lambda: self.own)
+        monkeypatch.setattr(threads, "_cpu_count", lambda: cores)
+        monkeypatch.setattr(threads, "_load_checked", None)
+        monkeypatch.setattr(threads, "_load_sample", None)
+        monkeypatch.setattr(threads, "_available", None)
+
+    def advance(self, seconds):
+        self.t += seconds
+        self.own += self.own_rate * seconds
+        self.machine += (self.own_rate + self.others_rate) * seconds
+
+
+def test_available_threads_subtracts_only_other_processes(monkeypatch):
+    m = _FakeMachine(monkeypatch)
+    assert threads.available_threads() == 2                   # no interval measured yet: all cores free
+    m.own_rate = 2.0                                          # this process alone keeps both cores busy
+    m.advance(0.6)
+    assert threads.available_threads() == 2 and not threads.busy()
+    m.own_rate, m.others_rate = 1.0, 1.0                      # a spin loop elsewhere takes a core
+    m.advance(0.6)
+    assert threads.available_threads() == 1 and threads.busy()
+    m.others_rate = 0.4                                       # a light background load leaves 2 cores
+    m.advance(0.6)
+    assert threads.available_threads() == 2
+    m.others_rate = 5.0                                       # more load than cores: still at least 1
+    m.advance(0.6)
+    assert threads.available_threads() == 1
+
+
+def test_available_threads_measures_at_most_every_interval(monkeypatch):
+    m = _FakeMachine(monkeypatch)
+    threads.available_threads()
+    m.others_rate = 1.0
+    m.advance(threads.LOAD_INTERVAL / 2)
+    assert threads.available_threads() == 2                   # the cached reading, no new measurement
+    m.advance(threads.LOAD_INTERVAL)
+    assert threads.available_threads() == 1
+
+
+def test_available_threads_falls_back_to_the_load_average(monkeypatch):
+    m = _FakeMachine(monkeypatch)
+    m.readable = False                                        # no /proc/stat (not Linux)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    assert threads.available_threads() == 1                   # load 3 on 2 cores: busy
+    m.advance(1.0)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    assert threads.available_threads() == 2
+
+
+def test_nnlite_threads_environment_variable_sets_the_policy(monkeypatch):
+    for value, want in (("fixed", "fixed"), ("1", 1), ("max", "max")):
+        monkeypatch.setenv("NNLITE_THREADS", value)
+        threads._policy_from_env()
+        assert threads.get_policy() == want
+    monkeypatch.setenv("NNLITE_THREADS", "fast")
+    with pytest.raises(ValueError, match="NNLITE_THREADS='fast': unknown BLAS thread policy"):
+        threads._policy_from_env()
 
 
 def test_fixed_and_max_policies(monkeypatch):
-    monkeypatch.setattr(threads, "busy", lambda: True)
+    monkeypatch.setattr(threads, "available_threads", lambda: 1)
     threads._max_threads = 2
     threads.set_policy("max")
     assert threads.threads_for(128, 20, 400) == 2 and threads.parallel_threads() == 2
@@ -83,7 +164,7 @@ def test_invalid_counts_and_policies_are_rejected(bad):
     if not isinstance(bad, str):
         with pytest.raises(ValueError, match=r"n must be an int >= 1 \(number of BLAS threads\)"):
             threads.set_blas_threads(bad)
-    with pytest.raises(ValueError, match="valid: 'auto', 'adaptive', 'max' or an int >= 1"):
+    with pytest.raises(ValueError, match="valid: 'auto', 'adaptive', 'fixed', 'max' or an int >= 1"):
         threads.set_policy("fast")
 
 
