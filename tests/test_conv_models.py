@@ -10,6 +10,7 @@ that holds (most seeds put some unit within 2h of its kink at these sizes).
 """
 import numpy as np
 import pytest
+from conftest import numerical_gradient_5pt  # noqa: E402
 
 import nnlite
 from nnlite.gradcheck import rel_error
@@ -17,8 +18,6 @@ from nnlite.layers import Dense, MaxPool2d, ReLU
 from nnlite.metrics import psnr
 from nnlite.models import NotFittedError
 from nnlite.models.conv import ConvDenoisingAutoencoder, ConvVAE, ResidualDenoiser
-
-from conftest import numerical_gradient_5pt  # noqa: E402
 
 TOL = 1e-7
 H = 1e-3

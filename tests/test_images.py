@@ -3,8 +3,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nnlite.images import (ImageError, apply_blocks, apply_tiled, from_nchw, infer_image_shape, list_images,
-                           model_image_shape, read_image, tile_image, to_channels_last, to_nchw, untile, write_image)
+from nnlite.images import (
+    ImageError,
+    apply_blocks,
+    apply_tiled,
+    from_nchw,
+    infer_image_shape,
+    list_images,
+    model_image_shape,
+    read_image,
+    tile_image,
+    to_channels_last,
+    to_nchw,
+    untile,
+    write_image,
+)
 
 
 def _rgb(h=9, w=13, seed=0):

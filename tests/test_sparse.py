@@ -9,8 +9,7 @@ import pytest
 
 from nnlite.gradcheck import check_gradient, numerical_gradient, rel_error
 from nnlite.models import NotFittedError
-from nnlite.models.sparse import (SparseAutoencoder, kl_sparsity, kl_sparsity_backward, l1_penalty,
-                                  l1_penalty_backward)
+from nnlite.models.sparse import SparseAutoencoder, kl_sparsity, kl_sparsity_backward, l1_penalty, l1_penalty_backward
 
 TOL = 1e-7
 # The end-to-end checks difference a scalar loss of size ~1: float64 round-off (~1e-16 / eps) in the

@@ -8,14 +8,12 @@ smallest elements of a multi-layer loss to 1e-7).
 """
 import numpy as np
 import pytest
+from conftest import numerical_gradient_5pt  # noqa: E402
 
 from nnlite.data import load_emoji12
 from nnlite.gradcheck import check_gradient, rel_error
 from nnlite.models import VAE, NotFittedError
-from nnlite.models.vae import (LOGVAR_MAX, kl_divergence, kl_divergence_backward, reparameterize,
-                               reparameterize_backward)
-
-from conftest import numerical_gradient_5pt  # noqa: E402
+from nnlite.models.vae import LOGVAR_MAX, kl_divergence, kl_divergence_backward, reparameterize, reparameterize_backward
 
 TOL = 1e-7
 

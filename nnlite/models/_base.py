@@ -18,8 +18,8 @@ from ..layers.activations import ELEMENTWISE_ACTIVATIONS
 from ..module import Module
 from ..optim import OPTIMIZERS, get_optimizer
 from ..random import as_generator, spawn
-from ..trainer import Callback, Trainer
 from ..summary import Summary, summary
+from ..trainer import Callback, Trainer
 from ._registry import register
 
 __all__ = ["NotFittedError", "BaseModel", "mlp"]
@@ -179,7 +179,7 @@ class BaseModel(Module):
         """The constructor arguments as JSON-ready values, as in Keras: tuples become lists and dtypes
         their names; a ``numpy.random.Generator`` as ``random_state`` is left out (it cannot be written
         down), so ``from_config`` then gives ``random_state=None``. ``json.dumps`` accepts the result."""
-        from ..checkpoint import _jsonable                 # the same rules checkpoints use
+        from ..checkpoint import _jsonable  # the same rules checkpoints use
 
         return _jsonable(self.get_params(deep=False))
 

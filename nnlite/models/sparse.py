@@ -100,6 +100,8 @@ class SparseAutoencoder(Autoencoder):
         Per epoch ``'loss'`` (total), ``'recon'``, ``'penalty'`` and ``'mean_activation'`` (mean of the
         code over samples and units), plus the validation versions with ``validation_data``.
     Other attributes as in :class:`Autoencoder`.
+
+    :meth:`compute_loss` is the reconstruction loss alone; :meth:`penalty` gives the penalty of codes.
     """
 
     _default_steps = 3000
@@ -184,10 +186,6 @@ class SparseAutoencoder(Autoencoder):
         recon = self._loss.forward(run_layers(list(self.decoder_)[:-1], h), yb)
         pen = self.penalty(h)
         return {"loss": recon + pen, "recon": recon, "penalty": pen, "mean_activation": float(h.mean())}
-
-    def _plain_loss(self, xb, yb):
-        """Reconstruction loss only (``compute_loss``); the penalty is reported by :meth:`penalty`."""
-        return super()._plain_loss(xb, yb)
 
     # ------------------------------------------------------------------ features
     def code_activation_stats(self, X):

@@ -132,9 +132,6 @@ class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
                                   rng, np.dtype(self.dtype))
         self._loss = MSELoss()
 
-    def _check_data_range(self, X):
-        pass
-
     # ------------------------------------------------------------------ loss and gradients
     def _loss_forward_backward(self, y, x, backward=True):
         """MSE of ``y - net_(y)`` against ``x`` (both ``(N, C, H, W)``); adds gradients; returns ``(L, dL/dy)``."""
