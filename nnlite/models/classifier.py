@@ -16,8 +16,6 @@ real training images, then read the class histogram of a generator's samples (mo
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..layers import Dense, Dropout, Sequential
@@ -128,12 +126,9 @@ class MLPClassifier(BaseModel):
         layers.append(Dense(sizes[-1], len(self.classes_), activation=None, dtype=dtype, random_state=init_rng))
         layers[0].needs_input_grad = False           # nobody needs dL/dX: skip that product
         self.network_ = Sequential(*layers)
-        bs = min(self._check_int("batch_size", self.batch_size), len(X))
-        ep = self.epochs if epochs is None else self._check_int("epochs", epochs)
-        if ep is None:
-            ep = max(self._min_epochs, math.ceil(self._default_steps / math.ceil(len(X) / bs)))
+        bs, ep, lr, _ = self._resolve_schedule(len(X), epochs, None, None)
         kwargs = {"weight_decay": float(self.weight_decay)} if self.weight_decay else {}
-        opt = get_optimizer(self.optimizer, self.network_.parameters(), lr=float(self.lr), **kwargs)
+        opt = get_optimizer(self.optimizer, self.network_.parameters(), lr=float(lr), **kwargs)
         loss = CrossEntropyLoss()
         Xv = yv = None
         if validation_data is not None:
