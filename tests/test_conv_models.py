@@ -350,3 +350,17 @@ def test_decode_refuses_non_finite_codes_and_fit_no_images():
         vae.decode([[np.nan, 0.0]])
     with pytest.raises(ValueError, match=r"ResidualDenoiser: X has no images"):
         ResidualDenoiser(epochs=1).fit(np.zeros((0, 8, 8), np.float32))
+
+
+@pytest.mark.parametrize("cls", [ConvDenoisingAutoencoder, ResidualDenoiser, ConvVAE])
+def test_fitted_conv_models_pickle_and_keep_their_import_path(cls):
+    # one file per model under nnlite/models/conv/, each class importable as nnlite.models.conv.<Name>
+    import importlib
+    import pickle
+
+    assert getattr(importlib.import_module("nnlite.models.conv"), cls.__name__) is cls
+    extra = {"width": 2, "depth": 2} if cls is ResidualDenoiser else {"channels": (2,)}
+    model = cls(epochs=1, batch_size=8, random_state=0, **extra).fit(rectangles(8))
+    clone = pickle.loads(pickle.dumps(model))
+    x = rectangles(2, seed=1)
+    np.testing.assert_array_equal(clone.reconstruct(x), model.reconstruct(x))

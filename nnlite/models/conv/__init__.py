@@ -15,16 +15,9 @@ ConvVAE                    conv encoder to ``(mu, logvar)``, transposed-conv dec
 
 Images go in as ``(N, H, W)``, ``(N, C, H, W)`` or ``(N, H, W, C)`` and come back in the layout they
 came in (:func:`nnlite.images.to_nchw`).
-
-The classes are defined in the submodules and report ``nnlite.models.conv`` as their module, the
-name under which checkpoints and pickles record them.
 """
 from .autoencoder import ConvDenoisingAutoencoder
 from .denoiser import ResidualDenoiser
 from .vae import ConvVAE
 
 __all__ = ["ConvDenoisingAutoencoder", "ResidualDenoiser", "ConvVAE"]
-
-for _cls in (ConvDenoisingAutoencoder, ResidualDenoiser, ConvVAE):
-    _cls.__module__ = __name__
-del _cls
