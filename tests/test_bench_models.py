@@ -97,7 +97,7 @@ def test_quick_run_end_to_end_nnlite_only(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     text = out.read_text()
     assert "| VAE 784-400-20 |" in text and "| MLPClassifier 784-256-10 |" in text
-    assert "Busy machine" in text and "nnlite, 1 BLAS thread" in text
+    assert "spin loop" in text and "| nnlite, 1 BLAS thread |" in text
     res = json.loads(out.with_suffix(".json").read_text())
     assert res["impls"] == ["nnlite"] and res["quick"]
     table = res["tables"][0]
@@ -106,6 +106,5 @@ def test_quick_run_end_to_end_nnlite_only(tmp_path):
         assert not r["errors"], r["errors"]
         s = r["summary"]["nnlite"]
         assert s["rounds"] == 1 and s["median"] > 0 and np.isfinite(s["loss"])
-    assert table["busy"] and table["busy"][0]["name"] == "vae"
-    assert not (ROOT / "benchmarks" / "results" / "models.md").samefile(out) if (
-        ROOT / "benchmarks" / "results" / "models.md").exists() else True
+    assert [(b["name"], b["load"]) for b in table["busy"]] == [("vae", "idle"), ("vae", "busy")]
+    assert set(table["busy"][1]["summary"]) == {bm.POLICY_DEFAULT, bm.POLICY_FIXED, bm.POLICY_ONE}
