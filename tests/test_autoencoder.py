@@ -301,7 +301,7 @@ def test_auto_passes_three_for_binary_data_one_for_grey(font):
 
 @pytest.mark.parametrize("cls", [Autoencoder, DenoisingAutoencoder, nnlite.SparseAutoencoder])
 def test_fit_on_no_samples_names_the_problem(cls):
-    # (0, 144) used to reach NumPy's reshape and fail there
+    # the error names the model and the argument, not NumPy's reshape of an empty array
     with pytest.raises(ValueError, match=rf"{cls.__name__}: X has no samples \(shape \(0, 144\)\)"):
         cls(epochs=1).fit(np.zeros((0, 144), np.float32))
 
@@ -319,7 +319,7 @@ def test_decode_refuses_non_finite_codes(font):
 
 def test_denoiser_score_is_the_same_for_the_same_data(font):
     # scoring uses the validation noise of every epoch: a second score of the same data gets the same
-    # noise (it used to continue the validation stream, so two scores of X differed)
+    # noise rather than the next draws of the validation stream
     dae = DenoisingAutoencoder(hidden=(16,), epochs=3, noise="bit_flip", noise_level=0.2, random_state=0).fit(font)
     assert dae.score(font) == dae.score(font)
     assert dae.score(font) != DenoisingAutoencoder(hidden=(16,), epochs=3, noise="bit_flip", noise_level=0.2,

@@ -324,7 +324,7 @@ def test_conv_dae_and_conv_vae_losses_drop():
 
 def test_flagship_inference_passes_are_bounded_in_pixels_and_report_progress(grey_unet, monkeypatch):
     # 40 images of 64x64 (164k pixels): at most about tile**2 pixels go through the network at once
-    # (64 images a pass, 262k pixels, before), and the result equals one image at a time
+    # (not a fixed count of images, whatever their size), and the result equals one image at a time
     x = np.random.default_rng(2).random((40, 64, 64)).astype(np.float32)
     one_by_one = np.stack([grey_unet.denoise(im) for im in x])
     seen, calls = [], []

@@ -231,8 +231,9 @@ print(out.shape == image.shape, image.nbytes, peak - rss_before)
 
 
 def test_denoising_a_large_image_through_an_mlp_holds_only_the_output(tmp_path):
-    # a 4000 x 4000 grey image through a 16x16 MLP: stacking every tile at once held ~40 bytes per
-    # pixel (640 MB here, 120 with overlapping tiles); streamed, the call needs little more than its output
+    # a 4000 x 4000 grey image through a 16x16 MLP: stacking every tile at once would hold ~40 bytes
+    # per pixel (640 MB here, ~120 bytes with overlapping tiles); streamed, the call needs little more
+    # than its float32 output
     import subprocess
     import sys
 

@@ -215,8 +215,8 @@ def test_unfitted_and_validation_errors(emoji):
 
 def test_validation_noise_is_drawn_afresh_for_every_batch_and_repeats_every_epoch(emoji):
     # two identical validation batches: with one noise draw per batch their losses differ, so the
-    # validation loss over [A; A] is not the loss over A alone (seeding by the batch length gave every
-    # full batch the same eps, and both numbers were equal)
+    # validation loss over [A; A] is not the loss over A alone (noise seeded by the batch length would
+    # give every full batch the same eps, and both numbers would be equal)
     A = np.resize(emoji, (256, emoji.shape[1]))                   # one validation batch of 256
     kw = dict(hidden=(8,), epochs=2, batch_size=32, random_state=0)
     one = VAE(**kw).fit(emoji, validation_data=A)

@@ -6,7 +6,8 @@ their hooks take precedence):
 * :class:`_ValidationNoise` -- one scheme for every model whose validation loss is random (the
   denoisers' corruption, the VAE's reparameterisation noise): a seed drawn once per ``fit`` from the
   model's generator, and a validation generator re-seeded with it at every epoch. Each validation
-  batch gets its own draws, every epoch the same ones, so validation losses compare across epochs.
+  batch gets its own draws, every epoch the same ones, so validation losses compare across epochs;
+  :meth:`score` starts from the same draws, so scoring the same data twice gives the same number.
   The training streams are untouched after the one seed.
 * :class:`_NoisyInputs` -- a denoiser's ``noise`` / ``noise_level`` arguments, :meth:`add_noise`, fresh
   noise for every training batch (``_train_input``) and the fixed validation noise (``_val_input``).
