@@ -101,7 +101,7 @@ def test_every_model_class_is_covered():
     from nnlite import models as m
     from nnlite.models._base import BaseModel
 
-    classes = {n for n, v in vars(m).items() if isinstance(v, type) and issubclass(v, BaseModel)}
+    classes = {n for n, v in vars(m).items() if isinstance(v, type) and issubclass(v, BaseModel) and v is not BaseModel}
     covered = {n.split("-")[0] for n in _runs()}
     assert classes, "found no model classes in nnlite.models"
     assert classes <= covered, f"models without a bit-identity run: {sorted(classes - covered)}"
