@@ -7,8 +7,9 @@
 * prints the plan (epochs x steps) as training starts and, once the speed is known, an estimate of a
   long run's duration;
 * writes the checkpoint and the history files together on a budget (every ``every_seconds`` of
-  training, or every ``every_epochs`` epochs / ``every_steps`` steps when asked), never after every one
-  of thousands of tiny epochs: the history grows with the run, so rewriting it each epoch is quadratic;
+  training, and at most :data:`MAX_SAVE_SHARE` of it; or every ``every_epochs`` epochs / ``every_steps``
+  steps when asked), never after every one of thousands of tiny epochs: the history grows with the run,
+  so rewriting it each epoch is quadratic;
 * on Ctrl-C (see :func:`catch_sigint`) saves a checkpoint at the step just finished, from which
   ``--resume`` continues bit for bit, and stops training by raising :class:`Interrupted`.
 """
@@ -29,6 +30,9 @@ __all__ = ["RunMonitor", "Interrupted", "catch_sigint", "format_duration"]
 
 #: Default budget between two checkpoint + history writes, in seconds of training.
 SAVE_EVERY_SECONDS = 2.0
+#: Most of the training time that budgeted saves may take: on a slow disk (each save fsyncs four files)
+#: the gap between saves grows to ``save time / MAX_SAVE_SHARE``.
+MAX_SAVE_SHARE = 0.03
 #: Least time between two redraws of the progress bar.
 REDRAW_SECONDS = 0.25
 #: The speed is measured over this much training before the estimate is printed.
@@ -95,6 +99,7 @@ class RunMonitor(Callback):
         self.resumed_from = None   # (epoch, step) the run continued from, if it did
         self.saves = 0             # checkpoints this monitor wrote
         self._started = False
+        self.gap = every_seconds   # seconds between budgeted saves (grows if saving is slow)
 
     # ------------------------------------------------------------------------------ lines for a person
     def say(self, line):
@@ -136,6 +141,7 @@ class RunMonitor(Callback):
     # ------------------------------------------------------------------------------ saving
     def save(self, trainer):
         """Checkpoint at the trainer's position, then the history it holds (never ahead of it)."""
+        t0 = time.monotonic()
         try:
             save_checkpoint(self.path, self.model, optimizer=trainer.optimizer, trainer=trainer, extra=self.extra)
         except CheckpointError as exc:  # weights not finite: keep the last good checkpoint
@@ -143,7 +149,9 @@ class RunMonitor(Callback):
             return False
         self.history.write(trainer.history)
         self.saves += 1
-        self.t_saved = time.monotonic()
+        now = time.monotonic()
+        self.gap = max(self.every_seconds, (now - t0) / MAX_SAVE_SHARE)
+        self.t_saved = now
         return True
 
     def _stop_if_asked(self, trainer, mid_epoch):
@@ -205,7 +213,7 @@ class RunMonitor(Callback):
         if self.every_epochs is not None:
             if epoch % self.every_epochs == 0:
                 self.save(trainer)
-        elif time.monotonic() - self.t_saved >= self.every_seconds:
+        elif time.monotonic() - self.t_saved >= self.gap:
             self.save(trainer)
 
     def on_train_end(self, trainer):
