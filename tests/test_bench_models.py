@@ -108,3 +108,84 @@ def test_quick_run_end_to_end_nnlite_only(tmp_path):
         assert s["rounds"] == 1 and s["median"] > 0 and np.isfinite(s["loss"])
     assert [(b["name"], b["load"]) for b in table["busy"]] == [("vae", "idle"), ("vae", "busy")]
     assert set(table["busy"][1]["summary"]) == {bm.POLICY_DEFAULT, bm.POLICY_FIXED, bm.POLICY_ONE}
+
+
+def _pairs(row, model, ref):
+    """(nnlite module, PyTorch module, PyTorch output -> nnlite's layout) pairs that compute the same map."""
+    import torch
+
+    sig = torch.sigmoid
+    flat = lambda t: t.reshape(len(t), -1)                      # noqa: E731
+    if row.model == "GAN":
+        return [(model.generator_, ref.G, flat), (model.discriminator_, ref.D, lambda t: t)]
+    if row.model == "ResidualDenoiser":
+        return [(model.net_, ref.net, lambda t: t)]
+    if row.model == "MLPClassifier":
+        return [(model.network_, ref.net, lambda t: t)]
+    pairs = [(model.encoder_, ref.enc, lambda t: t), (model.decoder_, ref.dec, lambda t: flat(sig(t)))]
+    if row.model == "AdversarialDenoiser":
+        pairs.append((model.discriminator_, ref.D, lambda t: t))
+    return pairs
+
+
+def _copy_weights(nn_mod, t_mod):
+    """nnlite's parameters, in order, into the PyTorch module (Linear weights transposed: nnlite keeps
+    ``(n_in, n_out)``, PyTorch ``(out, in)``)."""
+    import torch
+    from torch import nn
+
+    nn_params = nn_mod.parameters()
+    t_named = [(m, p) for m in t_mod.modules() for p in m.parameters(recurse=False)]
+    assert len(nn_params) == len(t_named), (len(nn_params), len(t_named))
+    for src, (owner, dst) in zip(nn_params, t_named):
+        data = src.data.T if isinstance(owner, nn.Linear) and dst.ndim == 2 else src.data
+        assert tuple(data.shape) == tuple(dst.shape), (type(owner).__name__, data.shape, tuple(dst.shape))
+        with torch.no_grad():
+            dst.copy_(torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)))
+    stats = ("running_mean", "running_var")                       # BatchNorm's running statistics too
+    nn_bufs = [b for name, b in nn_mod.named_buffers() if name.rsplit(".", 1)[-1] in stats]
+    t_bufs = [b for m in t_mod.modules() for name, b in m.named_buffers(recurse=False) if name in stats]
+    assert len(nn_bufs) == len(t_bufs), (len(nn_bufs), len(t_bufs))
+    for src, dst in zip(nn_bufs, t_bufs):
+        dst.copy_(torch.from_numpy(np.asarray(src, dtype=np.float32)))
+
+
+@pytest.mark.parametrize("row", bm.ROWS, ids=lambda r: r.name)
+def test_pytorch_reference_computes_the_same_function_with_nnlites_weights(row):
+    """Stronger than equal parameter counts: with nnlite's weights copied in, the PyTorch networks give
+    nnlite's outputs (eval mode: no dropout, BatchNorm on its running statistics), so layer order,
+    activations, strides and paddings agree too."""
+    ok, why = bm.available("torch")
+    if not ok:
+        pytest.skip(f"PyTorch reference not checked: {why} (pip install nnlite[bench])")
+    import torch
+
+    from benchmarks import models_torch
+
+    X, y = _tiny(row)
+    model = row.make(epochs=1, batch_size=4)
+    model.fit(X, y) if row.labels else model.fit(X)
+    model.eval()
+    ref = models_torch.Reference(row.model, row.params(), X.shape[1:])
+    rng = np.random.default_rng(1)
+    for nn_mod, t_mod, to_nn in _pairs(row, model, ref):
+        _copy_weights(nn_mod, t_mod)
+        t_mod.eval()
+        first = next(t_mod.children())
+        if isinstance(first, torch.nn.Linear):                     # flat rows in
+            x = rng.random((3, first.in_features), dtype=np.float32)
+            x_t = torch.from_numpy(x)
+        elif isinstance(first, torch.nn.ConvTranspose2d):          # a conv decoder: codes in
+            f = 2 ** len(row.params()["channels"])
+            shape = (3, first.in_channels, ref.image[1] // f, ref.image[2] // f)
+            x_t = torch.from_numpy(rng.random(shape, dtype=np.float32))
+            x = x_t.numpy()
+        else:                                                      # images in
+            x_t = torch.from_numpy(rng.random((3, *ref.image), dtype=np.float32))
+            x = x_t.numpy().reshape(3, -1) if getattr(nn_mod[0], "__class__").__name__ == "Reshape" else x_t.numpy()
+        with torch.no_grad():
+            want = to_nn(t_mod(x_t)).numpy()
+        got = np.asarray(nn_mod(np.ascontiguousarray(x)))
+        got = got.reshape(want.shape) if got.size == want.size else got
+        np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5,
+                                   err_msg=f"{row.name}: {type(t_mod).__name__} differs from nnlite's module")
