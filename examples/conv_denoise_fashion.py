@@ -1,4 +1,9 @@
-"""Denoise Fashion-MNIST with the conv models: the conv denoising autoencoder and the flagship ResidualDenoiser.
+"""
+Conv denoisers on Fashion-MNIST
+===============================
+
+Denoise Fashion-MNIST with the conv models: the conv denoising autoencoder and the flagship ResidualDenoiser.
+Run it with::
 
     NNLITE_DATA=/work/shared/data python examples/conv_denoise_fashion.py              # 10,000 images: a few minutes
     NNLITE_DATA=/work/shared/data python examples/conv_denoise_fashion.py --subset 0 --epochs 5 --flagship-epochs 3
@@ -11,19 +16,15 @@ freshly corrupted training images against the clean ones:
   MSE, Adam 1e-3, batch 128 (the PyTorch/Keras tutorial's conv DAE);
 * ``ResidualDenoiser``: a small U-Net that predicts the noise, subtracted from the input (residual learning).
 
-Prints mean PSNR and SSIM of the noisy and denoised test images and writes, in out/:
+Prints mean PSNR and SSIM of the noisy and denoised test images and writes, in out/::
 
     conv_fashion_gaussian.png, conv_fashion_salt_and_pepper.png    clean / noisy / conv DAE / flagship
 """
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
 
 from nnlite import plots
 from nnlite.data import FASHION_MNIST_CLASSES, load_fashion_mnist
@@ -32,18 +33,23 @@ from nnlite.models.conv import ConvDenoisingAutoencoder, ResidualDenoiser
 
 OUT = "out"
 SEED = 0
+QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
 NOISES = [("gaussian", 0.5), ("salt_and_pepper", 0.2)]
 NAMES = {"gaussian": "Gaussian noise, sigma = {:g} (clipped)", "salt_and_pepper": "salt-and-pepper noise, {:.0%}"}
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--subset", type=int, default=10000, help="train on the first N images (0: all 60,000)")
-    ap.add_argument("--epochs", type=int, default=5, help="epochs of the conv DAE")
-    ap.add_argument("--flagship-epochs", type=int, default=3, help="epochs of the ResidualDenoiser")
-    ap.add_argument("--n-test", type=int, default=10000, help="evaluate on the first N test images")
+    ap = argparse.ArgumentParser(description=__doc__ and __doc__.strip().splitlines()[0])
+    ap.add_argument("--subset", type=int, default=600 if QUICK else 10000,
+                    help="train on the first N images (0: all 60,000)")
+    ap.add_argument("--epochs", type=int, default=3 if QUICK else 5, help="epochs of the conv DAE")
+    ap.add_argument("--flagship-epochs", type=int, default=1 if QUICK else 3, help="epochs of the ResidualDenoiser")
+    ap.add_argument("--n-test", type=int, default=500 if QUICK else 10000, help="evaluate on the first N test images")
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args(argv)
+    print(f"quick setting (NNLITE_QUICK=1): {args.subset:,} training images, {args.epochs} + {args.flagship_epochs} "
+          f"epochs, {args.n_test:,} test images" if QUICK
+          else "full run (NNLITE_QUICK is not set)")
 
     Xtr, _ = load_fashion_mnist("train")                                  # (60000, 28, 28) in [0, 1]
     Xte, yte = load_fashion_mnist("test")

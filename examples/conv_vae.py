@@ -1,4 +1,9 @@
-"""A convolutional VAE on Fashion-MNIST: reconstructions, samples from the prior, and interpolations.
+"""
+A convolutional VAE on Fashion-MNIST
+====================================
+
+A convolutional VAE on Fashion-MNIST: reconstructions, samples from the prior, and interpolations.
+Run it with::
 
     NNLITE_DATA=/work/shared/data python examples/conv_vae.py                  # 60,000 images, 8 epochs
     NNLITE_DATA=/work/shared/data python examples/conv_vae.py --epochs 2 --subset 10000   # quick look
@@ -6,7 +11,7 @@
 Model (``nnlite.models.ConvVAE``, latent_dim 16): Conv(1,32,4,s2)-ReLU-Conv(32,64,4,s2)-ReLU-Dense(3136,256)
 -Dense(256, 2x16) -> (mu, logvar); z = mu + exp(logvar/2) * eps; Dense(16,256)-Dense(256,3136)-
 ConvT(64,32,4,s2)-ReLU-ConvT(32,1,4,s2)-Sigmoid. Loss: summed BCE (on logits) + KL, averaged over the batch
-(the negative ELBO). Writes, in out/:
+(the negative ELBO). Writes, in out/::
 
     conv_vae_reconstructions.png   test images and their reconstructions decode(mu)
     conv_vae_samples.png           decode(z), z ~ N(0, I): new images from the prior
@@ -15,13 +20,9 @@ ConvT(64,32,4,s2)-ReLU-ConvT(32,1,4,s2)-Sigmoid. Loss: summed BCE (on logits) + 
 """
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
 
 from nnlite import plots
 from nnlite.data import FASHION_MNIST_CLASSES, load_fashion_mnist
@@ -29,15 +30,18 @@ from nnlite.models.conv import ConvVAE
 
 OUT = "out"
 SEED = 0
+QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--subset", type=int, default=0, help="train on the first N images (0: all)")
+    ap = argparse.ArgumentParser(description=__doc__ and __doc__.strip().splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=1 if QUICK else 8)
+    ap.add_argument("--subset", type=int, default=2000 if QUICK else 0, help="train on the first N images (0: all)")
     ap.add_argument("--latent", type=int, default=16)
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args(argv)
+    print(f"quick setting (NNLITE_QUICK=1): {args.subset:,} training images, {args.epochs} epoch(s)" if QUICK
+          else "full run (NNLITE_QUICK is not set)")
 
     Xtr, _ = load_fashion_mnist("train")
     Xte, yte = load_fashion_mnist("test")

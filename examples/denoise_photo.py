@@ -1,4 +1,9 @@
-"""Denoise whole colour photos with the flagship ResidualDenoiser trained on 32x32 patches of other photos.
+"""
+Denoise whole photos with a patch-trained ResidualDenoiser
+==========================================================
+
+Denoise whole colour photos with the flagship ResidualDenoiser trained on 32x32 patches of other photos.
+Run it with::
 
     NNLITE_DATA=/work/shared/data python examples/denoise_photo.py                      # a few minutes
     NNLITE_DATA=/work/shared/data python examples/denoise_photo.py --noise salt_and_pepper --level 0.1
@@ -9,7 +14,7 @@ big photos go through it in overlapping 256x256 tiles (each with 32 pixels of co
 network sees), which gives the whole-image result with bounded memory.
 
 Training photos: astronaut, coffee, hubble_deep_field, ihc (32x32 patches, stride 16, flat patches
-left out). Test photos, never seen in training: chelsea (the cat) and retina. Writes, in out/:
+left out). Test photos, never seen in training: chelsea (the cat) and retina. Writes, in out/::
 
     photo_<name>_<noise>.png    clean | noisy | denoised, PSNR in the titles
     photo_<name>_<noise>_crop.png  a 128x128 detail of the same three, pixel for pixel
@@ -23,8 +28,6 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
-
 from nnlite import plots
 from nnlite.images import read_image
 from nnlite.metrics import psnr, ssim
@@ -34,6 +37,7 @@ OUT = "out"
 SEED = 0
 TRAIN = ["astronaut.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png"]
 TEST = ["chelsea.png", "retina.jpg"]
+QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
 
 
 def photos_dir():
@@ -75,14 +79,18 @@ def show(panels, title, path, crop=None):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__ and __doc__.strip().splitlines()[0])
     ap.add_argument("--noise", choices=["gaussian", "salt_and_pepper"], default="gaussian")
     ap.add_argument("--level", type=float, default=0.2, help="sigma (gaussian) or fraction of pixels (s&p)")
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=1 if QUICK else 4)
     ap.add_argument("--image", action="append", help="photo(s) to denoise (default: chelsea and retina)")
-    ap.add_argument("--max-patches", type=int, default=None, help="train on this many patches (a quick look)")
+    ap.add_argument("--max-patches", type=int, default=800 if QUICK else None,
+                    help="train on this many patches (a quick look)")
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args(argv)
+    print(f"quick setting (NNLITE_QUICK=1): {args.max_patches} training patches, {args.epochs} epoch, "
+          "the cat photo only" if QUICK
+          else "full run (NNLITE_QUICK is not set)")
 
     folder = photos_dir()
     X = patches([folder / n for n in TRAIN])
@@ -95,7 +103,7 @@ def main(argv=None):
     model.fit(X, verbose=1)
     print(f"trained {args.epochs} epochs in {time.perf_counter() - t:.0f} s ({time.process_time() - c:.0f} CPU s)")
     label = f"Gaussian sigma {args.level:g}" if args.noise == "gaussian" else f"salt-and-pepper {args.level:.0%}"
-    for path in args.image or [folder / n for n in TEST]:
+    for path in args.image or [folder / n for n in (TEST[:1] if QUICK else TEST)]:
         clean = read_image(path, mode="RGB")                              # any size
         noisy = model.add_noise(clean, random_state=1234)
         t = time.perf_counter()

@@ -1,4 +1,9 @@
-"""A variational autoencoder with a 2-D latent space on 12x12 emojis: reconstruct, then generate new ones.
+"""
+An emoji VAE with a 2-D latent space
+====================================
+
+A variational autoencoder with a 2-D latent space on 12x12 emojis: reconstruct, then generate new ones.
+Run it with::
 
     python examples/emoji_vae.py                 # ~10 s; figures in out/
 
@@ -20,7 +25,10 @@ SEED = 0
 LATENT_DIM = 2     # 2 so that the latent space can be walked on a grid
 BETA = 1.0         # weight of the KL term (1 = the ELBO)
 GRID = 15          # traversal is GRID x GRID images
+QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
 
+print("quick setting (NNLITE_QUICK=1): on, and the same as the full run (this script takes seconds)" if QUICK
+      else "full run (NNLITE_QUICK is not set)")
 E, names = load_emoji12()                          # (34, 144) in {0, 0.5, 1}
 t = time.perf_counter()
 vae = VAE(latent_dim=LATENT_DIM, beta=BETA, random_state=SEED).fit(E)

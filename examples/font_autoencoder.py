@@ -1,4 +1,9 @@
-"""Squeeze the 32 glyphs of a 5x7 font through a 2-D code and back, then look at the code space.
+"""
+A 2-D font autoencoder
+======================
+
+Squeeze the 32 glyphs of a 5x7 font through a 2-D code and back, then look at the code space.
+Run it with::
 
     python examples/font_autoencoder.py          # ~5 s; figures in out/
 
@@ -18,8 +23,11 @@ OUT = "out"            # where the figures go
 SEED = 0               # same seed => same weights, same pictures
 LATENT_DIM = 2         # 2 so that we can draw the code space
 GRID = 20              # decoded grid is GRID x GRID images
+QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
 
 # -------------------------------------------------------------------------- data and training
+print("quick setting (NNLITE_QUICK=1): on, and the same as the full run (this script takes seconds)" if QUICK
+      else "full run (NNLITE_QUICK is not set)")
 X, chars = load_font5x7()                      # (32, 35) in {0, 1}; chars '`', 'a', ..., '█'
 print(f"font: {X.shape[0]} glyphs of {X.shape[1]} pixels")
 

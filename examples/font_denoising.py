@@ -1,4 +1,9 @@
-"""Denoising autoencoders on the 5x7 font: salt-and-pepper and Gaussian noise, measured against the bound.
+"""
+Denoising the 5x7 font, against the nearest-glyph bound
+=======================================================
+
+Denoising autoencoders on the 5x7 font: salt-and-pepper and Gaussian noise, measured against the bound.
+Run it with::
 
     python examples/font_denoising.py            # ~30 s; figures in out/
 
@@ -26,8 +31,13 @@ NOISES = {                         # noise name -> (training level, levels to ev
     "gaussian": (0.4, [0.0, 0.2, 0.3, 0.4, 0.5, 0.6]),
 }
 N_EVAL = 4000                      # noisy glyphs per level for the recovery curve
+QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
+if QUICK:
+    N_EVAL = 500
 SHOW = "abcdefghmnosw{~"           # glyphs drawn in the example rows
 
+print(f"quick setting (NNLITE_QUICK=1): {N_EVAL} noisy glyphs per level instead of 4000" if QUICK
+      else "full run (NNLITE_QUICK is not set)")
 X, chars = load_font5x7()
 idx = [chars.index(c) for c in SHOW]
 rng = np.random.default_rng(SEED)

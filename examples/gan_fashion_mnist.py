@@ -1,4 +1,9 @@
-"""A GAN on Fashion-MNIST (or MNIST): sample grids after every epoch, loss curves, a check for collapse.
+"""
+A GAN on Fashion-MNIST
+======================
+
+A GAN on Fashion-MNIST (or MNIST): sample grids after every epoch, loss curves, a check for collapse.
+Run it with::
 
     NNLITE_DATA=/work/shared/data python examples/gan_fashion_mnist.py        # ~3 minutes; figures in out/
 
@@ -10,8 +15,6 @@ to a single image would show 64 copies of it, and a pixel spread (printed) near 
 import os
 import time
 
-import numpy as np
-
 from nnlite import plots
 from nnlite.data import load_fashion_mnist, load_mnist
 from nnlite.models import GAN, SaveSamples
@@ -22,8 +25,15 @@ GENERATOR = "mlp"          # 'mlp' (fast) or 'dcgan' (transposed convolutions + 
 EPOCHS = 5                 # 5 epochs of Fashion-MNIST is ~4,700 generator steps
 SEED = 0
 OUT = "out"
+QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
+N_TRAIN = None             # train on the first N images (None: all)
+if QUICK:
+    N_TRAIN, EPOCHS = 3000, 2
+print(f"quick setting (NNLITE_QUICK=1): {N_TRAIN:,} training images, {EPOCHS} epochs" if QUICK
+      else "full run (NNLITE_QUICK is not set)")
 
 X, _ = load_fashion_mnist("train") if DATASET == "fashion" else load_mnist("test")
+X = X[:N_TRAIN]
 os.makedirs(OUT, exist_ok=True)
 saver = SaveSamples(os.path.join(OUT, f"gan_{DATASET}_epoch{{epoch:03d}}.png"), n=64,
                     title=f"GAN ({GENERATOR}) on {DATASET}")

@@ -1,4 +1,9 @@
-"""2-D views of a 20-D VAE's latent space: PCA (NumPy SVD) and t-SNE (scikit-learn), coloured by class.
+"""
+PCA and t-SNE views of a VAE's latent space
+===========================================
+
+2-D views of a 20-D VAE's latent space: PCA (NumPy SVD) and t-SNE (scikit-learn), coloured by class.
+Run it with::
 
     NNLITE_DATA=/work/shared/data python examples/latent_views.py              # 10 epochs + t-SNE, some minutes
     NNLITE_DATA=/work/shared/data python examples/latent_views.py --epochs 2 --n-points 1000   # quick look
@@ -11,14 +16,9 @@ but its distances between clusters and the clusters' sizes carry no meaning.
 """
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
-
 from matplotlib.figure import Figure
 
 from nnlite import VAE, plots
@@ -31,6 +31,7 @@ SEED = 0
 EPOCHS = 10
 N_POINTS = 3000      # test images projected (t-SNE takes about a minute for 3000 on 2 cores)
 PERPLEXITY = 30.0
+QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
 
 
 def views_figure(mu, labels, class_names, path, title):
@@ -60,12 +61,15 @@ def views_figure(mu, labels, class_names, path, title):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=EPOCHS)
-    ap.add_argument("--n-points", type=int, default=N_POINTS)
-    ap.add_argument("--subset", type=int, default=None, help="train on the first N images only")
+    ap = argparse.ArgumentParser(description=__doc__ and __doc__.strip().splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=1 if QUICK else EPOCHS)
+    ap.add_argument("--n-points", type=int, default=500 if QUICK else N_POINTS)
+    ap.add_argument("--subset", type=int, default=3000 if QUICK else None, help="train on the first N images only")
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args(argv)
+    print(f"quick setting (NNLITE_QUICK=1): {args.subset:,} training images, {args.epochs} epoch, "
+          f"{args.n_points} points projected" if QUICK
+          else "full run (NNLITE_QUICK is not set)")
 
     Xtr, _ = load_fashion_mnist("train")
     Xte, yte = load_fashion_mnist("test")

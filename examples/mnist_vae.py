@@ -4,12 +4,13 @@ The classic VAE on Fashion-MNIST
 
 The classic VAE (Kingma & Welling; PyTorch's example) on Fashion-MNIST: samples, interpolations, curves,
 and a 2-D latent VAE whose latent space is drawn coloured by class and decoded on a grid.
+Run it with::
 
     NNLITE_DATA=/work/shared/data python examples/mnist_vae.py                # 10 + 10 epochs, some minutes
     NNLITE_DATA=/work/shared/data python examples/mnist_vae.py --epochs 2 --subset 10000   # quick look
 
 Model: 784-400-20 (fc1 ReLU; mu and log-variance heads; 20-400 ReLU; 400-784 sigmoid), loss = BCE
-summed over the pixels + KL, Adam 1e-3, batch 128. Writes, in out/:
+summed over the pixels + KL, Adam 1e-3, batch 128. Writes, in out/::
 
     mnist_vae_samples.png          64 images decoded from z ~ N(0, I)
     mnist_vae_interpolation.png    decoded straight lines between the codes of two test images
@@ -173,7 +174,7 @@ def views_figure(mu, labels, class_names, path, title):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__ and __doc__.strip().splitlines()[0])
     ap.add_argument("--dataset", choices=["fashion", "mnist"], default="fashion")
     ap.add_argument("--epochs", type=int, default=1 if QUICK else EPOCHS)
     ap.add_argument("--epochs-2d", type=int, default=1 if QUICK else EPOCHS_2D)

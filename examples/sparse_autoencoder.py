@@ -1,4 +1,9 @@
-"""Sparse autoencoders on Fashion-MNIST: what an L1 or a KL sparsity penalty does to the code and the features.
+"""
+Sparse autoencoders: L1 and KL sparsity
+=======================================
+
+Sparse autoencoders on Fashion-MNIST: what an L1 or a KL sparsity penalty does to the code and the features.
+Run it with::
 
     NNLITE_DATA=/work/shared/data python examples/sparse_autoencoder.py       # ~1 minute; figures in out/
 
@@ -20,6 +25,11 @@ N_TRAIN = 20000            # training images (of 60,000)
 EPOCHS = 5
 SEED = 0
 OUT = "out"
+QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
+if QUICK:
+    N_TRAIN, EPOCHS = 3000, 1
+print(f"quick setting (NNLITE_QUICK=1): {N_TRAIN:,} training images, {EPOCHS} epoch" if QUICK
+      else "full run (NNLITE_QUICK is not set)")
 
 X, _ = load_fashion_mnist("train")
 Xt, _ = load_fashion_mnist("test")

@@ -1,0 +1,95 @@
+"""The scripts of examples/ run in their quick setting (NNLITE_QUICK=1) and write the figures they promise.
+
+Each runs as a user runs it, ``python examples/<name>.py`` in a fresh working directory, so a script
+that imports another example, edits ``sys.path`` or needs the repository as its working directory
+fails here. The two smallest examples take seconds and always run; the others (most train on a real
+dataset from ``NNLITE_DATA``) take a minute or more each and run with ``NNLITE_SLOW_EXAMPLES=1``. The
+docs build (``make docs``) runs every one of them for the gallery, and ``tests/test_docs.py`` checks
+their pages.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+FAST = {
+    "font_autoencoder": ["font_ae_reconstructions.png", "font_ae_latent.png", "font_ae_latent_grid.png"],
+    "emoji_vae": ["vae_training_set.png", "vae_reconstructions.png", "vae_traversal.png", "vae_curves.png",
+                  "vae_samples.png"],
+}
+SLOW = {                   # a minute or more each, most on a real dataset from NNLITE_DATA
+    "font_denoising": ["denoise_salt_and_pepper_examples.png", "denoise_salt_and_pepper_recovery.png",
+                       "denoise_gaussian_examples.png", "denoise_gaussian_recovery.png"],
+    "sparse_autoencoder": ["sparse_features.png", "sparse_reconstructions.png"],
+    "gan_fashion_mnist": ["gan_fashion_epoch001.png", "gan_fashion_losses.png", "gan_fashion_samples.png"],
+    "mnist_dae": ["mnist_dae_gaussian.png", "mnist_dae_salt_and_pepper.png", "mnist_dae_curves.png"],
+    "mnist_vae": ["mnist_vae_samples.png", "mnist_vae_interpolation.png", "mnist_vae_reconstructions.png",
+                  "mnist_vae_curves.png", "mnist_vae_latent_views.png", "mnist_vae2d_latent.png",
+                  "mnist_vae2d_manifold.png"],
+    "latent_views": ["latent_views.png"],
+    "conv_vae": ["conv_vae_reconstructions.png", "conv_vae_samples.png", "conv_vae_interpolations.png",
+                 "conv_vae_curves.png"],
+    "conv_denoise_fashion": ["conv_fashion_gaussian.png", "conv_fashion_salt_and_pepper.png"],
+    "denoise_photo": ["photo_chelsea_gaussian.png", "photo_chelsea_gaussian_crop.png"],
+}
+
+
+def run_example(name: str, cwd: Path, quick: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env.pop("NNLITE_QUICK", None)
+    if quick:
+        env["NNLITE_QUICK"] = "1"
+    return subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py")], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def check_outputs(name, proc, cwd, files):
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert "quick setting (NNLITE_QUICK=1)" in proc.stdout, f"{name} does not say it ran quick:\n{proc.stdout[:500]}"
+    for f in files:
+        path = cwd / "out" / f
+        assert path.is_file(), f"{name} did not write out/{f}; out/ holds {sorted(os.listdir(cwd / 'out'))}"
+        head = path.read_bytes()[:8]
+        assert head == PNG and path.stat().st_size > 2000, f"{name}: out/{f} is not a PNG image"
+
+
+def test_every_example_is_listed_here_and_is_a_flat_script():
+    names = {p.stem for p in EXAMPLES.glob("*.py")}
+    listed = set(FAST) | set(SLOW)
+    assert names == listed, f"examples not covered by this test: {names ^ listed}"
+    for p in sorted(EXAMPLES.glob("*.py")):
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        doc = ast.get_docstring(tree, clean=False) or ""
+        lines = doc.strip().splitlines()
+        assert len(lines) > 2 and set(lines[1]) == {"="} and len(lines[1]) >= len(lines[0]), \
+            f"{p.name}: the docstring must open with a title underlined by '=' (the gallery page's title)"
+        imported = {a.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module}
+        assert not imported & names, f"{p.name} imports another example: {imported & names}"
+        assert "sys.path" not in p.read_text(encoding="utf-8"), f"{p.name} edits sys.path"
+        assert "NNLITE_QUICK" in p.read_text(encoding="utf-8"), f"{p.name} has no quick setting"
+
+
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_fast_example_quick(name, tmp_path):
+    check_outputs(name, run_example(name, tmp_path), tmp_path, FAST[name])
+
+
+@pytest.mark.parametrize("name", sorted(SLOW))
+def test_slow_example_quick(name, tmp_path):
+    if os.environ.get("NNLITE_SLOW_EXAMPLES") != "1":
+        pytest.skip("takes a minute or more: set NNLITE_SLOW_EXAMPLES=1 (the docs build runs it for the gallery)")
+    data = os.environ.get("NNLITE_DATA")
+    if name != "font_denoising" and (not data or not Path(data).is_dir()):
+        pytest.skip(f"needs the real datasets: NNLITE_DATA={data!r} is not a folder")
+    check_outputs(name, run_example(name, tmp_path), tmp_path, SLOW[name])
