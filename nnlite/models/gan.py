@@ -48,7 +48,7 @@ from ..module import Module
 from ..optim import Adam, OptimizerGroup
 from ..random import as_generator, spawn
 from ..trainer import Trainer
-from ._base import BaseModel, NotFittedError
+from ._base import BaseModel
 from .players import ARCHITECTURES, LEAKY_SLOPE, dcgan_discriminator, dcgan_generator, mlp_discriminator, \
     mlp_generator
 
@@ -60,8 +60,6 @@ DCGAN_BETAS = (0.5, 0.999)
 
 #: The name a GAN's optimizer group has in checkpoints (a checkpoint resumes only into the same name).
 _OPTIMIZER_GROUP = "_Players"
-#: Codes per generator call in :meth:`GAN.generate` (bounded memory for large ``n``).
-_GENERATE_CHUNK = 2048
 #: Training samples (a fixed random subset) behind ``data_pixel_std_`` and the other data statistics.
 _DATA_STATS_SAMPLES = 2000
 #: Fixed codes whose samples :class:`~nnlite.callbacks.SampleMonitor` measures after every epoch.
@@ -123,6 +121,8 @@ class GAN(BaseModel):
     """
 
     _default_steps = 10000
+    _fitted_attribute = "generator_"
+    _inference_rows = 2048
     _min_epochs = 5
 
     def __init__(self, generator=None, discriminator=None, latent_dim=100, generator_hidden=(256, 512),
@@ -192,11 +192,6 @@ class GAN(BaseModel):
         if self.dtype is None or np.dtype(self.dtype) not in (np.float32, np.float64):
             raise ValueError(f"{self._name()}: dtype must be float32 or float64, got {self.dtype!r}")
         as_generator(self.random_state)
-
-    def _check_fitted(self):
-        if not hasattr(self, "generator_"):
-            raise NotFittedError(f"This {self._name()} instance is not fitted yet. Call 'fit' with appropriate "
-                                 "data before using this method.")
 
     # ------------------------------------------------------------------ building
     def _build(self, n_features, rng):
@@ -373,13 +368,9 @@ class GAN(BaseModel):
     def generate(self, Z):
         """Images ``(N, *input_shape_)`` in [0, 1] from codes ``Z`` ``(N, latent_dim)`` (eval mode)."""
         self._check_fitted()
-        Z = np.asarray(Z)
-        if Z.ndim != 2 or Z.shape[1] != self.latent_dim:
-            raise ValueError(f"{self._name()}.generate expects codes of shape (N, {self.latent_dim}), got {Z.shape}")
-        Z = np.ascontiguousarray(Z, dtype=self._param_dtype())
+        Z = self._check_codes(Z, (self.latent_dim,), f"{self._name()}.generate")
         self.eval()
-        outs = [np.array(self.generator_(Z[s:s + _GENERATE_CHUNK])) for s in range(0, len(Z), _GENERATE_CHUNK)]
-        Y = self._to_data_range(np.concatenate(outs))
+        Y = self._to_data_range(self._in_chunks(self.generator_, Z))
         return self._as_input_shape(np.clip(Y, 0, 1))
 
     def sample(self, n, random_state=None):
