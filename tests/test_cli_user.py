@@ -15,8 +15,7 @@ import pytest
 from PIL import Image
 
 from nnlite.checkpoint import read_checkpoint
-from nnlite.cli import main
-from nnlite.cli import progress
+from nnlite.cli import main, progress
 
 AE = ["train", "ae", "--data", "font5x7", "--hidden", "8", "--latent-dim", "2", "--batch-size", "8"]
 
@@ -334,3 +333,82 @@ def test_gradcheck_into_a_closed_pipe_ends_quietly(tmp_path):
     proc.wait(timeout=300)
     assert "Broken pipe" not in err and "Traceback" not in err, err
     assert proc.returncode == 141
+
+
+def test_work_progress_draws_on_a_terminal_and_stays_silent_elsewhere():
+    stream = _Terminal()
+    shown = progress.WorkProgress("big.png", "Mpx", scale=1e-6, stream=stream)
+    shown(2_000_000, 9_000_000)
+    shown(6_000_000, 9_000_000)
+    assert shown.bar.total == 9.0 and shown.bar.n == 6.0
+    shown(9_000_000, 9_000_000)
+    assert shown.bar is None                      # closed when done
+    assert "big.png" in stream.getvalue() and "/9.0 Mpx" in stream.getvalue()
+    quiet = io.StringIO()
+    progress.WorkProgress("big.png", "Mpx", stream=quiet)(1, 2)
+    assert quiet.getvalue() == ""
+
+
+def test_threads_option_takes_the_policies_of_nnlite_threads(capsys):
+    code, _, err = _run(capsys, "train", "ae", "--data", "font5x7", "--threads", "bogus")
+    assert code == 1 and "--threads must be 'auto', 'fixed', 'max' or an int >= 1, got 'bogus'" in err
+
+
+# ---------------------------------------------------------------------------------------- data registry, plots
+def test_load_dataset_by_name():
+    from nnlite.data import DATASETS, DatasetError, load_dataset
+
+    font = load_dataset("font5x7")
+    assert font.images.shape == (32, 7, 5) and font.images.dtype == np.float32 and font.ink
+    assert font.class_names[font.labels[1]] == "a" and len(font) == 32
+    emoji = load_dataset("EMOJI12", limit=5)
+    assert emoji.images.shape == (5, 12, 12) and len(emoji.labels) == 5 and emoji.name == "emoji12"
+    with pytest.raises(DatasetError, match="unknown data set 'nope'; use one of " + ", ".join(DATASETS)):
+        load_dataset("nope")
+    with pytest.raises(ValueError, match="limit must be an int >= 1 or None, got 0"):
+        load_dataset("font5x7", limit=0)
+    with pytest.raises(ValueError, match="split must be 'train' or 'test', got 'val'"):
+        load_dataset("font5x7", split="val")
+
+
+def test_load_dataset_of_a_folder_resizes_and_converts_to_grey(tmp_path):
+    from nnlite.data import load_dataset
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)).save(tmp_path / f"p{i}.png")
+    colour = load_dataset(tmp_path, size=8)
+    grey = load_dataset(tmp_path, size=8, grey=True)
+    assert colour.images.shape == (3, 8, 8, 3) and grey.images.shape == (3, 8, 8)
+    assert colour.labels is None and not colour.ink
+    assert grey.images.max() <= 1 and grey.images.min() >= 0
+
+
+def test_photo_rows_keep_colour_and_image_strip_titles_each_panel():
+    from nnlite import plots
+
+    rgb = np.zeros((5, 6, 6, 3))
+    rgb[..., 0] = 1.0                                                # pure red
+    fig = plots.photo_rows([rgb, rgb], ["a", "b"], title="t", max_cols=3)
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.shape[-1] == 3 and shown[..., 0].max() == 1 and shown[..., 1].min() == 0
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    fig = plots.image_strip([np.zeros((4, 4))] * 3, ["clean", "noisy", "denoised"], ink=True)
+    assert [ax.get_title() for ax in fig.axes] == ["clean", "noisy", "denoised"]
+    with pytest.raises(ValueError, match="3 images but 2 titles"):
+        plots.image_strip([np.zeros((4, 4))] * 3, ["a", "b"])
+
+
+def test_training_curves_and_class_scatter():
+    from nnlite import plots
+
+    fig = plots.training_curves({"loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 1.5], "samples_per_s": [1, 2, 3]})
+    assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 2    # throughput is not a loss
+    fig = plots.training_curves({"recon": list(np.geomspace(1000, 1, 5)), "kl": [1, 2, 3, 4, 5]})
+    assert [ax.get_title() for ax in fig.axes] == ["reconstruction (BCE)", "KL divergence"]
+    assert fig.axes[0].get_yscale() == "log" and fig.axes[1].get_yscale() == "linear"
+    Z = np.random.default_rng(0).normal(size=(30, 2))
+    fig = plots.class_scatter(Z, np.arange(30) % 3, ["x", "y", "z"])
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["x", "y", "z"]
+    with pytest.raises(ValueError, match="2-D codes"):
+        plots.class_scatter(np.zeros((4, 3)))

@@ -139,33 +139,24 @@ def free_path(path: Path, overwrite: bool) -> Path:
 
 # ------------------------------------------------------------------------------------------ image layout
 def to_model_input(X, kind):
-    """MLP models take (N, H, W[, C]) as is (they flatten); conv models take (N, C, H, W)."""
-    if kind == "conv":
-        return X[:, None] if X.ndim == 3 else np.moveaxis(X, -1, 1).copy()
-    return X
+    """MLP models take images (N, H, W[, C]) as they are (they flatten them); conv models take NCHW."""
+    from ..images import to_nchw
+
+    return np.ascontiguousarray(to_nchw(X)[0]) if kind == "conv" else X
 
 
 def to_images(Y, image_shape):
     """Model outputs back to displayable (N, H, W) or (N, H, W, 3)."""
-    Y = np.asarray(Y)
-    h, w, c = image_shape
-    if Y.ndim == 4 and Y.shape[1] in (1, 3) and Y.shape[-1] not in (1, 3):  # NCHW
-        Y = np.moveaxis(Y, 1, -1)
-    return Y.reshape((len(Y), h, w) + ((c,) if c == 3 else ()))
+    from ..images import to_channels_last
+
+    return to_channels_last(Y, image_shape)
 
 
 def image_shape_of(model, ck=None):
-    """``(height, width, channels)`` of the images a model was trained on."""
-    if ck is not None and ck.extra.get("image_shape"):
-        return tuple(ck.extra["image_shape"])
-    shape = tuple(getattr(model, "input_shape_", ()) or ())
-    if len(shape) == 2:
-        return (shape[0], shape[1], 1)
-    if len(shape) == 3:
-        return (shape[1], shape[2], shape[0]) if shape[0] in (1, 3) and shape[2] not in (1, 3) else shape
-    from ..images import infer_image_shape
+    """``(height, width, channels)`` of the images a model was trained on (as its run recorded them)."""
+    from ..images import model_image_shape
 
-    return infer_image_shape(int(getattr(model, "n_features_in_", np.prod(shape) if shape else 0)))
+    return model_image_shape(model, None if ck is None else ck.extra.get("image_shape"))
 
 
 def is_ink(extra_or_name, image_shape) -> bool:

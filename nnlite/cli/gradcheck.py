@@ -16,7 +16,8 @@ def add_gradcheck(sub):
                        formatter_class=formatter())
     p.add_argument("--only", default=None, metavar="NAMES", help="comma-separated names (substring match)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every tensor's error, not one line per check")
-    p.add_argument("--tol", type=positive_float, default=1e-7, help="pass threshold on the relative error (default 1e-7)")
+    p.add_argument("--tol", type=positive_float, default=1e-7,
+                   help="pass threshold on the relative error (default 1e-7)")
     p.set_defaults(func=cmd_gradcheck)
 
 
@@ -27,7 +28,8 @@ MODEL_EPS = 1e-5
 def gradcheck_cases():
     """``[(name, covered class name, callable returning a GradcheckResult)]``, one or more per public
     layer and loss of nnlite, then two whole models."""
-    from .. import layers as L, losses
+    from .. import layers as L
+    from .. import losses
     from ..gradcheck import gradcheck
 
     rng = np.random.default_rng(0)

@@ -6,9 +6,26 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (UserError, encode_mean, figure_rows, float_in, formatter, free_path, image_shape_of,
-                      int_at_least, is_ink, load_data, load_model, out_dir, positive_int, save_figure, say,
-                      to_images, to_model_input, warn)
+from ._common import (
+    UserError,
+    encode_mean,
+    figure_rows,
+    float_in,
+    formatter,
+    free_path,
+    image_shape_of,
+    int_at_least,
+    is_ink,
+    load_data,
+    load_model,
+    out_dir,
+    positive_int,
+    save_figure,
+    say,
+    to_images,
+    to_model_input,
+    warn,
+)
 
 # ------------------------------------------------------------------------------------------ denoise
 _DENOISE_EXAMPLES = """examples:
@@ -31,8 +48,9 @@ def add_denoise(sub):
                        epilog=_DENOISE_EXAMPLES, formatter_class=formatter())
     p.add_argument("checkpoint", help="checkpoint.npz written by 'nnlite train'")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of images")
-    p.add_argument("--noise", default=None, help="first corrupt the images with this noise (to see the model at "
-                                                 "work on clean pictures): salt_and_pepper, bit_flip, gaussian, masking")
+    p.add_argument("--noise", default=None,
+                   help="first corrupt the images with this noise (to see the model at work on clean pictures): "
+                        "salt_and_pepper, bit_flip, gaussian, masking")
     p.add_argument("--noise-level", type=float_in(0.0), default=0.1, metavar="P",
                    help="level of --noise (default 0.1)")
     p.add_argument("--stride", type=positive_int, default=None, metavar="PX",
@@ -73,6 +91,7 @@ def cmd_denoise(args):
     from ..metrics import psnr
     from ..noise import get_noise
     from ..random import as_generator
+    from .progress import WorkProgress
 
     model, ck = load_model(args.checkpoint)
     if not hasattr(model, "reconstruct"):
@@ -80,7 +99,7 @@ def cmd_denoise(args):
     h, w, c = image_shape_of(model, ck)
     files, bad = _expand(args.images)
     n_inputs = len(files) + len(bad)
-    for p, exc in bad:
+    for _, exc in bad:
         warn(f"{exc}; skipped")
     noise_fn = get_noise(args.noise) if args.noise else None
     rng = as_generator(args.seed)
@@ -109,7 +128,14 @@ def cmd_denoise(args):
             img = np.clip(noise_fn(img, args.noise_level, rng), 0, 1).astype(np.float32)
         say(f"[{i}/{len(files)}] {f}: {img.shape[1]}x{img.shape[0]} ...")
         if any_size:  # a fully convolutional denoiser: the whole image at once (in blocks if large)
-            result = _per_channel(lambda im: model.denoise(im), img, c)
+            def whole(im, name=f.name):
+                shown = WorkProgress(name, "Mpx", scale=1e-6)
+                try:
+                    return model.denoise(im, progress=shown)
+                finally:
+                    shown.close()
+
+            result = _per_channel(whole, img, c)
         else:
             stride = args.stride if args.stride else (max(1, h // 2), max(1, w // 2))
             if img.shape[0] < h or img.shape[1] < w:
@@ -120,15 +146,19 @@ def cmd_denoise(args):
             def fn(flat, tile_shape=tile_shape):  # flat (n, h*w*c) tiles, channels last
                 return np.asarray(model.reconstruct(flat.reshape((len(flat),) + tile_shape))).reshape(len(flat), -1)
 
-            result = apply_tiled(fn, img, (h, w), channels=c, stride=stride)
+            shown = WorkProgress(f.name, "tiles")
+            try:
+                result = apply_tiled(fn, img, (h, w), channels=c, stride=stride, progress=shown)
+            finally:
+                shown.close()
         if invert:
             img, result = 1.0 - img, 1.0 - np.asarray(result)
             clean = None if clean is None else 1.0 - clean
         den_path = write_image(out / f"{f.stem}_denoised.png", result)
         panels = ([("clean", clean)] if clean is not None else []) + [("noisy" if clean is not None else "input", img),
                                                                         ("denoised", result)]
-        titles = [t if clean is None or t == "clean" else f"{t}  PSNR {psnr(clean[None], np.clip(im, 0, 1)[None]):.1f} dB"
-                  for t, im in panels]
+        titles = [t if clean is None or t == "clean" else
+                  f"{t}  PSNR {psnr(clean[None], np.clip(im, 0, 1)[None]):.1f} dB" for t, im in panels]
         how = "whole image" if any_size else f"tiles of {h}x{w}"
         fig = plots.image_strip([im for _, im in panels], titles, title=f"{f.name}: {type(model).__name__} ({how})",
                                 cell=COMPARE_CELL)
@@ -280,7 +310,8 @@ def add_latent(sub):
                        description="Encode a data set and plot its codes in 2-D.",
                        epilog=_LATENT_EXAMPLES, formatter_class=formatter())
     p.add_argument("checkpoint")
-    p.add_argument("--data", default=None, metavar="DATASET", help="data set (default: the one the model was trained on)")
+    p.add_argument("--data", default=None, metavar="DATASET",
+                   help="data set (default: the one the model was trained on)")
     p.add_argument("--split", default=None, choices=("train", "test"))
     p.add_argument("--limit", type=positive_int, default=5000, metavar="N",
                    help="encode at most N images (default 5000)")

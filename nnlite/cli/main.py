@@ -40,10 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _expected_errors():
     """Exceptions that are the user's to fix: printed as one line (exit 1) unless --debug."""
+    from .. import TrainingDivergedError
     from ..checkpoint import CheckpointError
     from ..data import DatasetError
     from ..images import ImageError
-    from .. import TrainingDivergedError
 
     return (UserError, CheckpointError, ImageError, DatasetError, TrainingDivergedError, ValueError, TypeError,
             OSError)

@@ -26,7 +26,7 @@ from .. import Callback
 from ..callbacks import HistoryLogger
 from ..checkpoint import CheckpointError, save_checkpoint
 
-__all__ = ["RunMonitor", "Interrupted", "catch_sigint", "format_duration"]
+__all__ = ["RunMonitor", "WorkProgress", "Interrupted", "catch_sigint", "format_duration"]
 
 #: Default budget between two checkpoint + history writes, in seconds of training.
 SAVE_EVERY_SECONDS = 2.0
@@ -251,3 +251,34 @@ def catch_sigint(monitor: RunMonitor):
         yield monitor
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class WorkProgress:
+    """A ``progress(done, total)`` callback (as :func:`nnlite.images.apply_tiled` and the denoisers call
+    it) drawn as a tqdm bar on a terminal, and nothing elsewhere. ``scale`` converts the caller's units
+    (tiles, pixels) into the bar's ``unit``."""
+
+    def __init__(self, desc: str, unit: str, scale: float = 1.0, stream=None, show: bool | None = None):
+        self.desc, self.unit, self.scale = desc, unit, scale
+        self.stream = stream if stream is not None else sys.stderr
+        self.show = show if show is not None else bool(getattr(self.stream, "isatty", lambda: False)())
+        self.bar = None
+
+    def __call__(self, done, total):
+        if not self.show:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total * self.scale, desc=self.desc, unit=self.unit, file=self.stream,
+                            dynamic_ncols=True, leave=False, mininterval=REDRAW_SECONDS,
+                            bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} {unit} "
+                                       "[{elapsed}<{remaining}, {rate_fmt}]")
+        self.bar.update(done * self.scale - self.bar.n)
+        if done >= total:
+            self.close()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

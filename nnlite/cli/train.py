@@ -10,9 +10,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (UserError, available_models, encode_mean, figure_rows, float_in, formatter, load_data,
-                      model_class, out_dir, positive_float, positive_int, save_figure, say, to_images,
-                      to_model_input)
+from ._common import (
+    UserError,
+    available_models,
+    encode_mean,
+    figure_rows,
+    float_in,
+    formatter,
+    load_data,
+    model_class,
+    out_dir,
+    positive_float,
+    positive_int,
+    save_figure,
+    say,
+    to_images,
+    to_model_input,
+)
 
 _TRAIN_EXAMPLES = """examples:
   nnlite train autoencoder --data font5x7 --latent-dim 2 --out runs/font-ae
@@ -68,7 +82,8 @@ def add_train(sub):
                    help="dae: probability p in [0, 1], or sigma for gaussian (default 0.1)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="epochs in total (default: the model's own choice)")
-    p.add_argument("--latent-dim", type=positive_int, default=None, metavar="M", help="size of the code (model default)")
+    p.add_argument("--latent-dim", type=positive_int, default=None, metavar="M",
+                   help="size of the code (model default)")
     p.add_argument("--hidden", default=None, metavar="W1,W2", help="hidden layer widths, e.g. 512,128")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--lr", type=positive_float, default=None, help="learning rate (model default)")
@@ -85,10 +100,10 @@ def add_train(sub):
     p.add_argument("--checkpoint-steps", type=positive_int, default=None, metavar="STEPS",
                    help="also checkpoint every STEPS optimizer steps, inside epochs (long epochs); resume replays "
                         "the rest of the epoch exactly")
-    p.add_argument("--threads", default="auto", metavar="N",
-                   help="BLAS threads per matrix product: 'auto' (default: chosen from the shapes only, so "
-                        "seeded runs repeat bit for bit), 'adaptive' (also 1 thread while the machine is busy; "
-                        "faster on a shared machine, not bit-reproducible), 'max' or an int\n")
+    p.add_argument("--threads", default=None, metavar="N",
+                   help="BLAS threads per matrix product (nnlite.threads): 'auto' (chosen from the shapes, fewer "
+                        "while other programs take cores), 'fixed' (from the shapes alone: bit-reproducible "
+                        "whatever else runs), 'max' or an int (default: $NNLITE_THREADS, else auto)")
     p.set_defaults(func=cmd_train)
 
 
@@ -151,19 +166,20 @@ def _prepare_run_folder(out: Path, args) -> Path:
 
 
 def cmd_train(args):
+    from .. import TrainingDivergedError
     from ..checkpoint import CheckpointError, read_checkpoint
     from ..models.persistence import fit_resumable
-    from .. import TrainingDivergedError
     from .progress import Interrupted, RunMonitor, catch_sigint
 
     cls, kind, preset = model_class(args.model)
-    if args.threads != "auto":
+    if args.threads is not None:
         from .. import threads
 
         try:
-            threads.set_policy(args.threads if args.threads in ("adaptive", "max") else int(args.threads))
+            threads.set_policy(int(args.threads) if args.threads.isdigit() else args.threads)
         except ValueError:
-            raise UserError(f"--threads must be 'auto', 'adaptive', 'max' or an int >= 1, got {args.threads!r}") from None
+            raise UserError(f"--threads must be 'auto', 'fixed', 'max' or an int >= 1, "
+                            f"got {args.threads!r}") from None
     model = cls(**preset, **model_kwargs(args, cls))
     if hasattr(model, "_validate_params"):  # hyper-parameter errors before loading the data
         model._validate_params()
