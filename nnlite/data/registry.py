@@ -12,8 +12,8 @@ The images come as displayable pictures: ``(N, H, W)`` grey or ``(N, H, W, 3)`` 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
