@@ -214,6 +214,34 @@ def test_gaussian_sample_kl_backward_is_the_gradient():
     assert r1.passed and r2.passed, (str(r1), str(r2))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gaussian_sample_kl_equals_the_vae_pure_functions(dtype, rng):
+    """The fused pass the VAE trains with against nnlite.models.vae's NumPy functions of the same maths
+    (reparameterize, kl_divergence and their backwards), clamped entries of logvar included."""
+    from nnlite.models import vae as V
+
+    N, L, beta = (3, 2, 0.7) if NOJIT else (64, 20, 0.7)
+    h = (rng.standard_normal((N, 2 * L)) * 3).astype(dtype)
+    h[0, L], h[-1, -1] = -45.0, 25.0                           # below LOGVAR_MIN and above LOGVAR_MAX
+    mu, logvar = h[:, :L], h[:, L:]
+    eps, dz = rng.standard_normal((N, L)).astype(dtype), rng.standard_normal((N, L)).astype(dtype)
+    z, std = np.empty((N, L), dtype), np.empty((N, L), dtype)
+    kl = kd.gaussian_sample_kl(mu, logvar, eps, z, std, V.LOGVAR_MIN, V.LOGVAR_MAX)
+    dh = np.empty_like(h)
+    kd.gaussian_sample_kl_backward(dz, mu, logvar, std, eps, beta / N, dh[:, :L], dh[:, L:], V.LOGVAR_MIN,
+                                   V.LOGVAR_MAX)
+    z_ref, std_ref = V.reparameterize(mu, logvar, eps)
+    dmu, dlogvar = V.reparameterize_backward(dz, eps, std_ref, logvar)
+    kmu, klv = V.kl_divergence_backward(mu, logvar)
+    t = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(z, z_ref, **t)
+    np.testing.assert_allclose(std, std_ref, **t)
+    np.testing.assert_allclose(kl, V.kl_divergence(mu, logvar).astype(np.float64).sum(), **t)
+    np.testing.assert_allclose(dh[:, :L], dmu + beta / N * kmu, **t)
+    np.testing.assert_allclose(dh[:, L:], dlogvar + beta / N * klv, **t)
+    assert dh[0, L] == 0 and dh[-1, -1] == 0                    # no gradient through the clamp
+
+
 # ------------------------------------------------------------------------------- float32 scalar math
 if NOJIT:
     def _map(f):

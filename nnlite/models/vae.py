@@ -27,11 +27,17 @@ Gradients (``dz`` is what the decoder's backward returns for the reconstruction 
 The BCE is computed on the decoder's logits (``BCEWithLogitsLoss``): exact and finite for any logit.
 ``logvar`` is clamped to [-30, 20] before it is exponentiated (``exp(20)`` is a variance of 5e8; float32
 overflows near ``exp(88)``); where the clamp is active its derivative is 0.
+
+The pure functions below (``reparameterize``, ``kl_divergence`` and their backwards) are these formulas
+in NumPy. Training runs the same maths as one fused Numba pass each way
+(:func:`nnlite._kernels.dense.gaussian_sample_kl` and its backward), which
+``tests/test_kernels_dense.py`` checks against these functions.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .._kernels import dense as _kd
 from .._validation import check_int
 from ..losses import BCEWithLogitsLoss
 from ..random import as_generator
@@ -154,24 +160,25 @@ class VAE(_ValidationNoise, BaseModel):
 
         With ``backward`` the gradients are added into the parameters' ``.grad``.
         """
-        B = len(X)
-        h = self.encoder_(X)                                 # (B, 2m)
+        B, m = len(X), self.latent_dim
+        h = self.encoder_(X)                                 # (B, 2m) = [mu | logvar]
         mu, logvar = self._split(h)
-        z, std = reparameterize(mu, logvar, eps)             # (B, m)
+        z, std = np.empty(mu.shape, mu.dtype), np.empty(mu.shape, mu.dtype)   # (B, m)
+        # reparameterize and kl_divergence in one fused pass: fills z and std, returns the summed KL
+        kl = _kd.gaussian_sample_kl(mu, logvar, eps, z, std, LOGVAR_MIN, LOGVAR_MAX) / B
         body = list(self.decoder_)[:-1]                      # decoder without its Sigmoid
         logits = run_layers(body, z)                         # (B, n)
         recon = self._bce.forward(logits, X) / B             # summed over pixels, mean over batch
-        kl = float(np.mean(kl_divergence(mu, logvar)))
         beta = float(self.beta)
         loss = recon + beta * kl
         if not backward:
             return loss, recon, kl, None
         dlogits = self._bce.backward() * np.asarray(1.0 / B, dtype=logits.dtype)
         dz = backward_layers(body, dlogits)                  # (B, m)
-        dmu, dlogvar = reparameterize_backward(dz, eps, std, logvar)
-        kmu, klv = kl_divergence_backward(mu, logvar)
-        scale = np.asarray(beta / B, dtype=dmu.dtype)
-        dh = np.concatenate([dmu + scale * kmu, dlogvar + scale * klv], axis=1)   # (B, 2m)
+        dh = np.empty_like(h)                                # (B, 2m) = [dL/dmu | dL/dlogvar]
+        # reparameterize_backward + (beta / B) * kl_divergence_backward, in one fused pass
+        _kd.gaussian_sample_kl_backward(dz, mu, logvar, std, eps, beta / B, dh[:, :m], dh[:, m:],
+                                        LOGVAR_MIN, LOGVAR_MAX)
         dX = self.encoder_.backward(dh)                      # through the encoder ...
         if dX is not None:                                   # (None while training: not needed)
             dX -= logits * np.asarray(1.0 / B, dtype=logits.dtype)   # ... and as the BCE target: -logit
