@@ -9,7 +9,7 @@ and the parameters' ``.grad``; the numerical ones are
 Each is compared with CS231n's relative error ``max |a - b| / max(1e-8, |a| + |b|)`` (elementwise, then
 the maximum; :data:`REL_ERROR_FLOOR`), which is below 1e-7 (:data:`DEFAULT_TOL`) for a correct backward
 of a smooth function in float64, with steps ``h = 1e-6`` (:data:`DEFAULT_EPS`). Keep inputs
-out of saturation (|x| of a few units for tanh/sigmoid): where a true gradient is ~1e-5, float64
+out of saturation (``|x|`` of a few units for tanh/sigmoid): where a true gradient is ~1e-5, float64
 round-off alone gives relative errors near 1e-7.
 
 Example
@@ -154,7 +154,7 @@ def gradcheck(module, *inputs: np.ndarray, eps: float = DEFAULT_EPS, tol: float 
         generators (dropout masks, VAE noise) are reset before every evaluation so each one sees the
         same randomness. A Loss is checked w.r.t. its prediction: ``gradcheck(loss, pred, target)``.
     *inputs : ndarray
-        The input ``x`` (for a Loss: ``pred, target``). Keep it away from kinks (ReLU at 0, |.| at 0).
+        The input ``x`` (for a Loss: ``pred, target``). Keep it away from kinks (ReLU at 0, ``|.|`` at 0).
     eps : float
         Step of the central differences.
     tol : float

@@ -5,14 +5,14 @@ a seed or ``numpy.random.Generator``, and returns a new array of the same shape 
 ``x`` is never modified. Same seed => the same noise, bit for bit. A denoising autoencoder draws fresh
 noise every epoch from one generator it owns.
 
-=================  ===========  ===================================================================
-name               level        what happens to each pixel independently
-=================  ===========  ===================================================================
-``salt_and_pepper`` ``p``       with probability p it is replaced by 0 or by 1 (half-half)
-``bit_flip``       ``p``        with probability p it becomes ``1 - x`` (for 1-bit images: flipped)
-``gaussian``       ``sigma``    ``x + sigma * N(0, 1)``, clipped to [0, 1] unless ``clip=False``
-``masking``        ``p``        with probability p it is set to 0 (dropout-like "masking noise")
-=================  ===========  ===================================================================
+===================  ===========  ===================================================================
+name                 level        what happens to each pixel independently
+===================  ===========  ===================================================================
+``salt_and_pepper``  ``p``        with probability p it is replaced by 0 or by 1 (half-half)
+``bit_flip``         ``p``        with probability p it becomes ``1 - x`` (for 1-bit images: flipped)
+``gaussian``         ``sigma``    ``x + sigma * N(0, 1)``, clipped to [0, 1] unless ``clip=False``
+``masking``          ``p``        with probability p it is set to 0 (dropout-like "masking noise")
+===================  ===========  ===================================================================
 
 >>> from nnlite.noise import get_noise
 >>> noisy = get_noise("bit_flip")(X, 0.1, rng)       # same as nnlite.noise.bit_flip(X, 0.1, rng)

@@ -140,7 +140,8 @@ def _check_flag(owner, name, value):
 
 
 class SGD(Optimizer):
-    r"""Stochastic gradient descent with optional momentum (PyTorch's rule)::
+    r"""
+    Stochastic gradient descent with optional momentum (PyTorch's rule)::
 
         g = g + weight_decay * p
         b = momentum * b + (1 - dampening) * g          (b = g on the first step)
@@ -178,7 +179,8 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    r"""RMSprop (Hinton; PyTorch's rule)::
+    r"""
+    RMSprop (Hinton; PyTorch's rule)::
 
         g = g + weight_decay * p
         s = alpha * s + (1 - alpha) * g^2
@@ -221,7 +223,8 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    r"""Adam (Kingma & Ba, 2015; PyTorch's rule), one fused Numba pass per parameter::
+    r"""
+    Adam (Kingma & Ba, 2015; PyTorch's rule), one fused Numba pass per parameter::
 
         g = g + weight_decay * p                                   (L2 penalty in the gradient)
         m = beta1 m + (1 - beta1) g ;  v = beta2 v + (1 - beta2) g^2
@@ -257,7 +260,8 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    r"""Adam with decoupled weight decay (Loshchilov & Hutter, 2019)::
+    r"""
+    Adam with decoupled weight decay (Loshchilov & Hutter, 2019)::
 
         p = p - lr * weight_decay * p ; then the Adam update with the raw gradient g.
     """
