@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["save", "image_grid", "image_rows", "photo_rows", "image_strip", "latent_scatter", "class_scatter",
            "latent_grid", "mosaic", "curves", "training_curves", "rate_vs_level"]
@@ -391,6 +392,7 @@ def training_curves(history, title=None):
             ax.plot(np.arange(1, len(val) + 1), val, marker=marker, label="validation")
             ax.legend()
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(k)
         ax.set_title(CURVE_TITLES.get(k, k))
         ax.grid(alpha=0.3)
