@@ -128,7 +128,7 @@ def load_data(kind: str, n: int, seed: int = 0, fallback: bool = False) -> tuple
     rng = np.random.default_rng(seed)
     if kind == "rgb64":
         X = rng.random((n, 3, 64, 64), dtype=np.float32)
-        return X, None, f"{n:,} uniform random 3x64x64 images"
+        return X, None, "uniform random 3x64x64 images"
     from nnlite.data import DatasetError, load_fashion_mnist
 
     try:
@@ -137,11 +137,11 @@ def load_data(kind: str, n: int, seed: int = 0, fallback: bool = False) -> tuple
         if not fallback:
             raise
         return (rng.random((n, 28, 28), dtype=np.float32), rng.integers(0, 10, n),
-                f"{n:,} uniform random 28x28 images (Fashion-MNIST not found: {type(e).__name__})")
+                f"uniform random 28x28 images (Fashion-MNIST not found: {type(e).__name__})")
     if len(X) < n:
         raise ValueError(f"Fashion-MNIST has {len(X)} training images, the row wants {n}")
     X = np.ascontiguousarray(X[:n].reshape(n, 28, 28), dtype=np.float32)
-    return X, np.asarray(y[:n]), f"the first {n:,} Fashion-MNIST training images"
+    return X, np.asarray(y[:n]), "the first N Fashion-MNIST training images"
 
 
 # ------------------------------------------------------------------------------------------------ workers
@@ -390,6 +390,19 @@ def _blas_desc(info: dict) -> str:
                      f"{b.get('num_threads')} threads" for b in libs) or "-"
 
 
+def row_images(row: Row, args) -> int:
+    """Training images of ``row`` in this run: ``quick_n`` with ``--quick``, else ``n`` capped by
+    ``--max-images`` (rounded down to whole batches)."""
+    if args.quick:
+        return row.quick_n
+    n = row.n
+    cap = getattr(args, "max_images", None)
+    if cap:
+        bs = int(row.kwargs.get("batch_size", 128))
+        n = max(bs, min(n, cap) // bs * bs)
+    return n
+
+
 def run_table(args, rows, impls, env, log, data_dir) -> dict:
     """Start the workers with ``env``, time every row; returns the JSON-ready results."""
     order_rng = np.random.default_rng(args.seed)
@@ -401,7 +414,7 @@ def run_table(args, rows, impls, env, log, data_dir) -> dict:
             infos[name] = workers[name].info
             log(f"worker {name}: {infos[name].get('version')}; BLAS {_blas_desc(infos[name])}")
         for row in rows:
-            n = row.quick_n if args.quick else row.n
+            n = row_images(row, args)
             log(f"{row.name}: {row.title}, {n:,} images, {args.rounds} rounds")
             res = time_row(workers, row, n, args.rounds, args.pause, order_rng, log)
             entry = {"name": row.name, "title": row.title, "n": n, "summary": summarize(res),
@@ -417,7 +430,7 @@ def run_table(args, rows, impls, env, log, data_dir) -> dict:
                 row = ROW_BY_NAME[name]
                 if row not in rows:
                     continue
-                n = row.quick_n if args.quick else row.n
+                n = row_images(row, args)
                 variants = {POLICY_DEFAULT: ("nnlite", None), POLICY_FIXED: ("nnlite", "fixed"),
                             POLICY_ONE: ("nnlite", 1)}
                 if "torch" in workers:
@@ -521,7 +534,7 @@ def run(args, log, header_lines=()) -> tuple[list[str], dict]:
     with tempfile.TemporaryDirectory(prefix="nnlite-models-") as data_dir:
         descs = {}
         for row in rows:
-            n = row.quick_n if args.quick else row.n
+            n = row_images(row, args)
             path = os.path.join(data_dir, f"{row.data}_{n}.npy")
             if not os.path.exists(path):
                 X, y, descs[row.data] = load_data(row.data, n, fallback=args.quick)
@@ -544,7 +557,7 @@ def run(args, log, header_lines=()) -> tuple[list[str], dict]:
     lines += list(header_lines)
     lines += [f"CPU: {results['cpu']} ({results['cores']} cores; {results['cpu_flags']}); load average "
               f"{results['load_start']:.2f} at the start, {results['load_end']:.2f} at the end  ",
-              "Data: " + "; ".join(descs.values()) + "  ",
+              "Data: " + "; ".join(sorted(set(descs.values()))) + " (N per row: column 'images')  ",
               f"Each cell: median seconds of one epoch over {args.rounds} round(s) (min-max in brackets), each "
               "implementation in its own worker process after a warm-up epoch, the implementations in a new "
               "random order each round; nnlite / X is the median of the per-round ratios (range in brackets); "
@@ -554,6 +567,9 @@ def run(args, log, header_lines=()) -> tuple[list[str], dict]:
         lines += [f"Not run: {why}." for why in skipped.values()] + [""]
     if args.quick:
         lines += ["**Quick run: tiny data, not a measurement.**", ""]
+    elif getattr(args, "max_images", None):
+        lines += [f"Shortened run: at most {args.max_images:,} training images per row (column 'images'); "
+                  "the full protocol is 12,800 (U-Net and DnCNN 6,400, the 64x64 RGB row 2,560).", ""]
     lines += markdown(results, impls)
     return lines, results
 
@@ -569,7 +585,9 @@ def add_arguments(p: argparse.ArgumentParser):
     g.add_argument("--blas-env", choices=["default", "as-is", "both"], default="both",
                    help="workers without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE ('default', what a user's install "
                         "does), with the environment as it is ('as-is'), or both when it sets them (default)")
-    g.add_argument("--no-busy", action="store_true", help="skip the busy-machine rows")
+    g.add_argument("--no-busy", action="store_true", help="skip the thread-policy rows (idle and one core spinning)")
+    g.add_argument("--max-images", type=int, default=None,
+                   help="at most this many training images per row (a shorter run; the table says so)")
     g.add_argument("--models-out", default=None,
                    help="results file (.md, and .json beside it); default benchmarks/results/models.md, "
                         "or a scratch file with --quick")
@@ -583,6 +601,10 @@ def main_models(args, log, header_lines=()):
     if unknown:
         raise SystemExit(f"unknown model rows {sorted(unknown)}; valid: {', '.join(ROW_BY_NAME)}")
     args.busy = not args.no_busy
+    import signal
+
+    # a terminated run still stops its workers and its spin loop (the finally blocks run on SystemExit)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     args.pause = 0.05 if args.quick else 0.5
     args.seed = 0
     lines, results = run(args, log, header_lines)

@@ -441,12 +441,16 @@ class TorchImpl:
         self._cache = {}
 
     def info(self) -> dict:
-        from threadpoolctl import threadpool_info
+        config = torch.__config__.show()
+        import re
 
+        found = re.search(r"BLAS_INFO=([A-Za-z0-9_]+)", config)
+        blas = found.group(1) if found else "?"
+        onednn = "oneDNN" if "USE_MKLDNN=ON" in config or "mkldnn" in config.lower() else "no oneDNN"
+        # threadpoolctl would list NumPy's OpenBLAS here (this process imports NumPy), not what torch runs
         return {"version": f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads "
-                           f"(oneDNN/MKL; ATen parallel: {torch.__config__.parallel_info().splitlines()[0]})",
-                "blas": [i for i in threadpool_info() if i.get("user_api") == "blas"],
-                "threads": torch.get_num_threads()}
+                           f"(its own BLAS: {blas}; {onednn} for convolutions)",
+                "blas": [], "threads": torch.get_num_threads()}
 
     def run(self, row, X, y, seed: int, policy=None) -> dict:
         torch.set_num_threads(int(policy) if policy else self._default_threads)
