@@ -646,9 +646,10 @@ def _check_array_dtypes(module: Module, state: dict, path):
             raise CheckpointError(f"the checkpoint's {k!r} holds {v.dtype} values, the model's is {want}", path)
 
 
-def _check_optimizer_state(own: dict, state, path, where="optimizer"):
-    """The saved state has the hyper-parameter names and kinds of ``own`` (this optimizer's
-    ``state_dict()``) and float buffers; an optimizer group's members are checked one by one."""
+def _check_optimizer_state(optimizer, state, path, where="optimizer"):
+    """The saved state has this optimizer's hyper-parameter names, values its constructor accepts, and
+    float buffers; an optimizer group's members are checked one by one."""
+    own = optimizer.state_dict()
     if not isinstance(state, dict):
         raise CheckpointError(f"damaged checkpoint: the {where} state is malformed", path)
     if "hyper" not in own:  # a group: {"type": ..., member: member's state, ...}
@@ -656,7 +657,7 @@ def _check_optimizer_state(own: dict, state, path, where="optimizer"):
             if isinstance(sub, dict):
                 if key not in state:
                     raise CheckpointError(f"damaged checkpoint: the {where} state has no {key!r} member", path)
-                _check_optimizer_state(sub, state[key], path, f"{where} {key!r}")
+                _check_optimizer_state(optimizer[key], state[key], path, f"{where} {key!r}")
         return
     if not isinstance(state.get("hyper"), dict) or not isinstance(state.get("state", {}), dict):
         raise CheckpointError(f"damaged checkpoint: the {where} state is malformed", path)
@@ -679,6 +680,10 @@ def _check_optimizer_state(own: dict, state, path, where="optimizer"):
         if not ok:
             raise CheckpointError(f"damaged checkpoint: {where} hyper-parameter {name}={value!r} is not of "
                                   f"the kind {own.get('type')} uses ({mine!r})", path)
+    try:  # the values themselves, by the optimizer's own rules (eps > 0, betas in [0, 1), ...)
+        type(optimizer)(optimizer.params, **{**hyper_own, **state["hyper"]})
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"damaged checkpoint: {where} hyper-parameters refused ({exc})", path) from None
     for i, st in state.get("state", {}).items():
         if not isinstance(st, dict):
             raise CheckpointError(f"damaged checkpoint: {where} state of parameter {i} is malformed", path)
@@ -764,7 +769,7 @@ def load_checkpoint(path, model=None, optimizer=None, trainer=None, generators=N
                     if np.shape(v) != params[int(i)].shape:
                         raise CheckpointError(f"optimizer state {k!r} of parameter {i} has shape {np.shape(v)}, "
                                               f"the parameter has {params[int(i)].shape}; another architecture", path)
-        _check_optimizer_state(own, ck.optimizer_state, path)
+        _check_optimizer_state(optimizer, ck.optimizer_state, path)
     tstate = meta.get("trainer")
     if trainer is not None:
         if tstate is None:

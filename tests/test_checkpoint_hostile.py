@@ -353,19 +353,25 @@ def test_a_failure_after_the_weights_puts_the_model_back(tmp_path):
         assert np.array_equal(v, before[k]), k
 
 
-def test_optimizer_hyper_parameters_from_a_file_are_checked(tmp_path):
+@pytest.mark.parametrize("name, value, match", [
+    ("lr", "fast", r"hyper-parameter lr='fast' is not of the kind Adam uses"),
+    ("lr", True, r"hyper-parameter lr=True is not of the kind Adam uses"),
+    ("eps", 0.0, r"hyper-parameters refused .*eps"),              # NaN weights after a zero-gradient step
+    ("betas", [0.9, 1.5], r"hyper-parameters refused .*beta"),
+])
+def test_optimizer_hyper_parameters_from_a_file_are_checked(tmp_path, name, value, match):
     model, trainer, path = _trained_pair(tmp_path)
     meta = _meta(path)
     tree = meta["optimizer"]["tree"]["__dict__"]
     hyper = dict(tree)["hyper"]["__dict__"]
     for pair in hyper:
-        if pair[0] == "lr":
-            pair[1] = "fast"
+        if pair[0] == name:
+            pair[1] = value if not isinstance(value, list) else {"__tuple__": value}
     bad = _craft(path, tmp_path / "hyper.npz", meta)
     opt = optim.Adam(model, lr=1e-2)
-    with pytest.raises(CheckpointError, match=r"hyper-parameter lr='fast' is not of the kind Adam uses"):
+    with pytest.raises(CheckpointError, match=match):
         load_checkpoint(bad, optimizer=opt)
-    assert opt.lr == 1e-2
+    assert opt.lr == 1e-2 and opt.hyper["eps"] == 1e-8
 
 
 def test_other_files_never_get_pickle_advice(tmp_path):
