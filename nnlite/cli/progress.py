@@ -133,10 +133,10 @@ class RunMonitor(Callback):
             from tqdm import tqdm
 
             self.bar = tqdm(total=self.total_steps, initial=self.first_step, unit="step", file=self.stream,
-                            dynamic_ncols=True, leave=True, mininterval=REDRAW_SECONDS,
+                            desc=f"epoch {trainer.epoch + 1}/{self.target_epochs}", dynamic_ncols=True,
+                            leave=True, mininterval=REDRAW_SECONDS,
                             bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps "
                                        "[{elapsed}<{remaining}]{postfix}")
-            self.bar.set_description_str(f"epoch {trainer.epoch + 1}/{self.target_epochs}")
 
     # ------------------------------------------------------------------------------ saving
     def save(self, trainer):
