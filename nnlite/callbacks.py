@@ -19,13 +19,54 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import CheckpointError, atomic_write_text, save_checkpoint
+from .atomic import RunLock, atomic_write_text
+from .checkpoint import CheckpointError, nonfinite_entries, save_checkpoint
 from .metrics import spread_statistics
 from .random import as_generator
-from .trainer import Callback
 
-__all__ = ["ModelCheckpoint", "HistoryLogger", "EarlyStopping", "history_to_csv", "SaveSamples",
-           "SampleMonitor"]
+__all__ = ["Callback", "LambdaCallback", "TrainingDivergedError", "ModelCheckpoint", "HistoryLogger", "EarlyStopping", "history_to_csv", "SaveSamples", "SampleMonitor"]
+
+
+class Callback:
+    """Hooks called by :class:`nnlite.Trainer`. Set ``trainer.stop_training = True`` to stop early."""
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_epoch_begin(self, trainer, epoch):
+        pass
+
+    def on_batch_end(self, trainer, step, logs):
+        pass
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        pass
+
+    def on_train_end(self, trainer):
+        pass
+
+    def on_train_abort(self, trainer, error: BaseException):
+        """Called instead of ``on_train_end`` when training stops with an exception (divergence,
+        Ctrl-C), for the callbacks whose ``on_train_begin`` ran: release what they hold."""
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda tr, ep, logs: print(logs))``."""
+
+    def __init__(self, **hooks):
+        for name, fn in hooks.items():
+            if not hasattr(Callback, name):
+                raise ValueError(f"LambdaCallback: unknown hook {name!r}; valid: "
+                                 f"{[n for n in vars(Callback) if n.startswith('on_')]}")
+            setattr(self, name, fn)
+
+
+class TrainingDivergedError(RuntimeError):
+    """Training stopped because a loss, a weight or an optimizer buffer became NaN or infinite.
+
+    The model holds the last good weights, and a :class:`ModelCheckpoint` file, if any, the last good
+    checkpoint.
+    """
 
 
 def _positive_int_or_none(owner, name, value):
@@ -62,8 +103,13 @@ class ModelCheckpoint(Callback):
     verbose : int
         1 prints a line to stderr each time a checkpoint is written.
 
-    A save is skipped (the previous file kept) with a warning when the weights are not finite; a run
-    that diverges therefore leaves its last good checkpoint in place.
+    When the weights or the optimizer's buffers are not finite (Adam's second moment can overflow to
+    inf while the loss and the weights stay finite), the save is refused, the previous file is kept and
+    training stops with :class:`TrainingDivergedError`: a run that diverges leaves its last good
+    checkpoint in place, and never trains on without one.
+
+    While training, the checkpoint's folder is locked (:class:`nnlite.atomic.RunLock`): a second
+    process that writes checkpoints into the same folder stops at once with a clear error.
     """
 
     def __init__(self, path, every_epochs: int | None = 1, every_steps: int | None = None, best_path=None,
@@ -80,9 +126,32 @@ class ModelCheckpoint(Callback):
         self.verbose = verbose
         self.best = math.inf
         self.last_saved: Path | None = None
+        self._locks: list[RunLock] = []
+
+    def on_train_begin(self, trainer):
+        folders = {Path(self.path).parent} | ({Path(self.best_path).parent} if self.best_path else set())
+        for folder in folders:
+            self._locks.append(RunLock(folder).acquire())
+
+    def on_train_end(self, trainer):
+        while self._locks:
+            self._locks.pop().release()
+
+    def on_train_abort(self, trainer, error):
+        self.on_train_end(trainer)
 
     def _save(self, trainer, template):
         path = Path(template.format(epoch=trainer.epoch, step=trainer.global_step))
+        bad = nonfinite_entries(trainer.model, trainer.optimizer)
+        if bad:
+            self.on_train_end(trainer)
+            lr = getattr(trainer.optimizer, "lr", None)
+            kept = f"the last good checkpoint is kept: {self.last_saved}" if self.last_saved else \
+                "no checkpoint was written before"
+            raise TrainingDivergedError(
+                f"training diverged: {', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''} became NaN or inf at "
+                f"epoch {trainer.epoch}, global step {trainer.global_step}; {kept}. Try a lower learning rate"
+                f"{f' (lr is {lr})' if lr is not None else ''}.")
         try:
             written = save_checkpoint(path, self.model if self.model is not None else trainer.model,
                                       optimizer=trainer.optimizer, trainer=trainer, config=self.config,
