@@ -2,7 +2,7 @@
 
 Its job in nnlite is to *judge generated images* without any pretrained network: train it on the
 real training images, then read the class histogram of a generator's samples (mode coverage, see
-:func:`nnlite.models.gan.evaluate_samples`). It is also a plain, useful classifier.
+:func:`nnlite.metrics.evaluate_samples`). It is also a plain, useful classifier.
 
 .. math::
     p(y = c \\mid x) = \\mathrm{softmax}(f_\\theta(x))_c, \\qquad
