@@ -67,6 +67,7 @@ class _ValidationNoise:
     def score(self, X, y=None) -> float:
         """As :meth:`BaseModel.score`, with the noise of every validation pass: the same ``X`` always
         gets the same score."""
+        self._check_fitted()
         self._val_generator()
         self._val_noise.reset()
         return super().score(X, y)
