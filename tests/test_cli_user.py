@@ -296,6 +296,7 @@ def test_bench_quick_writes_outside_the_committed_results(tmp_path, capsys):
     assert len(outs) == 2 and "--quick" in cmd and cmd[cmd.index("--what") + 1] == "steps,kernels"
     for o in outs:
         assert not Path(o).resolve().is_relative_to(root / "benchmarks" / "results"), o
+    Path(outs[0]).parent.rmdir()                 # the new, empty scratch folder
     args = build_parser().parse_args(["bench", "--quick", "--out", str(tmp_path / "b")])
     assert str(tmp_path / "b" / "steps.md") in bench_command(args, root)
     capsys.readouterr()
