@@ -14,7 +14,7 @@ import numpy as np
 
 from .._validation import check_choice, check_finite, check_int, check_number, int_tuple
 from ..layers import Dense, Sequential, get_activation
-from ..layers.activations import ELEMENTWISE_ACTIVATIONS
+from ..layers.activations import ACTIVATIONS, ELEMENTWISE_ACTIVATIONS
 from ..module import Module
 from ..optim import OPTIMIZERS, get_optimizer
 from ..random import as_generator, spawn
@@ -35,9 +35,40 @@ HIDDEN_ACTIVATIONS = ELEMENTWISE_ACTIVATIONS
 LR_SCHEDULES = ("cosine", "constant")
 
 
+def parse_activation(owner, activation, name="activation") -> tuple[str, float | None]:
+    """A hidden activation as ``(name, alpha)``: ``'relu'`` -> ``('relu', None)``, and for the activations
+    with a parameter, ``'leaky_relu:0.2'`` -> ``('leaky_relu', 0.2)`` (LeakyReLU's negative slope) or
+    ``'elu:0.5'`` -> ``('elu', 0.5)`` (ELU's alpha). ``None`` as alpha is the activation's own default."""
+    if isinstance(activation, str) and ":" in activation:
+        base, _, arg = activation.partition(":")
+        base = base.strip().lower()
+        with_alpha = sorted(n for n in HIDDEN_ACTIVATIONS if ACTIVATIONS[n].dense_alpha is not None)
+        if base not in with_alpha:
+            raise ValueError(f"{owner}: {name} {activation!r} gives a parameter to {base!r}, but only "
+                             f"{' and '.join(with_alpha)} take one (e.g. 'leaky_relu:0.2')")
+        try:
+            alpha = float(arg)
+        except ValueError:
+            raise ValueError(f"{owner}: {name} {activation!r}: the part after ':' must be a number, got {arg!r}") \
+                from None
+        if not np.isfinite(alpha) or alpha < 0 or (base == "elu" and alpha == 0):
+            raise ValueError(f"{owner}: {name} {activation!r}: the parameter must be a finite number "
+                             f"{'> 0' if base == 'elu' else '>= 0'}, got {alpha!r}")
+        return base, alpha
+    return check_choice(owner, name, activation, HIDDEN_ACTIVATIONS), None
+
+
+def make_activation(activation) -> Module:
+    """A fresh activation module from a name as :func:`parse_activation` reads it (``'leaky_relu:0.2'``)."""
+    base, alpha = parse_activation("make_activation", activation)
+    cls = ACTIVATIONS[base]
+    return cls() if alpha is None else cls(**{cls.dense_alpha: alpha})
+
+
 def mlp(sizes, activation, random_state=None, dtype=np.float32, output_activation=None) -> Sequential:
     """``Dense(act) -> ... -> Dense(act) -> Dense(identity) [-> output_activation]`` through
-    ``sizes = (n_in, h1, ..., n_out)``.
+    ``sizes = (n_in, h1, ..., n_out)``. ``activation`` is a name, with a parameter where it takes one
+    (``'leaky_relu:0.2'``, see :func:`parse_activation`).
 
     :class:`~nnlite.Dense` is ``Linear`` followed by the activation, fused (same weights, same maths,
     one pass less over memory). Every layer uses PyTorch's default initialisation and draws from
@@ -46,7 +77,9 @@ def mlp(sizes, activation, random_state=None, dtype=np.float32, output_activatio
     """
     rng = as_generator(random_state)
     n = len(sizes) - 1
-    layers = [Dense(a, b, activation if i < n - 1 else "identity", dtype=dtype, random_state=rng)
+    act, alpha = parse_activation("mlp", activation)
+    layers = [Dense(a, b, act, alpha=alpha, dtype=dtype, random_state=rng) if i < n - 1
+              else Dense(a, b, "identity", dtype=dtype, random_state=rng)
               for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
     if output_activation is not None:
         layers.append(get_activation(output_activation))
@@ -222,7 +255,7 @@ class BaseModel(Module):
     def _check_common(self):
         """Arguments every MLP model has: hidden, activation, and the training ones."""
         self._check_hidden(self.hidden)
-        self._check_choice("activation", self.activation, HIDDEN_ACTIVATIONS)
+        parse_activation(self._name(), self.activation)
         self._check_training()
 
     def _check_training(self):

@@ -24,6 +24,22 @@ Gradients (``dz`` is what the decoder's backward returns for the reconstruction 
     \frac{\partial L}{\partial \mathrm{logvar}} = dz \odot \varepsilon \odot \tfrac12\sigma
         + \frac{\beta}{B}\,\tfrac12\big(e^{\mathrm{logvar}} - 1\big).
 
+Denoising ELBO (Im et al., "Denoising Criterion for Variational Auto-Encoding Framework", AAAI 2017).
+With ``noise=`` the encoder sees a corrupted copy :math:`\tilde x \sim p(\tilde x|x)` of each training
+image, drawn afresh every batch, and the reconstruction term is taken against the clean image:
+
+.. math::
+    L_{\mathrm{DVAE}} = \frac1B \sum_i \Big[\sum_j \mathrm{BCE}\big(\hat x_{ij}(z_i), x_{ij}\big)
+        + \beta\,\mathrm{KL}\big(q(z|\tilde x_i)\,\|\,\mathcal N(0, I)\big)\Big], \qquad
+    z_i = \mu(\tilde x_i) + \sigma(\tilde x_i) \odot \varepsilon_i .
+
+Its gradients are the ones above with the encoder run on :math:`\tilde x`: the reconstruction gradient
+:math:`(\hat x - x)/B` at the logits, :math:`dz` through the decoder, then ``[dL/dmu | dL/dlogvar]``
+back through the encoder to :math:`\tilde x`. The derivative with respect to the clean target is
+:math:`-\mathrm{logit}/B` (``d BCE / d x = -logit``); with respect to the encoder's input it is what the
+encoder's backward returns. ``loss_and_grad(X_noisy, Y=X_clean)`` computes this loss and returns
+:math:`\partial L / \partial \tilde x`; without ``Y`` the input is its own target and the two add.
+
 The BCE is computed on the decoder's logits (``BCEWithLogitsLoss``): exact and finite for any logit.
 ``logvar`` is clamped to [-30, 20] before it is exponentiated (``exp(20)`` is a variance of 5e8; float32
 overflows near ``exp(88)``); where the clamp is active its derivative is 0.
@@ -41,10 +57,11 @@ from .._kernels import dense as _kd
 from .._validation import check_int
 from ..losses import BCEWithLogitsLoss
 from ..random import as_generator
-from ._base import BaseModel, _NoInputGrad, backward_layers, mlp, run_layers
-from ._noise import _ValidationNoise
+from ._base import BaseModel, _NoInputGrad, backward_layers, mlp, parse_activation, run_layers
+from ._noise import _NoisyInputs
 
-__all__ = ["VAE", "reparameterize", "reparameterize_backward", "kl_divergence", "kl_divergence_backward"]
+__all__ = ["VAE", "reparameterize", "reparameterize_backward", "kl_divergence", "kl_divergence_backward",
+           "gaussian_nll", "gaussian_nll_backward"]
 
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 
@@ -83,9 +100,51 @@ def kl_divergence_backward(mu, logvar):
     return mu.copy(), 0.5 * (np.exp(_clamped(logvar)) - 1.0) * inside
 
 
+def _scalar(a):
+    """A float from a number or a one-element array (a learned log-variance parameter)."""
+    return float(np.asarray(a).reshape(-1)[0])
+
+
+def gaussian_nll(logits, x, log_var):
+    r"""Per-sample Gaussian reconstruction term, shape ``(N,)``: ``-log N(x | sigmoid(logits), e^log_var I)``.
+
+    .. math::
+        \mathrm{NLL}_i = \sum_{j=1}^n \Big[rac{(\hat x_{ij} - x_{ij})^2}{2 e^{s}} + rac{s + \log 2\pi}{2}\Big],
+        \qquad \hat x = \mathrm{sigmoid}(\mathrm{logits}),
+
+    ``s = log_var`` one scalar shared by every pixel (clamped to [-30, 20]). With ``e^s = 1/2`` it is the
+    summed squared error plus the constant ``n/2 log(pi)``. ``logits``, ``x``: ``(N, n)``.
+    """
+    s = min(max(_scalar(log_var), LOGVAR_MIN), LOGVAR_MAX)
+    r = 1.0 / (1.0 + np.exp(-logits)) - x                                     # (N, n), x_hat - x
+    n = r.shape[-1]
+    return np.sum(r * r, axis=-1) * (0.5 * np.exp(-s)) + 0.5 * n * (s + np.log(2 * np.pi))
+
+
+def gaussian_nll_backward(logits, x, log_var):
+    r"""Derivatives of ``gaussian_nll(logits, x, log_var).sum()``: ``(d/dlogits, d/dx, d/dlog_var)``.
+
+    .. math::
+        rac{\partial}{\partial \mathrm{logit}_{ij}} = rac{\hat x_{ij} - x_{ij}}{e^s}\,\hat x_{ij}(1 - \hat x_{ij}),
+        \qquad rac{\partial}{\partial x_{ij}} = -rac{\hat x_{ij} - x_{ij}}{e^s}, \qquad
+        rac{\partial}{\partial s} = \sum_{ij} \Big[rac12 - rac{(\hat x_{ij} - x_{ij})^2}{2 e^s}\Big]
+
+    (the last one 0 where ``s`` is clamped). The sigmoid's derivative is ``x_hat (1 - x_hat)``.
+    """
+    lv = _scalar(log_var)
+    s = min(max(lv, LOGVAR_MIN), LOGVAR_MAX)
+    xh = 1.0 / (1.0 + np.exp(-logits))
+    r = xh - x
+    inv = np.exp(-s)
+    dx = -r * inv
+    dlogits = -dx * xh * (1.0 - xh)
+    dlogvar = (0.5 * r.size - 0.5 * inv * float(np.sum(r * r))) * (LOGVAR_MIN <= lv <= LOGVAR_MAX)
+    return dlogits.astype(logits.dtype, copy=False), dx.astype(logits.dtype, copy=False), dlogvar
+
+
 # ---------------------------------------------------------------------------------------- the model
-class VAE(_ValidationNoise, BaseModel):
-    """A fully connected VAE with a Bernoulli decoder.
+class VAE(_NoisyInputs, BaseModel):
+    """A fully connected VAE with a Bernoulli decoder; with ``noise=``, a denoising VAE.
 
     Parameters
     ----------
@@ -97,6 +156,19 @@ class VAE(_ValidationNoise, BaseModel):
     beta : float, default 1.0
         Weight of the KL term (beta-VAE; 1 is the ELBO).
     activation : str, default 'relu'
+        Hidden activation of the encoder (and of the decoder unless ``decoder_activation`` is given):
+        a name of ``nnlite.layers.ACTIVATIONS`` but softmax, with its parameter after a colon where it
+        takes one: ``'leaky_relu:0.2'`` is ``LeakyReLU(negative_slope=0.2)`` (plain ``'leaky_relu'``
+        has slope 0.01), ``'elu:0.5'`` is ``ELU(alpha=0.5)``.
+    decoder_activation : str, optional
+        Hidden activation of the decoder (``None``: ``activation``). PyTorch's denoising-VAE of noisy
+        MNIST is ``VAE(latent_dim=20, hidden=(400,), activation='leaky_relu:0.2', decoder_activation='relu')``.
+    noise : {'salt_and_pepper', 'bit_flip', 'gaussian', 'masking'}, callable or None, default None
+        ``None``: a plain VAE. Otherwise every training batch is corrupted afresh with this noise (see
+        :mod:`nnlite.noise`) before the encoder, and the ELBO's reconstruction term is taken against the
+        clean batch (the denoising ELBO above); validation batches get the fixed validation noise.
+    noise_level : float, default 0.1
+        Gaussian sigma, or the corruption probability of the other noises.
     optimizer, lr, epochs, batch_size, lr_schedule, dtype, random_state
         As in :class:`~nnlite.models.Autoencoder`. ``epochs=None`` trains for about 3000 optimizer steps.
 
@@ -113,14 +185,20 @@ class VAE(_ValidationNoise, BaseModel):
     """
 
     _default_steps = 3000
+    #: The validation generator is re-seeded every epoch from a seed a checkpoint holds: not saved itself.
+    _val_rng_in_checkpoint = False
 
     def __init__(self, latent_dim=2, hidden=(256, 128), beta=1.0, activation="relu", optimizer="adam", lr=1e-3,
-                 epochs=None, batch_size=None, lr_schedule="cosine", dtype=np.float32, random_state=None):
+                 epochs=None, batch_size=None, lr_schedule="cosine", dtype=np.float32, random_state=None,
+                 noise=None, noise_level=0.1, decoder_activation=None):
         super().__init__()
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.beta = beta
         self.activation = activation
+        self.decoder_activation = decoder_activation
+        self.noise = noise
+        self.noise_level = noise_level
         self.optimizer = optimizer
         self.lr = lr
         self.epochs = epochs
@@ -133,13 +211,27 @@ class VAE(_ValidationNoise, BaseModel):
         self._check_int("latent_dim", self.latent_dim)
         self._check_common()
         self._check_positive("beta", self.beta, allow_zero=True)
+        self._check_vae_options()
+
+    def _check_vae_options(self):
+        """``decoder_activation``, ``noise`` and ``noise_level`` (sets ``_noise_fn``, ``None`` without noise)."""
+        if self.decoder_activation is not None:
+            parse_activation(self._name(), self.decoder_activation, "decoder_activation")
+        if self.noise is None:
+            self._noise_fn = None
+        else:
+            self._check_noise()
+
+    def _decoder_act(self):
+        return self.activation if self.decoder_activation is None else self.decoder_activation
 
     def _build(self, n_features, rng):
         hidden = self._check_hidden(self.hidden)
         m = self.latent_dim
         dtype = np.dtype(self.dtype)
         self.encoder_ = mlp((n_features, *hidden, 2 * m), self.activation, rng, dtype)
-        self.decoder_ = mlp((m, *hidden[::-1], n_features), self.activation, rng, dtype, output_activation="sigmoid")
+        self.decoder_ = mlp((m, *hidden[::-1], n_features), self._decoder_act(), rng, dtype,
+                            output_activation="sigmoid")
         self._bce = BCEWithLogitsLoss(reduction="sum")
 
     def _check_data_range(self, X):
@@ -155,57 +247,78 @@ class VAE(_ValidationNoise, BaseModel):
     def _draw_eps(self, shape, dtype, rng):
         return rng.standard_normal(shape, dtype=dtype if dtype in (np.float32, np.float64) else np.float64)
 
-    def _elbo_forward_backward(self, X, eps, backward=True):
+    def _elbo_forward_backward(self, X, eps, backward=True, X_in=None):
         """Negative ELBO of the batch ``X`` with noise ``eps``; returns ``(loss, recon, kl, dX)``.
 
-        With ``backward`` the gradients are added into the parameters' ``.grad``.
+        The encoder sees ``X_in`` (a corrupted ``X``: the denoising ELBO) or, if ``None``, ``X`` itself;
+        ``X`` is the reconstruction target. ``dX`` is then ``dL/dX_in`` through the encoder, and without
+        ``X_in`` also the target's share. With ``backward`` the gradients are added into the parameters'
+        ``.grad``.
         """
         B, m = len(X), self.latent_dim
-        h = self.encoder_(X)                                 # (B, 2m) = [mu | logvar]
+        h = self.encoder_(X if X_in is None else X_in)       # (B, 2m) = [mu | logvar]
         mu, logvar = self._split(h)
         z, std = np.empty(mu.shape, mu.dtype), np.empty(mu.shape, mu.dtype)   # (B, m)
         # reparameterize and kl_divergence in one fused pass: fills z and std, returns the summed KL
         kl = _kd.gaussian_sample_kl(mu, logvar, eps, z, std, LOGVAR_MIN, LOGVAR_MAX) / B
         body = list(self.decoder_)[:-1]                      # decoder without its Sigmoid
         logits = run_layers(body, z)                         # (B, n)
-        recon = self._bce.forward(logits, X) / B             # summed over pixels, mean over batch
+        recon = self._recon_forward(logits, X) / B           # summed over pixels, mean over batch
         beta = float(self.beta)
         loss = recon + beta * kl
         if not backward:
             return loss, recon, kl, None
-        dlogits = self._bce.backward() * np.asarray(1.0 / B, dtype=logits.dtype)
+        dlogits, dtarget = self._recon_backward(logits, X, np.asarray(1.0 / B, dtype=logits.dtype))
         dz = backward_layers(body, dlogits)                  # (B, m)
         dh = np.empty_like(h)                                # (B, 2m) = [dL/dmu | dL/dlogvar]
         # reparameterize_backward + (beta / B) * kl_divergence_backward, in one fused pass
         _kd.gaussian_sample_kl_backward(dz, mu, logvar, std, eps, beta / B, dh[:, :m], dh[:, m:],
                                         LOGVAR_MIN, LOGVAR_MAX)
         dX = self.encoder_.backward(dh)                      # through the encoder ...
-        if dX is not None:                                   # (None while training: not needed)
-            dX -= logits * np.asarray(1.0 / B, dtype=logits.dtype)   # ... and as the BCE target: -logit
+        if dX is not None and X_in is None:                  # (None while training: not needed)
+            dX += dtarget                                    # ... and as the reconstruction target
         return loss, recon, kl, dX
 
-    def loss_and_grad(self, X, eps=None, random_state=None):
+    def _recon_forward(self, logits, X):
+        """The reconstruction term summed over the batch: BCE of the decoder's logits against ``X``."""
+        return self._bce.forward(logits, X)
+
+    def _recon_backward(self, logits, X, scale):
+        """``(dL/dlogits, dL/dX)`` of ``scale * recon`` (``d BCE / d target = -logit``)."""
+        return self._bce.backward() * scale, -(logits * scale)
+
+    def loss_and_grad(self, X, eps=None, random_state=None, Y=None):
         """Negative ELBO of ``X`` and its gradients; ``eps`` ``(N, latent_dim)`` is the reparameterisation
         noise (drawn from ``random_state`` when not given).
 
         Adds ``dL/dparam`` into every parameter's ``.grad`` (call ``zero_grad()`` first) and returns
-        ``(loss, dL/dX)``, the total derivative: ``X`` is both the encoder's input and the reconstruction
-        target (``d BCE / d target = -logit``). Works in the parameters' dtype (``model.double()`` for
-        gradient checks).
+        ``(loss, dL/dX)``. Without ``Y`` that is the total derivative: ``X`` is both the encoder's input and
+        the reconstruction target (``d BCE / d target = -logit``). With ``Y`` (the clean images of a noisy
+        ``X``) the loss is the denoising ELBO, reconstruction against ``Y``, and ``dL/dX`` is the
+        derivative through the encoder only. No noise is added here. Works in the parameters' dtype
+        (``model.double()`` for gradient checks).
         """
-        self._check_fitted()
-        X = self._check_X(X)
-        eps = self._check_eps(eps, len(X), random_state)
-        loss, _, _, dX = self._elbo_forward_backward(X, eps)
+        X, Y, eps = self._loss_inputs(X, Y, eps, random_state)
+        loss, _, _, dX = self._elbo_forward_backward(Y if Y is not None else X, eps, X_in=None if Y is None else X)
         return loss, dX
 
-    def compute_loss(self, X, eps=None, random_state=None) -> dict:
-        """``{'loss', 'recon', 'kl', 'elbo'}`` of ``X`` (per-sample means), one draw of ``eps``."""
+    def compute_loss(self, X, eps=None, random_state=None, Y=None) -> dict:
+        """``{'loss', 'recon', 'kl', 'elbo'}`` of ``X`` (per-sample means), one draw of ``eps``; with ``Y``
+        the denoising ELBO of the encoder input ``X`` and target ``Y``, as in :meth:`loss_and_grad`."""
+        X, Y, eps = self._loss_inputs(X, Y, eps, random_state)
+        loss, recon, kl, _ = self._elbo_forward_backward(Y if Y is not None else X, eps, backward=False,
+                                                         X_in=None if Y is None else X)
+        return {"loss": loss, "recon": recon, "kl": kl, "elbo": -loss}
+
+    def _loss_inputs(self, X, Y, eps, random_state):
         self._check_fitted()
         X = self._check_X(X)
-        eps = self._check_eps(eps, len(X), random_state)
-        loss, recon, kl, _ = self._elbo_forward_backward(X, eps, backward=False)
-        return {"loss": loss, "recon": recon, "kl": kl, "elbo": -loss}
+        if Y is not None:
+            Y = self._check_X(Y, "Y")
+            if Y.shape != X.shape:
+                raise ValueError(f"{self._name()}: Y (the clean targets) must match X, got Y of shape "
+                                 f"{Y.shape} for X of shape {X.shape}")
+        return X, Y, self._check_eps(eps, len(X), random_state)
 
     def _check_eps(self, eps, n, random_state):
         dtype = self._param_dtype()
@@ -217,14 +330,16 @@ class VAE(_ValidationNoise, BaseModel):
         return eps
 
     def _train_step(self, xb, yb):
+        x_in = None if self._noise_fn is None else self._train_input(xb)   # noise first, then eps
         eps = self._draw_eps((len(xb), self.latent_dim), xb.dtype, self._rng)
         with _NoInputGrad(self.encoder_):                    # no dL/dx while training: skip that product
-            loss, recon, kl, _ = self._elbo_forward_backward(xb, eps)
+            loss, recon, kl, _ = self._elbo_forward_backward(xb, eps, X_in=x_in)
         return {"loss": loss, "recon": recon, "kl": kl}
 
     def _eval_step(self, xb, yb):
+        x_in = None if self._noise_fn is None else self._val_input(xb)
         eps = self._draw_eps((len(xb), self.latent_dim), xb.dtype, self._val_generator())
-        loss, recon, kl, _ = self._elbo_forward_backward(xb, eps, backward=False)
+        loss, recon, kl, _ = self._elbo_forward_backward(xb, eps, backward=False, X_in=x_in)
         return {"loss": loss, "recon": recon, "kl": kl}
 
     def _after_fit(self):
@@ -272,8 +387,17 @@ class VAE(_ValidationNoise, BaseModel):
         Z = self._check_codes(Z, (self.latent_dim,), f"{self._name()}.decode")
         return self._as_input_shape(self._in_chunks(self.decoder_, Z))
 
+    def add_noise(self, X, random_state=None):
+        """``X`` corrupted with this model's ``noise`` at ``noise_level`` (test inputs for a denoising VAE)."""
+        self._validate_params()
+        if self._noise_fn is None:
+            raise ValueError(f"{self._name()}: add_noise needs a noise; this model has noise=None "
+                             "(give noise='gaussian', noise_level=0.1, say)")
+        return super().add_noise(X, random_state)
+
     def reconstruct(self, X, sample=False, random_state=None):
-        """``decode(mu)`` (or ``decode(z)`` with ``z`` drawn from ``q(z|x)`` if ``sample``), shaped like ``X``."""
+        """``decode(mu)`` (or ``decode(z)`` with ``z`` drawn from ``q(z|x)`` if ``sample``), shaped like ``X``:
+        the decoder's mean. For a denoising VAE pass the noisy images: the result is their clean estimate."""
         X = np.asarray(X)
         mu, logvar = self.encode(X)
         if sample:
