@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export NNLITE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench venv clean docs docs-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,22 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks
+
+# The documentation site (docs/_build/html): API reference, backprop course, gallery, results.
+# The gallery runs each example's quick setting (NNLITE_QUICK=1); nothing is fetched at build time.
+$(VENV)/.installed-docs: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	rm -rf docs/api/generated
+	cd docs && NNLITE_QUICK=1 MPLBACKEND=Agg ../$(BIN)/python -m sphinx -W --keep-going -b html . _build/html
+
+# Builds the site, then opens it in headless Chromium (Debian's package, installed when missing):
+# typeset math, gallery thumbnails, search; screenshots in docs/_build/screenshots/.
+docs-test: docs
+	command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+	NNLITE_DOCS_TEST=1 $(BIN)/python -m pytest -q tests/test_docs.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info
