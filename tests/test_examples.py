@@ -30,6 +30,7 @@ SLOW = {                   # a minute or more each, most on a real dataset from 
     "font_denoising": ["denoise_salt_and_pepper_examples.png", "denoise_salt_and_pepper_recovery.png",
                        "denoise_gaussian_examples.png", "denoise_gaussian_recovery.png"],
     "sparse_autoencoder": ["sparse_features.png", "sparse_reconstructions.png"],
+    "deep_dae_pca_tsne": ["deep_dae_digits.png", "deep_dae_latent.png", "deep_dae_pca_tsne.png"],
     "gan_fashion_mnist": ["gan_fashion_epoch001.png", "gan_fashion_losses.png", "gan_fashion_samples.png"],
     "mnist_dae": ["mnist_dae_gaussian.png", "mnist_dae_salt_and_pepper.png", "mnist_dae_curves.png"],
     "mnist_vae": ["mnist_vae_samples.png", "mnist_vae_interpolation.png", "mnist_vae_reconstructions.png",
