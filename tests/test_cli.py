@@ -233,5 +233,4 @@ def test_every_command_has_help_with_examples(capsys):
             main([name, "--help"])
         assert exc.value.code == 0
         out = capsys.readouterr().out
-        if name != "demo":  # demo belongs to the tiny-bitmap issue
-            assert "examples:" in out, name
+        assert "examples:" in out, name
