@@ -26,6 +26,16 @@ pytestmark = pytest.mark.skipif(os.environ.get("NNLITE_DOCS_TEST") != "1",
                                        "which builds the site first")
 
 
+def example_names() -> list[str]:
+    """The examples the site shows: the scripts of examples/ that git tracks (all of them outside git)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--", "*.py"], cwd=ROOT / "examples", capture_output=True,
+                             text=True, check=True).stdout.split()
+        return sorted(Path(n).stem for n in out if "/" not in n)
+    except (OSError, subprocess.CalledProcessError):
+        return sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
+
+
 def _chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
@@ -145,7 +155,7 @@ def test_gallery_thumbnails_load(tmp_path):
     w = walk(dump_dom(tmp_path, page))
     thumbs = [attrs.get("src", "") for tag, attrs, stack in w.tags
               if tag == "img" and any("sphx-glr-thumbcontainer" in (a.get("class") or "") for _, a in stack)]
-    examples = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
+    examples = example_names()
     assert len(thumbs) == len(examples), f"{len(thumbs)} thumbnails for {len(examples)} examples: {thumbs}"
     for src in thumbs:
         f = (SITE / "auto_examples" / src).resolve()
@@ -156,7 +166,7 @@ def test_gallery_thumbnails_load(tmp_path):
 
 
 def test_gallery_pages_say_whether_they_ran_quick():
-    for name in sorted(p.stem for p in (ROOT / "examples").glob("*.py")):
+    for name in example_names():
         html = (SITE / "auto_examples" / f"{name}.html").read_text(encoding="utf-8")
         assert "quick setting (NNLITE_QUICK=1)" in html or "full run (NNLITE_QUICK is not set)" in html, \
             f"gallery page {name}.html does not say whether it ran with the quick setting"

@@ -7,6 +7,7 @@ runs it in) into the gallery's image folder and embeds it, in the order the file
 """
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from sphinx_gallery.scrapers import figure_rst
@@ -23,14 +24,25 @@ find it through ``NNLITE_DATA`` (``make docs`` points it at ``../shared/data``).
 """
 
 
+def example_scripts(src: Path) -> list[Path]:
+    """The scripts of ``src`` that the repository holds (``git ls-files``; every ``*.py`` outside git)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--", "*.py"], cwd=src, capture_output=True, text=True,
+                             check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return sorted(src.glob("*.py"))
+    return sorted(src / name for name in out if "/" not in name)
+
+
 def sync_examples(src: Path, dst: Path) -> None:
-    """Mirror ``src/*.py`` into ``dst`` (the gallery's source folder) with a gallery header."""
+    """Mirror the example scripts of ``src`` into ``dst`` (the gallery's source folder) with a header."""
     dst.mkdir(parents=True, exist_ok=True)
-    wanted = {p.name for p in src.glob("*.py")}
+    scripts = example_scripts(src)
+    wanted = {p.name for p in scripts}
     for old in dst.glob("*.py"):
         if old.name not in wanted:
             old.unlink()
-    for p in sorted(src.glob("*.py")):
+    for p in scripts:
         target = dst / p.name
         if not target.exists() or target.read_bytes() != p.read_bytes():
             shutil.copyfile(p, target)
