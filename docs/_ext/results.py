@@ -144,7 +144,7 @@ def write_results_page(folder: Path, target: Path) -> Path:
     ]
     zoo = folder / ZOO
     if zoo.is_file():
-        out += markdown_to_rst(zoo.read_text(encoding="utf-8"), level=2)
+        out += markdown_to_rst(zoo.read_text(encoding="utf-8"), level=1)
     else:
         out += ["The model zoo table (``benchmarks/results/models.md``: every model, what it is for, its "
                 "quality and its speed beside PyTorch's) is written by ``python -m benchmarks --what models``; "
