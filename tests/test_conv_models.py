@@ -364,3 +364,13 @@ def test_fitted_conv_models_pickle_and_keep_their_import_path(cls):
     clone = pickle.loads(pickle.dumps(model))
     x = rectangles(2, seed=1)
     np.testing.assert_array_equal(clone.reconstruct(x), model.reconstruct(x))
+
+
+def test_the_architecture_name_is_case_insensitive():
+    from nnlite.models import ResidualDenoiser
+
+    X = np.random.default_rng(0).random((4, 8, 8)).astype(np.float32)
+    upper = ResidualDenoiser(architecture="UNet", width=4, depth=2, epochs=1, random_state=0).fit(X)
+    lower = ResidualDenoiser(architecture="unet", width=4, depth=2, epochs=1, random_state=0).fit(X)
+    assert [type(m).__name__ for m in upper.net_] == [type(m).__name__ for m in lower.net_]
+    assert any(type(m).__name__ == "MaxPool2d" for m in upper.modules())

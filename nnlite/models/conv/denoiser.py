@@ -105,20 +105,25 @@ class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ building
+    @property
+    def _arch(self) -> str:
+        """``architecture`` as the builders name it (the argument is case-insensitive)."""
+        return self.architecture.lower()
+
     def _depth(self):
         if self.depth is not None:
             return int(self.depth)
-        return 3 if self.architecture == "unet" else 10
+        return 3 if self._arch == "unet" else 10
 
     @property
     def _size_multiple(self):
-        return 2 ** (self._depth() - 1) if self.architecture == "unet" else 1
+        return 2 ** (self._depth() - 1) if self._arch == "unet" else 1
 
     def _validate_params(self):
         self._check_noise()
         self._check_choice("architecture", self.architecture, ARCHITECTURES)
         self._check_int("width", self.width)
-        low = 1 if self.architecture == "unet" else 2
+        low = 1 if self._arch == "unet" else 2
         self._check_int("depth", self.depth, low=low, allow_none=True)
         check_odd_int(self._name(), "kernel_size", self.kernel_size)
         for flag in ("batch_norm", "clip"):
@@ -127,8 +132,7 @@ class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
 
     def _build(self, n_features, rng):
         C = self.image_shape_[0]
-        arch = "unet" if self.architecture == "unet" else "dncnn"
-        self.net_ = build_network(arch, C, int(self.width), self._depth(), int(self.kernel_size), bool(self.batch_norm),
+        self.net_ = build_network(self._arch, C, int(self.width), self._depth(), int(self.kernel_size), bool(self.batch_norm),
                                   rng, np.dtype(self.dtype))
         self._loss = MSELoss()
 
