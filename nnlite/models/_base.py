@@ -212,7 +212,7 @@ class BaseModel(Module):
         """The constructor arguments as JSON-ready values, as in Keras: tuples become lists and dtypes
         their names; a ``numpy.random.Generator`` as ``random_state`` is left out (it cannot be written
         down), so ``from_config`` then gives ``random_state=None``. ``json.dumps`` accepts the result."""
-        from ..checkpoint import _jsonable  # the same rules checkpoints use
+        from ..checkpoint.write import _jsonable  # the same rules checkpoints use
 
         return _jsonable(self.get_params(deep=False))
 
@@ -431,7 +431,7 @@ def backward_layers(layers, dy):
 def _same(a, b):
     """``a`` equals the default ``b``, also when one went through JSON (a checkpoint's configuration):
     ``[32, 64]`` is the default ``(32, 64)`` and ``'float32'`` the default ``np.float32``."""
-    from ..checkpoint import _jsonable
+    from ..checkpoint.write import _jsonable
 
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return False

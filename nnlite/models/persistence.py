@@ -24,8 +24,18 @@ import numpy as np
 
 from ..atomic import RunLock
 from ..callbacks import Callback, ModelCheckpoint
-from ..checkpoint import (Checkpoint, CheckpointError, class_name, load_checkpoint, model_config, read_checkpoint,
-                          save_checkpoint)
+from ..checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    class_name,
+    load_checkpoint,
+    model_config,
+    read_checkpoint,
+    save_checkpoint,
+)
+from ..checkpoint.load import _diff_state
+from ..checkpoint.validate import _check_array_dtypes
+from ..checkpoint.write import _as_module
 from ..module import AllocationLimitError, Module, parameter_budget
 from ..random import as_generator
 from ._registry import MODELS, lookup
@@ -167,8 +177,6 @@ def restore_model(path, checkpoint: Checkpoint | None = None):
 
 def _load_weights(model, ck: Checkpoint):
     """The weights of an already read checkpoint into ``model`` (the checks of load_checkpoint, no re-read)."""
-    from ..checkpoint import _as_module, _check_array_dtypes, _diff_state
-
     module = _as_module(model)
     problems = _diff_state(module, ck.model_state, True)
     if problems:
