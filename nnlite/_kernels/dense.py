@@ -10,7 +10,8 @@ multiply the incoming gradient by the derivative and sum it over rows for the bi
   activation's derivative is a function of its output, so the layer keeps no input copy), and
   ``db += sum_rows(dz)`` in the same pass.
 
-and for the losses and the VAE (one pass computing both the value and the gradient):
+and for the losses and :class:`nnlite.models.VAE`'s training step (one pass computing both the value and
+the gradient):
 
 * :func:`bce_with_logits`: ``sum(max(x,0) - x t + log(1 + e^{-|x|}))`` and ``scale * (sigmoid(x) - t)``.
 * :func:`mse`: ``sum((p - t)^2)`` and ``2 scale (p - t)``.
@@ -290,7 +291,8 @@ _gaussian_sample_kl_jit = njit(_gaussian_sample_kl, **KERNEL_FLAGS)
 _gaussian_sample_kl_backward_jit = njit(_gaussian_sample_kl_backward, **KERNEL_FLAGS)
 
 
-def gaussian_sample_kl(mu, logvar, eps, z, std, logvar_min=-np.inf, logvar_max=np.inf) -> float:
+def gaussian_sample_kl(mu: np.ndarray, logvar: np.ndarray, eps: np.ndarray, z: np.ndarray, std: np.ndarray,
+                       logvar_min: float = -np.inf, logvar_max: float = np.inf) -> float:
     """Fill ``z`` and ``std`` and return the summed ``KL(N(mu, e^logvar) || N(0, I))`` as a float.
 
     All arrays ``(N, L)``; ``mu``/``logvar`` may be column slices of one ``(N, 2L)`` head output.
@@ -300,8 +302,9 @@ def gaussian_sample_kl(mu, logvar, eps, z, std, logvar_min=-np.inf, logvar_max=n
     return float(_gaussian_sample_kl_jit(mu, logvar, eps, z, std, float(logvar_min), float(logvar_max)))
 
 
-def gaussian_sample_kl_backward(dz, mu, logvar, std, eps, kl_scale, dmu, dlogvar, logvar_min=-np.inf,
-                                logvar_max=np.inf):
+def gaussian_sample_kl_backward(dz: np.ndarray, mu: np.ndarray, logvar: np.ndarray, std: np.ndarray,
+                                eps: np.ndarray, kl_scale: float, dmu: np.ndarray, dlogvar: np.ndarray,
+                                logvar_min: float = -np.inf, logvar_max: float = np.inf) -> None:
     """Write ``dL/dmu`` and ``dL/dlogvar`` for ``L = sum(dz * z) + kl_scale * KL`` (``dz`` is ``dL/dz``);
     ``dmu``/``dlogvar`` may be column slices of one ``(N, 2L)`` array (the head's gradient)."""
     _gaussian_sample_kl_backward_jit(dz, mu, logvar, std, eps, float(kl_scale), dmu, dlogvar,
