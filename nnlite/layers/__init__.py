@@ -1,13 +1,29 @@
-"""Layers: each a Module with forward and backward side by side."""
-from .activations import (ACTIVATIONS, ELEMENTWISE_ACTIVATIONS, ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax,
-                          Softplus, Tanh, get_activation)
+"""Layers: each a Module with forward and backward side by side, the math in its docstring."""
+from .activations import (
+                          ACTIVATIONS,
+                          ELEMENTWISE_ACTIVATIONS,
+                          ELU,
+                          Identity,
+                          LeakyReLU,
+                          ReLU,
+                          Sigmoid,
+                          Softmax,
+                          Softplus,
+                          Tanh,
+                          get_activation,
+)
 from .container import Sequential
+from .conv import Conv2d, ConvTranspose2d
+from .dense import Dense
 from .dropout import Dropout
 from .linear import Linear
+from .norm import BatchNorm1d, BatchNorm2d
+from .pooling import AvgPool2d, MaxPool2d
 from .shape import Flatten, Reshape
-from .dense import Dense  # noqa: E402
-from .conv import Conv2d, ConvTranspose2d  # noqa: E402
-from .norm import BatchNorm1d, BatchNorm2d  # noqa: E402
-from .pooling import AvgPool2d, MaxPool2d  # noqa: E402
-from .skip import Concat, Residual  # noqa: E402
-from .upsample import Upsample  # noqa: E402
+from .skip import Concat, Residual
+from .upsample import Upsample
+
+__all__ = ["Linear", "Dense", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax", "Identity",
+           "Flatten", "Reshape", "Dropout", "Sequential", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d",
+           "Upsample", "BatchNorm1d", "BatchNorm2d", "Residual", "Concat", "ACTIVATIONS", "ELEMENTWISE_ACTIVATIONS",
+           "get_activation"]
