@@ -237,3 +237,37 @@ def test_noise_options_are_validated_and_none_refuses_add_noise():
         VAE().add_noise(flat())
     noisy = VAE(noise="gaussian", noise_level=0.5).add_noise(np.full((2, 3), 0.5), random_state=0)
     assert np.std(noisy - 0.5) > 0.1
+
+
+# ------------------------------------------------------------------------------- the examples
+# Each background system's example, run in its quick setting in a fresh folder (as tests/test_examples.py
+# runs the others), with every figure it promises checked. conv_vae_faces takes ~15 s and always runs
+# when the shared photographs are there; the others take a minute or so and need NNLITE_SLOW_EXAMPLES=1.
+EXAMPLE_FILES = {
+    "autoencoder_family": ["family_generated.png", "family_denoising.png"],
+    "conv_vae_faces": ["conv_vae_faces_real.png", "conv_vae_faces_curve.png", "conv_vae_faces_reconstruction.png",
+                       "conv_vae_faces_samples.png", "conv_vae_faces_interpolation.png"],
+    "deep_dae_pca_tsne": ["deep_dae_digits.png", "deep_dae_latent.png", "deep_dae_pca_tsne.png"],
+    "vae_denoise_mnist": ["vae_denoise_mnist.png", "vae_denoise_curves.png", "vae_denoise_colour.png"],
+}
+ALWAYS = {"conv_vae_faces"}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE_FILES))
+def test_background_example_quick_writes_every_figure(name, tmp_path):
+    import os
+    from pathlib import Path
+
+    from test_examples import check_outputs, run_example
+
+    if name not in ALWAYS and os.environ.get("NNLITE_SLOW_EXAMPLES") != "1":
+        pytest.skip("takes a minute or more: set NNLITE_SLOW_EXAMPLES=1")
+    data = os.environ.get("NNLITE_DATA")
+    if not data or not Path(data).is_dir():
+        pytest.skip(f"needs the real datasets (MNIST, the shared photographs): NNLITE_DATA={data!r} is not a folder")
+    proc = run_example(name, tmp_path)
+    check_outputs(name, proc, tmp_path, EXAMPLE_FILES[name])
+    if name == "deep_dae_pca_tsne":
+        assert "5-NN accuracy in the 2-D PCA view" in proc.stdout
+    if name == "vae_denoise_mnist":
+        assert "the flagship leads the denoising VAE by" in proc.stdout

@@ -1,0 +1,118 @@
+"""
+A five-layer convolutional VAE of 64x64 colour images
+=====================================================
+
+The conv VAE of the anime-faces write-up: five stride-2 convolutions take a 64x64 RGB image to 2x2x512,
+a dense layer gives the mean and log-variance of the code, and five stride-2 transposed convolutions
+bring a code back to 64x64; the reconstruction term is the summed squared error (a Gaussian decoder of
+variance 1/2) and the loss the negative ELBO. The anime-faces folder is not on this machine, so the
+script runs on 64x64 crops of the shared photographs; on your own folder of faces run::
+
+    python examples/conv_vae_faces.py --folder ~/data/anime-faces            # any folder of images
+
+which resizes every image to cover 64x64 and cuts out its centre. Here::
+
+    NNLITE_DATA=/work/shared/data python examples/conv_vae_faces.py           # a few minutes
+    NNLITE_DATA=/work/shared/data python examples/conv_vae_faces.py --quick   # seconds
+
+Writes, in out/::
+
+    conv_vae_faces_real.png           training images
+    conv_vae_faces_curve.png          the negative ELBO per image, epoch by epoch
+    conv_vae_faces_reconstruction.png images and their reconstructions decode(mu)
+    conv_vae_faces_samples.png        decode(z), z drawn from the prior N(0, I)
+    conv_vae_faces_interpolation.png  decodings along the line between the codes of two real images
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+
+from nnlite import plots
+from nnlite.data import load_image_folder
+from nnlite.models import ConvVAE
+
+# -------------------------------------------------------------------------- settings
+OUT = "out"
+SEED = 0
+CHANNELS = (32, 64, 128, 256, 512)   # the write-up's five conv layers each way
+LATENT = 128
+EPOCHS = 10
+QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
+
+
+def photo_crops(size):
+    """64x64 crops of the shared photographs: each resized to cover ``size`` and cut into 64x64 tiles."""
+    root = os.environ.get("NNLITE_DATA")
+    if not root:
+        raise SystemExit("set NNLITE_DATA to the folder holding photos/ and photos-nature/, or pass --folder")
+    parts = [load_image_folder(os.path.join(root, sub), size=size, patch=64)[0] for sub in ("photos-nature", "photos")]
+    return np.concatenate(parts)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap.add_argument("--folder", help="a folder of images (faces): each resized to cover 64x64, centre cut")
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--quick", action="store_true", help="seconds: few images, narrow layers, 2 epochs")
+    args = ap.parse_args(argv)
+    quick = QUICK or args.quick
+    epochs = args.epochs or (2 if quick else EPOCHS)
+    channels = tuple(c // 8 for c in CHANNELS) if quick else CHANNELS
+    print(f"quick setting (NNLITE_QUICK=1): 64x64 crops of 128x128 photos, channels {channels}, {epochs} epochs"
+          if quick else "full run (NNLITE_QUICK is not set)")
+    if args.folder:
+        X, _ = load_image_folder(args.folder, size=64)
+        what = f"the images of {args.folder}"
+    else:
+        X = photo_crops(128 if quick else 256)
+        what = "64x64 crops of the shared photographs"
+    rng = np.random.default_rng(SEED)
+    X = X[rng.permutation(len(X))]
+    n_test = max(8, len(X) // 10)
+    Xtr, Xte = X[n_test:], X[:n_test]
+    print(f"{len(Xtr):,} training and {len(Xte):,} held-out images of {what}, shape {X.shape[1:]}")
+
+    vae = ConvVAE(latent_dim=LATENT, channels=channels, hidden=0, likelihood="gaussian", output_variance=0.5,
+                  activation="leaky_relu:0.2", lr=1e-3, batch_size=32, epochs=epochs, random_state=SEED)
+    t = time.perf_counter()
+    vae.fit(Xtr, validation_data=Xte)
+    print(f"trained {epochs} epochs in {time.perf_counter() - t:.0f} s")
+    print(vae.encoder_)
+    h = vae.history_
+    print(f"-ELBO per image: training {h['loss'][0]:.0f} -> {h['loss'][-1]:.0f}, held-out "
+          f"{h['val_loss'][0]:.0f} -> {h['val_loss'][-1]:.0f} (summed squared error + a constant "
+          f"{0.5 * Xtr[0].size * np.log(np.pi):.0f} + KL)")
+    R = vae.reconstruct(Xte)
+    mse = float(np.mean((R - Xte) ** 2))
+    print(f"held-out reconstruction: mean squared error {mse:.4f} per pixel ({10 * np.log10(1 / mse):.2f} dB)")
+
+    os.makedirs(OUT, exist_ok=True)
+    paths = [plots.save(plots.photo_rows([Xtr[:32]], ["training images"], title=f"Original images: {what}"),
+                        os.path.join(OUT, "conv_vae_faces_real.png"))]
+    fig = plots.curves(h, ["loss"], ylabel="-ELBO per image", labels={"loss": "training", "val_loss": "held-out"},
+                       title="Learning curve of the negative ELBO (summed squared error + KL)")
+    paths.append(plots.save(fig, os.path.join(OUT, "conv_vae_faces_curve.png")))
+    k = min(16, len(Xte))
+    paths.append(plots.save(plots.photo_rows([Xte[:k], R[:k]], ["held-out image", "reconstruction decode(mu)"],
+                                             title=f"Reconstructions of held-out images ({10 * np.log10(1 / mse):.1f}"
+                                                   " dB PSNR)"),
+                            os.path.join(OUT, "conv_vae_faces_reconstruction.png")))
+    S = vae.sample(32, random_state=SEED)
+    paths.append(plots.save(plots.photo_rows([S[:16], S[16:]], ["z ~ N(0, I)", "z ~ N(0, I)"],
+                                             title="Images synthesised from codes drawn from the prior p(z)"),
+                            os.path.join(OUT, "conv_vae_faces_samples.png")))
+    rows, titles = [], []
+    for a, b in ((0, 1), (2, 3)):
+        line = vae.interpolate(Xte[a], Xte[b], n=8)
+        rows.append(np.concatenate([Xte[a][None], line, Xte[b][None]]))
+        titles.append(f"real image {a} | decode((1 - t) mu_{a} + t mu_{b}), t = 0 .. 1 | real image {b}")
+    paths.append(plots.save(plots.photo_rows(rows, titles, title="Interpolation between the codes of two real images"),
+                            os.path.join(OUT, "conv_vae_faces_interpolation.png")))
+    for p in paths:
+        print("wrote", p)
+
+
+if __name__ == "__main__":
+    main()
