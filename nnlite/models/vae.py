@@ -109,7 +109,7 @@ def gaussian_nll(logits, x, log_var):
     r"""Per-sample Gaussian reconstruction term, shape ``(N,)``: ``-log N(x | sigmoid(logits), e^log_var I)``.
 
     .. math::
-        \mathrm{NLL}_i = \sum_{j=1}^n \Big[rac{(\hat x_{ij} - x_{ij})^2}{2 e^{s}} + rac{s + \log 2\pi}{2}\Big],
+        \mathrm{NLL}_i = \sum_{j=1}^n \Big[\frac{(\hat x_{ij} - x_{ij})^2}{2 e^{s}} + \frac{s + \log 2\pi}{2}\Big],
         \qquad \hat x = \mathrm{sigmoid}(\mathrm{logits}),
 
     ``s = log_var`` one scalar shared by every pixel (clamped to [-30, 20]). With ``e^s = 1/2`` it is the
@@ -125,9 +125,9 @@ def gaussian_nll_backward(logits, x, log_var):
     r"""Derivatives of ``gaussian_nll(logits, x, log_var).sum()``: ``(d/dlogits, d/dx, d/dlog_var)``.
 
     .. math::
-        rac{\partial}{\partial \mathrm{logit}_{ij}} = rac{\hat x_{ij} - x_{ij}}{e^s}\,\hat x_{ij}(1 - \hat x_{ij}),
-        \qquad rac{\partial}{\partial x_{ij}} = -rac{\hat x_{ij} - x_{ij}}{e^s}, \qquad
-        rac{\partial}{\partial s} = \sum_{ij} \Big[rac12 - rac{(\hat x_{ij} - x_{ij})^2}{2 e^s}\Big]
+        \frac{\partial}{\partial \mathrm{logit}_{ij}} = \frac{\hat x_{ij} - x_{ij}}{e^s}\,\hat x_{ij}(1 - \hat x_{ij}),
+        \qquad \frac{\partial}{\partial x_{ij}} = -\frac{\hat x_{ij} - x_{ij}}{e^s}, \qquad
+        \frac{\partial}{\partial s} = \sum_{ij} \Big[\frac12 - \frac{(\hat x_{ij} - x_{ij})^2}{2 e^s}\Big]
 
     (the last one 0 where ``s`` is clamped). The sigmoid's derivative is ``x_hat (1 - x_hat)``.
     """
