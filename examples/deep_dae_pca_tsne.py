@@ -4,10 +4,9 @@ A deep denoising autoencoder with a 10-D code, viewed with PCA and t-SNE
 
 The PyTorch MLP denoiser of MNIST: encoder 784-256-128-32-16-10 (ReLU, the code linear), decoder back
 to 784 through ReLU layers and a sigmoid, Gaussian noise of standard deviation 0.1 added to every
-training image, the reconstruction compared with the clean image by a summed binary cross-entropy (with
-a mean squared error this deep narrow network stayed near the mean digit for 15 epochs). Then the 10-D
-codes of held-out digits are drawn in 2-D by PCA and by t-SNE, and a 5-nearest-neighbour classifier in each 2-D view
-measures which one separates the classes better. Run it with::
+training image, the reconstruction compared with the clean image by a binary cross-entropy. Then the
+10-D codes of held-out digits are drawn in 2-D by PCA and by t-SNE, and a 5-nearest-neighbour
+classifier in each 2-D view measures which one separates the classes better. Run it with::
 
     NNLITE_DATA=/work/shared/data python examples/deep_dae_pca_tsne.py            # ~5 min on a busy 2-core machine
     NNLITE_DATA=/work/shared/data python examples/deep_dae_pca_tsne.py --quick    # seconds
