@@ -53,7 +53,7 @@ def bce_per_image(X, R):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap = argparse.ArgumentParser(description=__doc__ and __doc__.split("\n")[1])
     ap.add_argument("--quick", action="store_true", help="about a minute: 2,000 training images, 1-3 epochs")
     args = ap.parse_args(argv)
     quick = QUICK or args.quick

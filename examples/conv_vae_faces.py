@@ -52,7 +52,7 @@ def photo_crops(size):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap = argparse.ArgumentParser(description=__doc__ and __doc__.split("\n")[1])
     ap.add_argument("--folder", help="a folder of images (faces): each resized to cover 64x64, centre cut")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--quick", action="store_true", help="seconds: few images, narrow layers, 2 epochs")

@@ -56,7 +56,7 @@ def knn_accuracy(Z, y, k=K):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap = argparse.ArgumentParser(description=__doc__ and __doc__.split("\n")[1])
     ap.add_argument("--quick", action="store_true", help="a few seconds: 2,000 training images, 3 epochs")
     args = ap.parse_args(argv)
     quick = QUICK or args.quick

@@ -122,7 +122,7 @@ def colour_part(quick):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap = argparse.ArgumentParser(description=__doc__ and __doc__.split("\n")[1])
     ap.add_argument("--quick", action="store_true", help="seconds: fewer images, one or two epochs")
     args = ap.parse_args(argv)
     quick = QUICK or args.quick
