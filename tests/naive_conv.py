@@ -37,6 +37,31 @@ def conv2d(x, w, b, stride=(1, 1), pad=(0, 0), dilation=(1, 1), out_hw=None):
     return y
 
 
+def conv2d_backward(x, w, dy, stride=(1, 1), pad=(0, 0), dilation=(1, 1)):
+    """Gradients of :func:`conv2d` by its definition: every output element ``y[n,o,i,j]`` sends
+    ``dy[n,o,i,j] * w[o,c,k,m]`` to the pixel it read and ``dy[n,o,i,j] * x[n,c,ih,iw]`` to the weight.
+    Returns ``(dx, dw, db)`` in float64."""
+    N, C, H, W = x.shape
+    O, _, KH, KW = w.shape
+    (sh, sw), (ph, pw), (dh, dw_) = stride, pad, dilation
+    OH, OW = dy.shape[2:]
+    dx = np.zeros((N, C, H, W), np.float64)
+    dw = np.zeros((O, C, KH, KW), np.float64)
+    for n in range(N):
+        for o in range(O):
+            for i in range(OH):
+                for j in range(OW):
+                    g = float(dy[n, o, i, j])
+                    for c in range(C):
+                        for k in range(KH):
+                            for m in range(KW):
+                                ih, iw = i * sh - ph + k * dh, j * sw - pw + m * dw_
+                                if 0 <= ih < H and 0 <= iw < W:
+                                    dx[n, c, ih, iw] += g * float(w[o, c, k, m])
+                                    dw[o, c, k, m] += g * float(x[n, c, ih, iw])
+    return dx, dw, np.asarray(dy, np.float64).sum(axis=(0, 2, 3))
+
+
 def conv_transpose2d(x, w, b, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1)):
     """Scatter form: ``y[n, o, i*sh - ph + k*dh, j*sw - pw + l*dw] += w[c, o, k, l] * x[n, c, i, j]``
     (dropping what falls outside the output), then ``+ b[o]``; PyTorch's output size."""

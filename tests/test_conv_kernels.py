@@ -108,6 +108,31 @@ POOLS = [  # (N, C, H, W, KH, KW, SH, SW, PH, PW)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geo", GEOMETRIES)
+def test_one_output_channel_kernels_match_loops(geo, dtype):
+    """The direct conv to one output channel: forward, and both gradients of its one backward pass."""
+    N, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW = geo
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((1, C, KH, KW)).astype(dtype)
+    b = rng.standard_normal(1).astype(dtype)
+    OH, OW = _out_size(H, KH, SH, PH, DH), _out_size(W, KW, SW, PW, DW)
+    xc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    w3 = np.ascontiguousarray(w[0].transpose(1, 2, 0))                      # (KH, KW, C)
+    y = np.full((N, OH, OW), np.nan, dtype)
+    K.conv_one_out_forward(xc, w3, b, SH, SW, PH, PW, DH, DW, y)
+    want = naive.conv2d(x, w, b, (SH, SW), (PH, PW), (DH, DW), (OH, OW))
+    np.testing.assert_allclose(y, want[:, 0], **_tol(dtype))
+    dy = rng.standard_normal((N, 1, OH, OW)).astype(dtype)
+    dx = np.full((N, H, W, C), np.nan, dtype)
+    dw_part = np.full((N, KH, KW, C), np.nan, dtype)
+    K.conv_one_out_backward(xc, np.ascontiguousarray(dy[:, 0]), w3, SH, SW, PH, PW, DH, DW, dx, dw_part)
+    want_dx, want_dw, _ = naive.conv2d_backward(x, w, dy, (SH, SW), (PH, PW), (DH, DW))
+    np.testing.assert_allclose(dx.transpose(0, 3, 1, 2), want_dx, **_tol(dtype))
+    np.testing.assert_allclose(dw_part.sum(axis=0).transpose(2, 0, 1)[None], want_dw, **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("geo", POOLS)
 def test_maxpool_kernels_match_loops(geo, dtype):
     N, C, H, W, KH, KW, SH, SW, PH, PW = geo

@@ -35,7 +35,12 @@ CONV_CASES = [  # (C_in, C_out, kernel, stride, padding, dilation, x shape)
     (3, 2, (3, 2), (2, 1), (1, 0), (2, 1), (2, 3, 8, 6)),  # non-square, dilation 2
     (2, 2, 3, 1, "same", 1, (2, 2, 5, 4)),
     (2, 3, 2, 1, "same", 2, (1, 2, 5, 5)),        # even kernel, dilation 2 ('same' pads 1 before, 1 after)
-    (2, 1, 4, 2, 1, 1, (2, 2, 8, 9)),             # one output channel
+    (2, 1, 4, 2, 1, 1, (2, 2, 8, 9)),             # one output channel (direct kernel)
+    (3, 1, (3, 2), 1, (0, 1), (2, 1), (1, 3, 7, 6)),   # one output channel, stride 1, dilation 2
+    (1, 1, 3, 1, 1, 1, (2, 1, 5, 4)),             # one channel in and out
+    (3, 2, 3, 1, 1, 1, (2, 3, 6, 5)),             # stride 1, C_out < C_in: dx as a conv of dy (flipped kernel)
+    (4, 2, (3, 2), 1, (2, 0), (2, 1), (1, 4, 7, 6)),   # ... with dilation, uneven padding
+    (3, 2, 3, 1, 3, 1, (2, 3, 4, 4)),             # ... padding > kernel - 1 (negative padding of the dx conv)
 ]
 
 
@@ -68,6 +73,29 @@ def test_conv2d_float32_matches_float64_and_no_bias():
     want = naive.conv2d(x, conv.weight.data, None, (2, 2), (1, 1))
     np.testing.assert_allclose(y32, want, rtol=1e-5, atol=1e-5)
     _check(Conv2d(3, 4, 3, stride=2, padding=1, bias=False, random_state=0), _x((1, 3, 5, 5)))
+
+
+@pytest.mark.parametrize("cin,cout,k,s,p,bias", [
+    (3, 1, 3, 1, 1, True), (3, 1, 4, 2, 1, False),        # one output channel: the direct kernel
+    (5, 2, 3, 1, 1, True), (5, 3, (3, 2), 1, (2, 0), False),   # stride 1, C_out < C_in: dx as a conv of dy
+])
+def test_conv2d_fast_paths_float32_match_loops(cin, cout, k, s, p, bias):
+    """The float32 forward and all three gradients of each special path against the loop definition."""
+    conv = Conv2d(cin, cout, k, stride=s, padding=p, bias=bias, random_state=4)
+    x = _x((2, cin, 7, 6)).astype(np.float32)
+    y = conv(x)
+    want = naive.conv2d(x, conv.weight.data, conv.bias.data if bias else None, conv.stride, conv._pad_before,
+                        conv.dilation, y.shape[2:])
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+    dy = _x(y.shape, seed=5).astype(np.float32)
+    dx = conv.backward(dy)
+    assert dx.dtype == np.float32 and dx.transpose(0, 2, 3, 1).flags.c_contiguous
+    want_dx, want_dw, want_db = naive.conv2d_backward(x, conv.weight.data, dy, conv.stride, conv._pad_before,
+                                                      conv.dilation)
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(conv.weight.grad, want_dw, rtol=1e-5, atol=1e-4)
+    if bias:
+        np.testing.assert_allclose(conv.bias.grad, want_db, rtol=1e-5, atol=1e-4)
 
 
 # ------------------------------------------------------------------------------------------- ConvTranspose2d
@@ -288,10 +316,16 @@ def test_concat_unet_skip_forward_and_gradcheck():
     y = cat(x)
     assert y.shape == (2, 5, 4, 6)
     np.testing.assert_array_equal(y[:, :2], x)
+    np.testing.assert_array_equal(y[:, 2:], inner(x))
+    assert y.transpose(0, 2, 3, 1).flags.c_contiguous                       # channels-last, as a conv's output
     r = _check(cat, x)
     assert "1.1.weight" in r.errors
     with pytest.raises(ValueError, match="agree on every axis"):
         Concat(None, MaxPool2d(2))(np.zeros((1, 1, 4, 4)))
+    mixed = Concat(None, None)(np.arange(6, dtype=np.float32).reshape(1, 1, 2, 3))   # identity twice
+    np.testing.assert_array_equal(mixed, np.concatenate([np.arange(6).reshape(1, 1, 2, 3)] * 2, axis=1))
+    rows = Concat(None, None, dim=2)(x)                                      # another axis: np.concatenate
+    np.testing.assert_array_equal(rows, np.concatenate([x, x], axis=2))
 
 
 def test_small_unet_and_dncnn_build_and_gradcheck():

@@ -1,6 +1,7 @@
 """The kernel tests again with ``NUMBA_DISABLE_JIT=1``: every kernel runs as the plain Python it is written
 in, so coverage tools see its lines and a bug hidden by compilation (or by a float32-only fast path)
-shows up. Runs tests/test_kernels_dense.py in a subprocess, where it picks tiny shapes."""
+shows up. Runs the kernel tests (dense, conv and pooling, batch norm) in a subprocess; their shapes are
+small enough for plain Python loops."""
 import os
 import subprocess
 import sys
@@ -9,13 +10,14 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
+KERNEL_TESTS = ("test_kernels_dense.py", "test_conv_kernels.py", "test_norm_kernels.py")
 
 
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="already running without the JIT")
 def test_kernel_tests_pass_without_jit():
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                          str(HERE / "test_kernels_dense.py")],
+                          *(str(HERE / name) for name in KERNEL_TESTS)],
                          cwd=HERE.parent, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
     assert " passed" in res.stdout

@@ -20,6 +20,10 @@ Column matrices (``P = OH * OW`` output positions per image, ``R = KH * KW * C``
 * **planar columns** ``cols[(c, kh, kw), (n, oh, ow)]`` of shape ``(R, N * P)``, used when ``C == 1``
   (where NHWC and NCHW are the same memory and a row per tap gives long contiguous runs).
 
+The direct kernels for **one output channel** (``conv_one_out_forward``/``_backward``) build no column
+matrix: forward sums each pixel's taps with the channels in a vectorised inner loop, and backward
+makes the input gradient and per-image weight-gradient shares in one pass.
+
 ``col2im`` is the adjoint of ``im2col``: it adds every column entry back onto the pixel it was copied
 from (in parallel over images, whose windows never overlap).
 
@@ -200,6 +204,80 @@ im2col_planar = njit_parallel(_im2col_planar)
 col2im_planar = njit_parallel(_col2im_planar)
 
 
+# ---------------------------------------------------------------------------------------- one output channel (NHWC)
+def _conv_one_out_forward(x, w, bias, SH, SW, PH, PW, DH, DW, y):
+    """Direct convolution to **one** output channel, no column matrix:
+    ``y[n, oh, ow] = bias[0] + sum_{kh,kw,c} w[kh, kw, c] * x[n, oh*SH - PH + kh*DH, ow*SW - PW + kw*DW, c]``
+    (0 outside the image). ``x`` ``(N, H, W, C)``, ``w`` ``(KH, KW, C)``, ``bias`` length 1, ``y``
+    ``(N, OH, OW)``. The ``C`` products of a tap go into ``C`` running sums (a vectorised loop over the
+    contiguous channels of a pixel), added up at the end. Parallel over output rows."""
+    N, H, W, C = x.shape
+    KH, KW = w.shape[0], w.shape[1]
+    OH, OW = y.shape[1], y.shape[2]
+    for t in prange(N * OH):
+        n = t // OH
+        oh = t - n * OH
+        acc = np.empty(C, x.dtype)
+        for ow in range(OW):
+            for c in range(C):
+                acc[c] = 0
+            for kh in range(KH):
+                ih = oh * SH - PH + kh * DH
+                if ih < 0 or ih >= H:
+                    continue
+                for kw in range(KW):
+                    iw = ow * SW - PW + kw * DW
+                    if iw < 0 or iw >= W:
+                        continue
+                    for c in range(C):
+                        acc[c] += x[n, ih, iw, c] * w[kh, kw, c]
+            s = bias[0]
+            for c in range(C):
+                s += acc[c]
+            y[n, oh, ow] = s
+
+
+def _conv_one_out_backward(x, g, w, SH, SW, PH, PW, DH, DW, dx, dw_part):
+    """Both gradients of :func:`_conv_one_out_forward` in one pass over ``g`` ``(N, OH, OW)``:
+
+    * ``dx[n, ih, iw, c] = sum g[n, oh, ow] * w[kh, kw, c]`` over the ``(oh, ow, kh, kw)`` that read
+      pixel ``(ih, iw)`` (``dx`` ``(N, H, W, C)`` is overwritten);
+    * ``dw_part[n, kh, kw, c] = sum_{oh, ow} g[n, oh, ow] * x[n, ih, iw, c]``, image ``n``'s share of the
+      weight gradient (the caller sums over ``n``).
+
+    Parallel over images (the windows of one image overlap, those of different images never do)."""
+    N, H, W, C = x.shape
+    KH, KW = w.shape[0], w.shape[1]
+    OH, OW = g.shape[1], g.shape[2]
+    for n in prange(N):
+        for i in range(H):
+            for j in range(W):
+                for c in range(C):
+                    dx[n, i, j, c] = 0
+        for kh in range(KH):
+            for kw in range(KW):
+                for c in range(C):
+                    dw_part[n, kh, kw, c] = 0
+        for oh in range(OH):
+            for ow in range(OW):
+                gv = g[n, oh, ow]
+                for kh in range(KH):
+                    ih = oh * SH - PH + kh * DH
+                    if ih < 0 or ih >= H:
+                        continue
+                    for kw in range(KW):
+                        iw = ow * SW - PW + kw * DW
+                        if iw < 0 or iw >= W:
+                            continue
+                        for c in range(C):
+                            dx[n, ih, iw, c] += gv * w[kh, kw, c]
+                            dw_part[n, kh, kw, c] += gv * x[n, ih, iw, c]
+
+
+conv_one_out_forward = njit_parallel(_conv_one_out_forward)
+conv_one_out_backward = njit_parallel(_conv_one_out_backward)
+
+
 # ---------------------------------------------------------------------------------------- pooling (NHWC)
 def _maxpool_forward(x, KH, KW, SH, SW, PH, PW, out, argmax):
     """``out[n, oh, ow, c]`` = max of the window (the padding never wins), ``argmax`` its flat index
@@ -358,7 +436,8 @@ def nchw_view(x_nhwc: np.ndarray) -> np.ndarray:
     return x_nhwc.transpose(0, 3, 1, 2)
 
 
-__all__ = ["im2col_nhwc", "col2im_nhwc", "col2im_nhwc_add", "im2col_planar", "col2im_planar", "maxpool_forward",
+__all__ = ["im2col_nhwc", "col2im_nhwc", "col2im_nhwc_add", "im2col_planar", "col2im_planar", "conv_one_out_forward",
+           "conv_one_out_backward", "maxpool_forward",
            "maxpool_backward", "avgpool_forward", "avgpool_backward", "upsample_nearest_forward",
            "upsample_nearest_backward", "conv_output_size", "conv_transpose_output_size", "channels_last",
            "nchw_view"]

@@ -13,6 +13,12 @@ pass of a convolution, so it uses the same pieces in the other order. The bias r
 gets its gradient without extra passes. Beyond ``COLS_BUDGET_BYTES`` (64 MB) the column matrix is
 built a band of rows at a time, so a whole photo through a wide layer does not need gigabytes.
 
+Two special paths for the small channel counts of image models: a Conv2d with **one output channel**
+runs a direct Numba kernel (no column matrix, both gradients in one pass: the product would be an
+outer product BLAS runs at a few GFLOP/s), and the input gradient of a **stride-1** Conv2d with fewer
+output than input channels is the convolution of ``dy`` with the flipped kernel, whose column matrix
+``(N*H*W, KH*KW*C_out)`` is smaller than the ``(N*OH*OW, KH*KW*C_in)`` that ``col2im`` would read.
+
 Memory layout: arrays are indexed NCHW, ``(N, C, H, W)``, everywhere in the API, but the conv layers
 store their outputs (and input gradients) **channels-last** in memory, as PyTorch's
 ``torch.channels_last``: the array returned is a transposed view of a C-contiguous ``(N, H, W, C)``
@@ -146,7 +152,9 @@ class Conv2d(_ConvBase):
         \frac{\partial L}{\partial x} = \mathrm{col2im}(G W_r^\top)
 
     where ``col2im``, the adjoint of ``im2col``, adds every column entry back onto the pixel it was
-    copied from.
+    copied from. With stride 1 the input gradient is also the correlation of ``G`` with the flipped
+    kernel, ``dx_{n,c} = \sum_o \mathrm{flip}(W_{o,c}) \star G_{n,o}`` padded by ``d(K-1) - p``, used
+    when ``C_out < C_in``; with ``C_out = 1`` a direct kernel computes all three formulas without ``X``.
 
     Parameters
     ----------
@@ -224,37 +232,44 @@ class Conv2d(_ConvBase):
         KH, KW = self.kernel_size
         M, R = N * OH * OW, KH * KW * C
         has_b = self.bias is not None
+        if Co == 1:                                                         # direct kernel, no column matrix
+            w3 = np.ascontiguousarray(w[0].transpose(1, 2, 0))             # (KH, KW, C_in)
+            bias = self.bias.data if has_b else np.zeros(1, w.dtype)
+            y = np.empty((N, OH, OW, 1), w.dtype)
+            K.conv_one_out_forward(xc, w3, bias, *geo[2:8], y.reshape(N, OH, OW))
+            self._saved = ("one_out", x.shape, (N, Co, OH, OW), None, w3, xc, None)
+            return K.nchw_view(y)
         # The bias rides in the product: a column of ones in cols and the bias as the last row of W_r, so
         # forward adds it and backward's X^T G yields its gradient (the column sums of G) for free.
         Rb = R + has_b
         w_r = np.empty((Rb, Co), w.dtype)                                  # (KH*KW*C_in [+1], C_out)
-        w_r[:R] = w.transpose(2, 3, 1, 0).reshape(R, Co)
+        w_r[:R] = w.transpose(2, 3, 1, 0).reshape(R, Co)                   # rows (kh, kw, c)
         if has_b:
             w_r[R] = self.bias.data
+        y = np.empty((N, OH, OW, Co), w.dtype)                             # channels-last output
         if C == 1:                                                          # planar rows: long contiguous runs
             cols_p = self._scratch("cols", (Rb, M), w.dtype)                # (R [+1], M); kernel fills rows < R
             K.im2col_planar(xc.reshape(N, 1, H, W), *geo, cols_p)
             if has_b:
                 cols_p[R] = 1
-            cols = cols_p.T                                                 # (M, R [+1]) view
-        else:
-            band = _band_rows(N * OH, OW * Rb * w.dtype.itemsize)
-            if band < N * OH:                                               # huge: bands of output rows
-                y = np.empty((N, OH, OW, Co), w.dtype)
-                self._conv_bands(xc, geo, w_r, band, y2=y.reshape(M, Co))
-                self._saved = (x.shape, (N, Co, OH, OW), None, w_r, xc, band)
-                return K.nchw_view(y)
-            cols = self._scratch("cols", (M, Rb), w.dtype)                  # (M, R [+1]); kernel fills cols < R
-            K.im2col_nhwc(xc, *geo, 0, N * OH, cols)
-            if has_b:
-                cols[:, R] = 1
-        y = np.empty((N, OH, OW, Co), w.dtype)                             # channels-last output
+            _threads.matmul(cols_p.T, w_r, out=y.reshape(M, Co))           # (M, C_out) = cols @ W_r (+ b)
+            self._saved = ("planar", x.shape, (N, Co, OH, OW), cols_p.T, w_r, None, None)
+            return K.nchw_view(y)
+        band = _band_rows(N * OH, OW * Rb * w.dtype.itemsize)
+        if band < N * OH:                                                   # huge: bands of output rows
+            self._conv_bands(xc, geo, w_r, band, y2=y.reshape(M, Co))
+            self._saved = ("bands", x.shape, (N, Co, OH, OW), None, w_r, xc, band)
+            return K.nchw_view(y)
+        cols = self._scratch("cols", (M, Rb), w.dtype)                      # (M, R [+1]); kernel fills cols < R
+        K.im2col_nhwc(xc, *geo, 0, N * OH, cols)
+        if has_b:
+            cols[:, R] = 1
         _threads.matmul(cols, w_r, out=y.reshape(M, Co))                   # (M, C_out) = cols @ W_r (+ b)
-        self._saved = (x.shape, (N, Co, OH, OW), cols, w_r, None, None)
+        self._saved = ("cols", x.shape, (N, Co, OH, OW), cols, w_r, None, None)
         return K.nchw_view(y)                                              # (N, C_out, OH, OW)
 
     def backward(self, dy):
-        x_shape, y_shape, cols, w_r, xc, band = self._saved_state()
+        mode, x_shape, y_shape, cols, w_r, xc, band = self._saved_state()
         dy = self._check_dy(dy, y_shape)
         w = self.weight.data
         N, C, H, W = x_shape
@@ -262,7 +277,16 @@ class Conv2d(_ConvBase):
         KH, KW = self.kernel_size
         M, R = N * OH * OW, KH * KW * C
         g = K.channels_last(dy, w.dtype).reshape(M, Co)                   # (M, C_out)
-        if cols is None:                                                   # banded forward: banded backward
+        if mode == "one_out":                                              # direct kernel: both gradients in one pass
+            w3 = w_r                                                       # (KH, KW, C_in)
+            dx = np.empty((N, H, W, C), w.dtype)
+            dw_part = np.empty((N, KH, KW, C), w.dtype)                    # per-image shares of dL/dW
+            K.conv_one_out_backward(xc, g.reshape(N, OH, OW), w3, *self._geometry(OH, OW)[2:8], dx, dw_part)
+            self.weight.grad += dw_part.sum(axis=0).transpose(2, 0, 1)[None]
+            if self.bias is not None:
+                self.bias.grad += g.sum(axis=0)
+            return K.nchw_view(dx)
+        if mode == "bands":                                                # banded forward: banded backward
             dx = np.zeros((N, H, W, C), w.dtype)
             dw_r = self._conv_bands(xc, self._geometry(OH, OW), w_r, band, g=g, dx=dx)
             self.weight.grad += dw_r[:R].reshape(KH, KW, C, Co).transpose(3, 2, 0, 1)
@@ -275,7 +299,17 @@ class Conv2d(_ConvBase):
             self.bias.grad += dw_r[R]                                      # sum of G over rows
         geo = self._geometry(OH, OW)
         dx = np.empty((N, H, W, C), w.dtype)                               # channels-last
-        if C == 1:
+        if self.stride == (1, 1) and Co < C and _band_rows(N * H, W * KH * KW * Co * w.dtype.itemsize) >= N * H:
+            # stride 1: dL/dx is the convolution of g with the flipped kernel (C_out -> C_in channels), whose
+            # column matrix (N*H*W, KH*KW*C_out) is smaller than the (M, KH*KW*C_in) of col2im(G W_r^T)
+            DH, DW = self.dilation
+            PH, PW = self._pad_before
+            geo_t = (KH, KW, 1, 1, DH * (KH - 1) - PH, DW * (KW - 1) - PW, DH, DW, H, W)
+            gcols = self._scratch("gcols", (N * H * W, KH * KW * Co), w.dtype)
+            K.im2col_nhwc(g.reshape(N, OH, OW, Co), *geo_t, 0, N * H, gcols)
+            w_f = w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(KH * KW * Co, C)   # flipped, (KH*KW*C_out, C_in)
+            _threads.matmul(gcols, w_f, out=dx.reshape(N * H * W, C))
+        elif mode == "planar":
             dcols_p = self._scratch("dcols", cols.T.shape, w.dtype)       # (R [+1], M)
             _threads.matmul(w_r, g.T, out=dcols_p)                        # planar dcols (last row unused)
             K.col2im_planar(dcols_p, *geo, _empty(w.dtype), dx.reshape(N, 1, H, W))

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .._kernels import conv as K
+from .._kernels import norm as KN
 from ..module import DEFAULT_DTYPE, Module, Parameter, check_input
 
 
@@ -28,7 +29,9 @@ class _BatchNorm(Module):
     statistics move by ``momentum``: ``running = (1 - momentum) * running + momentum * batch``, with the
     unbiased variance ``sigma^2 * M / (M - 1)`` (PyTorch's rule); ``momentum=None`` gives the cumulative
     average over all batches seen. Evaluation mode normalises with the running statistics, an affine
-    map whose backward is ``dx = g * gamma / sqrt(running_var + eps)``.
+    map whose backward is ``dx = g * gamma / sqrt(running_var + eps)``. Training mode runs Numba kernels
+    (:mod:`nnlite._kernels.norm`): float64 per-channel sums over fixed blocks of rows, then one pass
+    writing ``xhat`` and ``y`` (forward) or ``dx`` (backward).
     """
 
     _expected = ""
@@ -79,16 +82,18 @@ class _BatchNorm(Module):
             if M < 2:
                 raise ValueError(f"{type(self).__name__}: training needs more than 1 value per channel, got input "
                                  f"of shape {x.shape} (use eval() for single samples)")
-            mean = X.mean(axis=0, dtype=np.float64)                         # (C,)
-            xc = X - mean.astype(X.dtype)                                   # (M, C)
-            var = np.einsum("mc,mc->c", xc, xc, dtype=np.float64) / M      # biased, (C,)
+            X = np.ascontiguousarray(X)
+            mean, var = np.empty(C, np.float64), np.empty(C, np.float64)
+            KN.batchnorm_stats(X, mean, var)                                # (C,) each; var biased
             invstd = (1.0 / np.sqrt(var + self.eps)).astype(X.dtype)
-            xhat = xc * invstd                                             # (M, C)
+            xhat, y = np.empty_like(X), np.empty_like(X)                   # (M, C) each, one pass
+            KN.batchnorm_forward(X, mean.astype(X.dtype), invstd, gamma.astype(X.dtype, copy=False),
+                                 beta.astype(X.dtype, copy=False), xhat, y)
             self._update_running(mean, var, M)
         else:
             invstd = (1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps)).astype(X.dtype)
             xhat = (X - self.running_mean.astype(X.dtype)) * invstd
-        y = xhat * gamma + beta
+            y = xhat * gamma + beta
         self._saved = (xhat, invstd, self.training, x.shape)
         return self._from_matrix(y, x.shape)
 
@@ -110,14 +115,17 @@ class _BatchNorm(Module):
         G = self._to_matrix(dy.astype(xhat.dtype, copy=False))             # (M, C)
         M, C = G.shape
         gamma = self.weight.data if self.affine else np.ones(C, xhat.dtype)
-        sum_g = G.sum(axis=0, dtype=np.float64)                             # dL/dbeta
-        sum_gx = np.einsum("mc,mc->c", G, xhat, dtype=np.float64)         # dL/dgamma
+        dt = xhat.dtype
+        G = np.ascontiguousarray(G)
+        sum_g, sum_gx = np.empty(C, np.float64), np.empty(C, np.float64)   # dL/dbeta, dL/dgamma
+        KN.batchnorm_grad_sums(G, xhat, sum_g, sum_gx)
         if self.affine:
-            self.weight.grad += sum_gx.astype(xhat.dtype)
-            self.bias.grad += sum_g.astype(xhat.dtype)
-        k = (gamma * invstd).astype(xhat.dtype)
+            self.weight.grad += sum_gx.astype(dt)
+            self.bias.grad += sum_g.astype(dt)
+        k = (gamma * invstd).astype(dt)
         if training:
-            dx = (k / M) * (M * G - sum_g.astype(xhat.dtype) - xhat * sum_gx.astype(xhat.dtype))
+            dx = np.empty_like(G)
+            KN.batchnorm_backward(G, xhat, (k / M).astype(dt), dt.type(M), sum_g.astype(dt), sum_gx.astype(dt), dx)
         else:
             dx = G * k
         return self._from_matrix(dx, x_shape)

@@ -106,7 +106,9 @@ class Concat(Module):
     Shape
     -----
     Every ``f_i(x)`` must agree on all axes but ``dim``; the output has the sum of their sizes on
-    ``dim``. ``state_dict`` keys: ``'<branch index>.*'``.
+    ``dim``. ``state_dict`` keys: ``'<branch index>.*'``. Joining the channels of NCHW batches
+    (``dim=1``), the output is channels-last in memory, as the conv layers' (the branches are copied
+    straight into their channel slices).
     """
 
     def __init__(self, *branches, dim: int = 1):
@@ -132,7 +134,18 @@ class Concat(Module):
         self._sizes = [o.shape[d] for o in outs]
         self._axis = d
         self._y_shape = None
-        y = np.concatenate(outs, axis=d)
+        if ref.ndim == 4 and d == 1:
+            # channels of NCHW batches: each branch written straight into its channel slice of one
+            # channels-last buffer, the layout the next conv layer reads without a copy
+            N, _, H, W = ref.shape
+            buf = np.empty((N, H, W, sum(self._sizes)), np.result_type(*outs))   # (N, H, W, C_total)
+            start = 0
+            for o, size in zip(outs, self._sizes):
+                buf[..., start:start + size] = o.transpose(0, 2, 3, 1)
+                start += size
+            y = buf.transpose(0, 3, 1, 2)                                        # (N, C_total, H, W) view
+        else:
+            y = np.concatenate(outs, axis=d)
         self._y_shape = y.shape
         return y
 
