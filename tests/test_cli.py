@@ -186,8 +186,8 @@ def test_errors_are_one_line_with_exit_1(runs, tmp_path, capsys):
     assert code == 1 and "unknown data set 'nowhere-set'; use one of font5x7, emoji12" in err
     code, _, err = _run(capsys, "train", "dae", "--data", "font5x7", "--noise-level", 1.5, "--out", tmp_path / "x")
     assert code == 1 and "noise_level (probability p of 'salt_and_pepper') must be in [0, 1], got 1.5" in err
-    code, _, err = _run(capsys, "train", "vae", "--data", "font5x7", "--noise", "gaussian", "--out", tmp_path / "x")
-    assert code == 1 and "--noise/--noise-level apply to denoising models (dae), not 'vae'" in err
+    code, _, err = _run(capsys, "train", "ae", "--data", "font5x7", "--noise", "gaussian", "--out", tmp_path / "x")
+    assert code == 1 and "--noise/--noise-level apply to models that take a noise (dae, vae, ...), not 'ae'" in err
     code, _, err = _run(capsys, "train", "ae", "--data", "font5x7", "--hidden", 8, "--batch-size", 8, "--lr", 1e30,
                         "--epochs", 2, "--out", tmp_path / "div")
     assert code == 1 and "training diverged: loss = nan" in err and "Try a lower learning rate" in err

@@ -76,10 +76,11 @@ def add_train(sub):
     p.add_argument("--size", type=positive_int, default=None, metavar="PX",
                    help="image folders: resize/crop to PX x PX (default 32)")
     p.add_argument("--grey", action="store_true", help="convert colour images to grey")
-    p.add_argument("--noise", default=None, help="dae: salt_and_pepper, bit_flip, gaussian or masking (default "
-                                                 "salt_and_pepper)")
+    p.add_argument("--noise", default=None,
+                   help="denoising models (dae, vae, conv models): salt_and_pepper, bit_flip, gaussian or masking "
+                        "(dae's default salt_and_pepper)")
     p.add_argument("--noise-level", type=float_in(0.0), default=None, metavar="P",
-                   help="dae: probability p in [0, 1], or sigma for gaussian (default 0.1)")
+                   help="probability p in [0, 1] of --noise, or sigma for gaussian (default 0.1)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="epochs in total (default: the model's own choice)")
     p.add_argument("--latent-dim", type=positive_int, default=None, metavar="M",
@@ -131,7 +132,8 @@ def model_kwargs(args, cls):
             kw[name] = getattr(args, name)
     if args.noise is not None or args.noise_level is not None:
         if "noise" not in accepted:
-            raise UserError(f"--noise/--noise-level apply to denoising models (dae), not {args.model!r}")
+            raise UserError(f"--noise/--noise-level apply to models that take a noise (dae, vae, ...), "
+                            f"not {args.model!r}")
         if args.noise is not None:
             kw["noise"] = args.noise
         if args.noise_level is not None:
@@ -248,7 +250,7 @@ def train_figures(model, cls, kind, ds, image_shape, out, args):
     pick = np.linspace(0, len(X) - 1, min(FIGURE_IMAGES, len(X))).astype(int)
     Xs = X[pick]
     Xin = to_model_input(Xs, kind)
-    if hasattr(model, "add_noise"):
+    if getattr(model, "noise", None) is not None:  # a denoiser: show it at work
         noisy = np.clip(model.add_noise(Xin, random_state=args.seed), 0, 1)
         den = model.reconstruct(noisy)
         figs.append(figure_rows([Xs, to_images(noisy, image_shape), to_images(den, image_shape)],
