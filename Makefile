@@ -27,8 +27,10 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q tests
 
+# The models table (every model's fit vs PyTorch and JAX, when installed: pip install -e ".[bench,jax]");
+# the kernel micro-benchmarks are `python -m benchmarks --what steps,kernels,compile`.
 bench: $(VENV)/.installed
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks --what models
 
 # The documentation site (docs/_build/html): API reference, backprop course, gallery, results.
 # The gallery runs each example's quick setting (NNLITE_QUICK=1); nothing is fetched at build time.
