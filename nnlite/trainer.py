@@ -11,8 +11,9 @@ Two ways to say what one step does:
 Either way the trainer zeroes the gradients before the step, checks that every reported loss is
 finite, and only then lets the optimizer update the weights. A non-finite loss stops training with
 :class:`TrainingDivergedError` and the weights rolled back to the end of the last good epoch. At the
-end of every epoch it also checks the optimizer's buffers: Adam's second moment can overflow to inf
-while the loss and the weights stay finite, and that stops training the same way.
+end of an epoch it also checks the optimizer's buffers (every epoch, unless an epoch is shorter than
+the check: see ``STATE_CHECK_RATIO``): Adam's second moment can overflow to inf while the loss and the
+weights stay finite, and that stops training the same way.
 """
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ from .checkpoint import load_checkpoint, nonfinite_entries
 from .losses import Loss
 from .module import Module
 from .random import as_generator
+
+#: The optimizer-state check runs once the training time since the last one is this many times what the
+#: last check took (every epoch for real data sets; every few epochs for a full-batch bitmap model whose
+#: epoch is shorter than the check), and always after the last epoch: at most about 2% of the time.
+STATE_CHECK_RATIO = 50
 
 __all__ = ["Trainer", "fit", "Callback", "LambdaCallback", "TrainingDivergedError", "iterate_batches", "ProgressBar"]
 
@@ -136,6 +142,8 @@ class Trainer:
                 raise TypeError(f"Trainer: generators[{i}] is a {type(g).__name__}, expected numpy.random.Generator")
         self._position = None         # where we are inside the running epoch (for mid-epoch checkpoints)
         self._resume_position = None  # a mid-epoch position loaded by load_state_dict, used by the next epoch
+        self._since_state_check = 0.0  # training seconds since the optimizer state was last checked
+        self._state_check_cost = 0.0   # seconds the last check took
 
     # -------------------------------------------------------------- state (exact resume)
     def state_dict(self) -> dict:
@@ -228,8 +236,8 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_train_begin(self)
                 started.append(cb)
-            for _ in range(n_epochs):
-                self._run_epoch(X, Y, val, bar)
+            for i in range(n_epochs):
+                self._run_epoch(X, Y, val, bar, last=i == n_epochs - 1)
                 if self.stop_training:
                     break
         except BaseException as error:
@@ -240,7 +248,7 @@ class Trainer:
             cb.on_train_end(self)
         return self.history
 
-    def _run_epoch(self, X, Y, val, bar):
+    def _run_epoch(self, X, Y, val, bar, last=False):
         epoch = self.epoch + 1
         for cb in self.callbacks:
             cb.on_epoch_begin(self, epoch)
@@ -289,13 +297,17 @@ class Trainer:
             epoch_logs.update({f"val_{k}": v for k, v in self.evaluate(*val).items()})
             self.model.train()
         epoch_logs["samples_per_s"] = seen / max(elapsed, 1e-9)
-        bad = nonfinite_entries(optimizer=self.optimizer)
-        if bad:
-            self.model.load_state_dict(good_state)
-            raise TrainingDivergedError(
-                f"training diverged: {', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''} became NaN or inf in "
-                f"epoch {epoch} while the loss stayed finite; the model holds the weights from the end of epoch "
-                f"{self.epoch}. Try a lower learning rate (lr is {self.optimizer.hyper.get('lr')}).")
+        self._since_state_check += elapsed
+        if last or self.stop_training or self._since_state_check >= STATE_CHECK_RATIO * self._state_check_cost:
+            t_check = time.perf_counter()
+            bad = nonfinite_entries(optimizer=self.optimizer)
+            self._state_check_cost, self._since_state_check = time.perf_counter() - t_check, 0.0
+            if bad:
+                self.model.load_state_dict(good_state)
+                raise TrainingDivergedError(
+                    f"training diverged: {', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''} became NaN or inf "
+                    f"by epoch {epoch} while the loss stayed finite; the model holds the weights from the end of "
+                    f"epoch {self.epoch}. Try a lower learning rate (lr is {self.optimizer.hyper.get('lr')}).")
         for k, v in epoch_logs.items():
             self.history.setdefault(k, []).append(v)
         self.epoch = epoch

@@ -239,7 +239,7 @@ def test_optimizer_overflow_is_caught_at_the_epoch_end_without_checkpoints():
         return value
 
     model, trainer = _setup(step_hook=hook, epochs=3)
-    with pytest.raises(nnlite.TrainingDivergedError, match=r"optimizer state .* in epoch 1 while the loss stayed finite"):
+    with pytest.raises(nnlite.TrainingDivergedError, match=r"optimizer state .* by epoch 1 while the loss stayed finite"):
         trainer.fit(X)
 
 
