@@ -47,10 +47,6 @@ loss, samples/s) is drawn only on a terminal.
 RUN_FILES = ("checkpoint.npz", "checkpoint.json", "history.json", "history.csv", "history.png", "denoising.png",
              "reconstructions.png", "samples.png", "latent.png")
 
-#: fit_resumable keeps a ModelCheckpoint of its own; the run monitor decides when to save, so that one
-#: gets a period no run reaches.
-_NO_PERIODIC_SAVES = sys.maxsize
-
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
 
@@ -203,7 +199,7 @@ def cmd_train(args):
             # overflow on the way to a NaN: the trainer's NaN guard reports it
             warnings.filterwarnings("ignore", category=RuntimeWarning, message=".*(overflow|invalid value)")
             model, resumed = fit_resumable(model, to_model_input(X, kind), ckpt, resume=args.resume,
-                                           epochs=args.epochs, every_epochs=_NO_PERIODIC_SAVES, extra=extra,
+                                           epochs=args.epochs, every_epochs=None, extra=extra,
                                            callbacks=[monitor], verbose=0)
     except Interrupted as stop:
         where = f"in epoch {stop.epoch + 1}" if stop.mid_epoch else f"after epoch {stop.epoch}"

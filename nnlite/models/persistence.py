@@ -263,6 +263,8 @@ def fit_resumable(model, X, path, resume: bool = False, epochs: int | None = Non
     arguments. ``random_state`` must be an int for that (a seed, not a Generator). Only ``epochs`` may
     differ from the interrupted run's arguments (to train longer; the learning-rate schedule then follows
     the new length from the resumed step on); any other difference is refused, naming the arguments.
+    ``every_epochs=None, every_steps=None``: no periodic saves (a callback of yours saves, as the
+    command line's run monitor does); the checkpoint is still written at the end.
     The checkpoint's folder is locked for the whole call (:class:`nnlite.atomic.RunLock`), so a second
     process writing into it gets a clear error. Returns ``(model, resumed_from_epoch)``; the latter is
     ``None`` for a fresh run.
@@ -287,7 +289,9 @@ def _fit_resumable(model, X, path, resume, epochs, every_epochs, every_steps, ca
         resumed = ck.epoch
         if epochs is not None and ck.epoch >= epochs and not ck.mid_epoch:
             return restore_model(path, ck), resumed
-    ours = [ModelCheckpoint(path, every_epochs=every_epochs, every_steps=every_steps, extra=extra, model=model)]
+    periodic = every_epochs is not None or every_steps is not None
+    ours = [ModelCheckpoint(path, every_epochs=every_epochs, every_steps=every_steps, extra=extra, model=model)] \
+        if periodic else []
     ours += list(callbacks)
     resume_cb = _ResumeCallback(path if resumed is not None else None, epochs)
     ours.append(resume_cb)
