@@ -24,7 +24,9 @@ venv: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/python -m nnlite demo --out out
 
+# ruff (lint and import order, configured in pyproject.toml) first: it takes a second.
 test: $(VENV)/.installed-test
+	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q tests
 
 # The models table (every model's fit vs PyTorch and JAX, when installed: pip install -e ".[bench,jax]");

@@ -84,7 +84,7 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
             if not ok or "conv_dae" not in steps.STEPS:
                 reason = why or "conv DAE step not written yet"
                 log(f"conv_dae: pending ({reason})")
-                lines += [f"### conv DAE (2 convs + 2 transposed convs, 28x28)", "",
+                lines += ["### conv DAE (2 convs + 2 transposed convs, 28x28)", "",
                           f"Pending: {reason}.", ""]
                 continue
         nn_step = steps.STEPS[name](x, dtype=args.dtype)
@@ -312,7 +312,8 @@ def main(argv=None):
         out = Path(args.out) if args.out else RESULTS / ("steps.md" if args.dtype == np.float32
                                                          else f"steps_{args.dtype.name}.md")
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("## Kernel micro-benchmarks: hand-built training steps, nnlite vs plain NumPy vs PyTorch\n\n" + "\n".join(header + lines))
+        title = "## Kernel micro-benchmarks: hand-built training steps, nnlite vs plain NumPy vs PyTorch"
+        out.write_text(title + "\n\n" + "\n".join(header + lines))
         log(f"wrote {out}")
     if "compile" in what:                           # its own file, so each part can be re-run alone
         lines = compile_times(args.only, args.batch, log)

@@ -33,6 +33,7 @@ import os
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,7 @@ def bench_dae(X, noise, levels, n_samples, bar_levels):
         dae = DenoisingAutoencoder(noise=noise, noise_level=level, random_state=0).fit(X)
         dt, cpu = time.perf_counter() - t, time.process_time() - c
         st = recovery_stats(dae.reconstruct, X, noise, level, n_samples=n_samples, random_state=1000 + i)
-        one = recovery_stats(lambda A: dae.reconstruct(A, n_passes=1), X, noise, level, n_samples=n_samples,
+        one = recovery_stats(partial(dae.reconstruct, n_passes=1), X, noise, level, n_samples=n_samples,
                              random_state=1000 + i)
         gap = 100 * (st["bound_rate"] - st["rate"])
         row = [level, f"{100 * st['rate']:.2f}", f"{100 * one['rate']:.2f}"]

@@ -225,7 +225,7 @@ def build_cases(batch, dtype, torch=None, check=True):
 
     # the whole stack
     mods = []
-    for layer, transposed in stack_layers:
+    for layer, _transposed in stack_layers:
         mods += [layer, nnlite.ReLU()]
     net = nnlite.Sequential(*mods[:-1], nnlite.Sigmoid())
     twin = NumpyStack([NumpyConv(layer, tr) for layer, tr in stack_layers])
@@ -328,7 +328,7 @@ def main(argv=None):
     blas = threads.blas_info()
     lines = [
         "# Conv layer micro-benchmark (forward + backward)", "",
-        f"Command: `python -m benchmarks.conv_kernels {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip() + "",
+        f"Command: `python -m benchmarks.conv_kernels {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip(),
         "",
         f"- {reps} interleaved repeats per row after {args.warmup} warm-up, {args.gap_ms} ms untimed pause "
         f"between implementations; median and interquartile range in ms; dtype {dtype.name}, batch {args.batch}",

@@ -22,7 +22,8 @@ each corrupted once with a fixed seed: Gaussian sigma 0.5 (clipped to [0, 1]) or
 
 Protocol (colour). No CIFAR-10 on this machine: 32x32 RGB patches of the RGB photos in photos/; train on
 astronaut, coffee, hubble_deep_field, ihc (stride-16 patches), test on chelsea and retina (stride-32
-patches, never seen); flat patches (pixel std < 0.02, e.g. retina's black surround) are left out. Gaussian sigma 0.1/0.2/0.3 and salt-and-pepper 10%, one model per noise and level.
+patches, never seen); flat patches (pixel std < 0.02, e.g. retina's black surround) are left out.
+Gaussian sigma 0.1/0.2/0.3 and salt-and-pepper 10%, one model per noise and level.
 With CIFAR-10 present (``load_cifar10`` works) the ``cifar`` part runs the same table on its test set.
 
 Training cost is reported as wall seconds and CPU seconds (``time.process_time``, all threads of the
@@ -156,7 +157,8 @@ def run_grey(part, quick=False, models=("mlp", "dae", "flagship")):
                 np.savez_compressed(RESULTS / f"conv_models_{part}_flagship.npz", **model.state_dict())
         name = GREY_NAMES[key]
         rows[name] = _entry(name, psnr(Xte, out), wall, cpu, epochs=epochs, shown=out[SHOW].round(4).tolist())
-        print(f"  {name}: {rows[name]['psnr']:.2f} dB ({epochs} epochs, {wall:.0f} s wall, {cpu:.0f} s CPU)", flush=True)
+        print(f"  {name}: {rows[name]['psnr']:.2f} dB ({epochs} epochs, {wall:.0f} s wall, {cpu:.0f} s CPU)",
+              flush=True)
         order = ["noisy input"] + [GREY_NAMES[k] for k in GREY_MODELS]
         latest = _load(part)                         # rows saved meanwhile by other runs (other --models) stay
         if latest and latest.get("quick") == quick:
@@ -258,8 +260,9 @@ def colour_figure(result, tag):
         img_rows += [noisy, dae, flag]
         labels += [f"noisy {short}\n{e['noisy']:.2f} dB", f"conv DAE\n{e['dae']:.2f} dB",
                    f"flagship\n{e['flagship']:.2f} dB"]
-    fig = colour_rows(img_rows, labels, title=f"32x32 colour test patches ({tag}, never seen in training): clean, "
-                                            "then noisy / conv DAE / flagship per noise (mean PSNR over all test patches)")
+    fig = colour_rows(img_rows, labels,
+                      title=f"32x32 colour test patches ({tag}, never seen in training): clean, then noisy / "
+                            "conv DAE / flagship per noise (mean PSNR over all test patches)")
     return os.path.relpath(plots.save(fig, str(FIGURES / f"conv_{tag}_patches.png")), RESULTS)
 
 
@@ -420,14 +423,17 @@ def table() -> str:
                       f"patches (stride 32) of {', '.join(r['test'])}, photos never seen in training; flat patches "
                       f"(pixel std < 0.02) left out. Conv DAE "
                       f"{r['epochs']['dae']} epochs, flagship {r['epochs']['flagship']} epochs, one model per row.", ""]
-        lines += ["| noise | noisy | conv DAE | flagship | train s conv DAE / flagship (CPU) |", "|---|---:|---:|---:|---:|"]
+        lines += ["| noise | noisy | conv DAE | flagship | train s conv DAE / flagship (CPU) |",
+                  "|---|---:|---:|---:|---:|"]
         for e in r["rows"]:
-            lines.append(f"| {_label(e['noise'], e['level'])} | {e['noisy']:.2f} | {e['dae']:.2f} | {e['flagship']:.2f} "
+            lines.append(f"| {_label(e['noise'], e['level'])} | {e['noisy']:.2f} | {e['dae']:.2f} "
+                         f"| {e['flagship']:.2f} "
                          f"| {e['dae_cpu']:.0f} / {e['flagship_cpu']:.0f} |")
         done = {(e["noise"], e["level"]) for e in r["rows"]}
         for noise, level in COLOUR_NOISES if part == "colour" else ():
             if (noise, level) not in done:
-                lines.append(f"| {_label(noise, level)} | not run yet (`--part colour --noise {noise}:{level:g}`) | | | |")
+                lines.append(f"| {_label(noise, level)} | not run yet "
+                             f"(`--part colour --noise {noise}:{level:g}`) | | | |")
         if r.get("quick"):
             lines.append("\n**quick run (subsets): not the protocol's numbers**")
         lines += ["", f"Figure: `{r['figure']}`", ""]

@@ -139,7 +139,8 @@ def details(rows):
             if t:
                 s += f"; PyTorch this run: epoch 1 {t['epoch1']:.2f}, final {t['value']:.2f}"
         else:
-            s = f"- `{name}`: noisy test input {r['input']:.2f} dB (reference {exp['ref_input']}) -> nnlite {r['value']:.2f} dB"
+            s = (f"- `{name}`: noisy test input {r['input']:.2f} dB (reference {exp['ref_input']}) "
+                 f"-> nnlite {r['value']:.2f} dB")
             if t:
                 s += f", PyTorch this run {t['value']:.2f} dB"
         s += "; nnlite s/epoch: " + ", ".join(f"{x:.1f}" for x in r["seconds"])

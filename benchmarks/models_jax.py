@@ -17,10 +17,9 @@ from __future__ import annotations
 import math
 import time
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax import lax
 

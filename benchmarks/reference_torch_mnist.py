@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 try:
     import torch
     import torch.nn.functional as F
@@ -36,7 +34,6 @@ except Exception:  # pragma: no cover - torch is optional
 
 from benchmarks.mnist_protocol import EXPERIMENTS, load_protocol_data  # noqa: E402
 from benchmarks.reference_torch import available, version  # noqa: E402,F401  (one definition of both)
-
 
 if torch is not None:
     class VAE(nn.Module):

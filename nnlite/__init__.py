@@ -9,16 +9,66 @@ stays fast.
 """
 import importlib
 
-from . import (atomic, callbacks, checkpoint, data, images, init, latent, layers, losses, metrics, models, module,
-               noise, optim, random, summary, threads, trainer)
+from . import (
+    atomic,
+    callbacks,
+    checkpoint,
+    data,
+    images,
+    init,
+    latent,
+    layers,
+    losses,
+    metrics,
+    models,
+    module,
+    noise,
+    optim,
+    random,
+    summary,
+    threads,
+    trainer,
+)
 from .callbacks import Callback, EarlyStopping, HistoryLogger, LambdaCallback, ModelCheckpoint, TrainingDivergedError
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from .gradcheck import GradcheckResult, check_gradient, gradcheck
-from .layers import (ELU, AvgPool2d, BatchNorm1d, BatchNorm2d, Concat, Conv2d, ConvTranspose2d, Dense, Dropout,
-                     Flatten, Identity, LeakyReLU, Linear, MaxPool2d, ReLU, Reshape, Residual, Sequential, Sigmoid,
-                     Softmax, Softplus, Tanh, Upsample)
-from .models import (GAN, VAE, AdversarialDenoiser, Autoencoder, ConvDenoisingAutoencoder, ConvVAE,
-                     DenoisingAutoencoder, MLPClassifier, ResidualDenoiser, SparseAutoencoder)
+from .layers import (
+    ELU,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Concat,
+    Conv2d,
+    ConvTranspose2d,
+    Dense,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Reshape,
+    Residual,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+    Upsample,
+)
+from .models import (
+    GAN,
+    VAE,
+    AdversarialDenoiser,
+    Autoencoder,
+    ConvDenoisingAutoencoder,
+    ConvVAE,
+    DenoisingAutoencoder,
+    MLPClassifier,
+    ResidualDenoiser,
+    SparseAutoencoder,
+)
 from .models.persistence import fit_resumable, restore_model
 from .module import Module, Parameter
 from .random import as_generator

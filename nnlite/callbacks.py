@@ -24,7 +24,8 @@ from .checkpoint import CheckpointError, nonfinite_entries, save_checkpoint
 from .metrics import spread_statistics
 from .random import as_generator
 
-__all__ = ["Callback", "LambdaCallback", "TrainingDivergedError", "ModelCheckpoint", "HistoryLogger", "EarlyStopping", "history_to_csv", "SaveSamples", "SampleMonitor"]
+__all__ = ["Callback", "LambdaCallback", "TrainingDivergedError", "ModelCheckpoint", "HistoryLogger", "EarlyStopping",
+           "history_to_csv", "SaveSamples", "SampleMonitor"]
 
 
 class Callback:

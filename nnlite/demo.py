@@ -230,7 +230,7 @@ def run_demo(out_dir="out", random_state=0, quick=False):
     total = time.perf_counter() - t_all
     numbers["total_seconds"] = total
     _say(f"\nDone in {total:.0f} s. {len(paths)} figures in {os.path.abspath(out_dir)}:")
-    for name, path in paths.items():
+    for path in paths.values():
         _say(f"  {path}")
     return dict(paths=paths, numbers=numbers)
 

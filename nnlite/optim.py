@@ -26,7 +26,8 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
         for i, p in enumerate(params):
             if not isinstance(p, Parameter):
-                raise TypeError(f"{type(self).__name__}: parameter {i} is a {type(p).__name__}, expected nnlite.Parameter")
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a {type(p).__name__}, "
+                                "expected nnlite.Parameter")
         self.params = params
         self.hyper = hyper
         self.state: dict[int, dict[str, np.ndarray]] = {}

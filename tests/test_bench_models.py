@@ -182,7 +182,7 @@ def test_pytorch_reference_computes_the_same_function_with_nnlites_weights(row):
             x = x_t.numpy()
         else:                                                      # images in
             x_t = torch.from_numpy(rng.random((3, *ref.image), dtype=np.float32))
-            x = x_t.numpy().reshape(3, -1) if getattr(nn_mod[0], "__class__").__name__ == "Reshape" else x_t.numpy()
+            x = x_t.numpy().reshape(3, -1) if nn_mod[0].__class__.__name__ == "Reshape" else x_t.numpy()
         with torch.no_grad():
             want = to_nn(t_mod(x_t)).numpy()
         got = np.asarray(nn_mod(np.ascontiguousarray(x)))

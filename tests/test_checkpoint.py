@@ -1,7 +1,6 @@
 """Checkpoints: exact round trips, atomic writes, clear errors for damaged files and wrong architectures,
 exact resume in the middle of an epoch, and a diverging run that keeps its last good checkpoint."""
 import json
-import warnings
 import zipfile
 
 import numpy as np
@@ -433,8 +432,8 @@ def test_models_resume_bit_identical_and_restore(tmp_path, cls, kw):
 
 
 def test_resume_with_other_arguments_is_refused(tmp_path):
-    from nnlite.models.persistence import fit_resumable
     from nnlite.models import Autoencoder
+    from nnlite.models.persistence import fit_resumable
 
     X = _font()
     path = tmp_path / "ck.npz"

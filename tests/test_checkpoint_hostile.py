@@ -170,7 +170,7 @@ def test_fitted_sizes_must_agree(genuine, tmp_path):
         restore_model(_craft(genuine, tmp_path / "shadow.npz", meta))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bomb_entry(n_bytes: int) -> bytes:
     """A deflated run of zeros that expands to ``n_bytes``, streamed (never held whole)."""
     import zlib

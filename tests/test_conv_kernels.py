@@ -4,12 +4,11 @@ Random shapes include odd sizes, stride 2, padding, dilation, non-square kernels
 and float64. Copy kernels (im2col, pooling forward, upsampling) must match exactly; kernels that add
 (col2im, backward passes) match to float round-off of their dtype.
 """
+import naive_conv as naive
 import numpy as np
 import pytest
 
 from nnlite._kernels import conv as K
-
-import naive_conv as naive
 
 DTYPES = [np.float32, np.float64]
 
@@ -205,7 +204,9 @@ def test_kernels_keep_their_plain_python_twin():
     a = np.empty((OH * OW, 18))
     b = np.empty_like(a)
     K.im2col_nhwc(x, 3, 3, 2, 2, 1, 1, 1, 1, OH, OW, 0, OH, a)
-    py = lambda kernel: getattr(kernel, "py_func", kernel)   # under NUMBA_DISABLE_JIT=1 the kernel is plain
+    def py(kernel):  # under NUMBA_DISABLE_JIT=1 the kernel is plain Python already
+        return getattr(kernel, "py_func", kernel)
+
     py(K.im2col_nhwc)(x, 3, 3, 2, 2, 1, 1, 1, 1, OH, OW, 0, OH, b)
     np.testing.assert_array_equal(a, b)
     out_a, out_b = np.empty_like(x), np.empty_like(x)

@@ -4,14 +4,24 @@
 Gradient checks stay away from kinks: MaxPool inputs have distinct values (no ties), and no ReLU is
 involved except in the end-to-end check, whose pre-activations are checked to be away from 0.
 """
+import naive_conv as naive
 import numpy as np
 import pytest
 
 import nnlite
-from nnlite import (AvgPool2d, BatchNorm1d, BatchNorm2d, Concat, Conv2d, ConvTranspose2d, MaxPool2d, Residual,
-                    Sequential, Tanh, Upsample)
-
-import naive_conv as naive
+from nnlite import (
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Concat,
+    Conv2d,
+    ConvTranspose2d,
+    MaxPool2d,
+    Residual,
+    Sequential,
+    Tanh,
+    Upsample,
+)
 
 TOL = 1e-7
 

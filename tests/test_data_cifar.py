@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from nnlite.data import _locate
-from nnlite.data.cifar import (CIFAR10_CLASSES, cifar10_class_names, cifar100_class_names, load_cifar10,
-                               load_cifar100)
+from nnlite.data.cifar import CIFAR10_CLASSES, cifar10_class_names, cifar100_class_names, load_cifar10, load_cifar100
 from nnlite.data.errors import DatasetError
 
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)]

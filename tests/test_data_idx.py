@@ -10,7 +10,7 @@ import pytest
 
 from nnlite.data import _locate
 from nnlite.data.errors import DatasetError
-from nnlite.data.idx import (load_emnist, load_fashion_mnist, load_kmnist, load_mnist, read_idx)
+from nnlite.data.idx import load_emnist, load_fashion_mnist, load_kmnist, load_mnist, read_idx
 
 _CODES = {np.dtype("u1"): 0x08, np.dtype("i1"): 0x09, np.dtype("i2"): 0x0B, np.dtype("i4"): 0x0C,
           np.dtype("f4"): 0x0D, np.dtype("f8"): 0x0E}

@@ -8,7 +8,6 @@ import pytest
 
 from nnlite.metrics import evaluate_samples, gaussian_window, nearest_distances, psnr, spread_statistics, ssim
 
-
 # ---------------------------------------------------------------------------------------------- PSNR
 
 def test_psnr_known_value_for_constant_error():

@@ -12,8 +12,7 @@ import pytest
 
 from nnlite.gradcheck import rel_error
 from nnlite.metrics import psnr
-from nnlite.models import vae_negative_elbo
-from nnlite.models import VAE, NotFittedError
+from nnlite.models import VAE, NotFittedError, vae_negative_elbo
 
 TOL = 1e-7
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import nnlite
 from nnlite.checkpoint import read_checkpoint
 
 WORKER = Path(__file__).with_name("_resume_kill_worker.py")

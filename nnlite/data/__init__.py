@@ -9,8 +9,15 @@ from .bitmaps import load_emoji12, load_font5x7
 from .cifar import CIFAR10_CLASSES, cifar10_class_names, cifar100_class_names, load_cifar10, load_cifar100
 from .errors import DatasetError
 from .folder import load_image_folder
-from .idx import (FASHION_MNIST_CLASSES, KMNIST_CLASSES, load_emnist, load_fashion_mnist, load_kmnist, load_mnist,
-                  read_idx)
+from .idx import (
+                  FASHION_MNIST_CLASSES,
+                  KMNIST_CLASSES,
+                  load_emnist,
+                  load_fashion_mnist,
+                  load_kmnist,
+                  load_mnist,
+                  read_idx,
+)
 from .registry import DATASETS, Dataset, load_dataset
 
 __all__ = ["load_font5x7", "load_emoji12", "read_idx", "load_mnist", "load_fashion_mnist", "load_kmnist",

@@ -6,7 +6,7 @@ only one batch is copied at a time: the data set itself is never copied or reord
 from __future__ import annotations
 
 import numbers
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..random import as_generator
 

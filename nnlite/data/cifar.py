@@ -12,8 +12,8 @@ then green, then blue 32x32 plane, each row-major; ``b'labels'`` a list of N int
 Security: pickles can run arbitrary code when loaded. These files are unpickled with
 :class:`RestrictedUnpickler`, which resolves only the globals a NumPy array's pickle names
 (``numpy.ndarray``, ``numpy.dtype``, ``numpy.core.multiarray._reconstruct``, ``numpy.core.numeric._frombuffer``;
-``_codecs.encode`` for latin-1 bytes and argument-less ``bytes()``), and even those only to inert stand-ins that record their
-arguments: no NumPy code runs on untrusted state. Once the pickle is read, each recorded array is
+``_codecs.encode`` for latin-1 bytes and argument-less ``bytes()``), and even those only to inert stand-ins
+that record their arguments: no NumPy code runs on untrusted state. Once the pickle is read, each recorded array is
 checked (a plain numeric type code, a byte order, a shape, exactly ``prod(shape) * itemsize`` bytes)
 and only then built with ``numpy.frombuffer``. Any other global (``os.system``, ``builtins.eval``, ...)
 raises :class:`DatasetError` before anything is called.

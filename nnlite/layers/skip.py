@@ -126,7 +126,7 @@ class Concat(Module):
         outs = [np.asarray(x if b is None else b(x)) for b in self._branches]
         ref = outs[0]
         d = self.dim % ref.ndim if ref.ndim else 0
-        for i, o in enumerate(outs):
+        for o in outs:
             if o.ndim != ref.ndim or o.shape[:d] + o.shape[d + 1:] != ref.shape[:d] + ref.shape[d + 1:]:
                 shapes = ", ".join(f"branch {j}: {p.shape}" for j, p in enumerate(outs))
                 raise ValueError(f"Concat(dim={self.dim}): branch outputs must agree on every axis but {self.dim}; "

@@ -33,7 +33,8 @@ class Upsample(Module):
     each block back onto its pixel:
 
     .. math::
-        \frac{\partial L}{\partial x_{n,c,k,l}} = \sum_{(i,j):\ src(i,j) = (k,l)} \frac{\partial L}{\partial y_{n,c,i,j}}
+        \frac{\partial L}{\partial x_{n,c,k,l}}
+            = \sum_{(i,j):\ src(i,j) = (k,l)} \frac{\partial L}{\partial y_{n,c,i,j}}
 
     Parameters
     ----------

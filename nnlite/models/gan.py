@@ -49,8 +49,7 @@ from ..optim import Adam, OptimizerGroup
 from ..random import as_generator, spawn
 from ..trainer import Trainer
 from ._base import BaseModel
-from .players import ARCHITECTURES, LEAKY_SLOPE, dcgan_discriminator, dcgan_generator, mlp_discriminator, \
-    mlp_generator
+from .players import ARCHITECTURES, LEAKY_SLOPE, dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator
 
 __all__ = ["GAN", "DCGAN_LR", "DCGAN_BETAS"]
 

@@ -108,7 +108,8 @@ def _value_problem(value, default) -> str | None:
         if len(value) > _MAX_LIST:
             return f"a list of more than {_MAX_LIST} entries"
         for v in value:
-            if not (v is None or isinstance(v, (bool, int, float, str))) or (isinstance(v, str) and len(v) > _MAX_STRING):
+            plain = v is None or isinstance(v, (bool, int, float, str))
+            if not plain or (isinstance(v, str) and len(v) > _MAX_STRING):
                 return "a list may hold only numbers, short strings, booleans and null"
         return None
     if value is None or isinstance(value, (bool, int, float)):
@@ -192,8 +193,8 @@ def _check_fitted(model, fitted: dict, private: dict, path):
             raise CheckpointError(f"damaged checkpoint: {name!r} is not a fitted attribute of "
                                   f"{type(model).__name__}", path)
     for name, value in private.items():
-        if not _PRIVATE_NAME.match(name) or hasattr(type(model), name) or name in Module.__dict__ or not (
-                value is None or isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= 64)):
+        plain = value is None or isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= 64)
+        if not _PRIVATE_NAME.match(name) or hasattr(type(model), name) or name in Module.__dict__ or not plain:
             raise CheckpointError(f"damaged checkpoint: {name!r} = {str(value)[:40]!r} is not a private setting of "
                                   f"{type(model).__name__}", path)
     n = fitted.get("n_features_in_")

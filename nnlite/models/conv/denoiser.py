@@ -132,8 +132,8 @@ class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
 
     def _build(self, n_features, rng):
         C = self.image_shape_[0]
-        self.net_ = build_network(self._arch, C, int(self.width), self._depth(), int(self.kernel_size), bool(self.batch_norm),
-                                  rng, np.dtype(self.dtype))
+        self.net_ = build_network(self._arch, C, int(self.width), self._depth(), int(self.kernel_size),
+                                  bool(self.batch_norm), rng, np.dtype(self.dtype))
         self._loss = MSELoss()
 
     # ------------------------------------------------------------------ loss and gradients
