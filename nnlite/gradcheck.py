@@ -114,18 +114,16 @@ def numerical_gradient(f: Callable[[], float | np.ndarray], x: np.ndarray, eps: 
     ``sum(y * project)`` is taken as ``sum((y(x+h) - y(x-h)) * project) / 2h``: subtracting the outputs
     element by element before summing avoids the cancellation of two large, nearly equal sums.
     """
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat_x = x.reshape(-1)
-    flat_g = grad.reshape(-1)
-    for i in range(flat_x.size):
-        old = flat_x[i]
-        flat_x[i] = old + eps
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for i in np.ndindex(x.shape):   # index x itself: a reshape of a non-contiguous x would be a copy
+        old = x[i]
+        x[i] = old + eps
         f_plus = f()
-        flat_x[i] = old - eps
+        x[i] = old - eps
         f_minus = f()
-        flat_x[i] = old
+        x[i] = old
         diff = f_plus - f_minus if project is None else np.sum((f_plus - f_minus) * project)
-        flat_g[i] = diff / (2 * eps)
+        grad[i] = diff / (2 * eps)
     return grad
 
 

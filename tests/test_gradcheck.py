@@ -63,3 +63,13 @@ def test_gradcheck_leaves_the_users_module_alone(rng):
 def test_gradcheck_rejects_other_objects():
     with pytest.raises(TypeError, match="expects an nnlite Module or Loss"):
         nnlite.gradcheck(lambda x: x, np.ones(3))
+
+
+def test_a_non_contiguous_input_is_perturbed_in_place():
+    """A transposed view used to be copied by reshape(-1): the numerical gradient came out all zeros."""
+    from nnlite.gradcheck import numerical_gradient
+
+    x = np.arange(24, dtype=np.float64).reshape(2, 3, 4).transpose(2, 0, 1)   # not C-contiguous
+    assert not x.flags.c_contiguous
+    g = numerical_gradient(lambda: float(np.sum(x ** 2)), x)
+    np.testing.assert_allclose(g, 2 * x, rtol=1e-6, atol=1e-6)
