@@ -122,6 +122,21 @@ def test_convolutional_denoiser_runs_on_whole_images_of_any_size(tmp_path, capsy
 
 
 
+def test_train_skips_an_unreadable_image_and_fails_at_the_end_with_the_count(tmp_path, capsys):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
+    (folder / "broken.png").write_bytes(b"not a png at all")
+    with pytest.warns(UserWarning, match=r"skipped .*broken\.png"):
+        code, out, err = _run(capsys, "train", "ae", "--data", folder, "--size", 8, "--epochs", 1, "--hidden", 8,
+                              "--out", tmp_path / "run")
+    assert code == 1, err
+    assert "1 image file(s) could not be read and were left out: broken.png" in out + err
+    assert read_checkpoint(tmp_path / "run" / "checkpoint.npz").extra["image_shape"] == [8, 8, 3]  # trained anyway
+
+
 def test_train_on_an_empty_folder(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     code, _, err = _run(capsys, "train", "ae", "--data", tmp_path / "empty", "--epochs", 1, "--out", tmp_path / "e")

@@ -229,6 +229,10 @@ def cmd_train(args):
             f"(trained in {seconds:.1f} s)")
     for p in written:
         say(f"wrote {p}")
+    if ds.skipped:
+        names = ", ".join(n for n, _ in ds.skipped[:5]) + (", ..." if len(ds.skipped) > 5 else "")
+        say(f"{len(ds.skipped)} image file(s) could not be read and were left out: {names}")
+        return 1
     return 0
 
 

@@ -119,7 +119,7 @@ def _patches(x: np.ndarray, ph: int, pw: int, sh: int, sw: int) -> np.ndarray:
 
 
 def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=None, recursive: bool = True,
-                      max_pixels: int | None = MAX_PIXELS):
+                      max_pixels: int | None = MAX_PIXELS, skipped: list | None = None):
     """Load every image in a folder into one float32 array in [0, 1].
 
     Parameters
@@ -144,6 +144,10 @@ def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=Non
     max_pixels : int or None
         Largest width x height accepted per file, checked from the file's header before decoding;
         default :data:`MAX_PIXELS` (25 megapixels). ``None``: no limit.
+    skipped : list, optional
+        Given a list, a file that cannot be read (damaged, too large, not an image) is skipped with a
+        warning naming it and the reason, and ``(relative path, reason)`` is appended to the list;
+        without it, such a file raises.
 
     Returns
     -------
@@ -179,8 +183,15 @@ def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=Non
     arrays, names, seen = [], [], {}
     for f in files:
         rel = f.relative_to(root).as_posix()
-        _check_pixels(f, max_pixels)
-        x = _decode(f, mode)
+        try:
+            _check_pixels(f, max_pixels)
+            x = _decode(f, mode)
+        except DatasetError as exc:
+            if skipped is None:
+                raise
+            warnings.warn(f"skipped {exc}", UserWarning, stacklevel=2)
+            skipped.append((rel, str(exc)))
+            continue
         if hw is not None:
             x = _resize_center_crop(x, *hw)
         if tile is not None:
@@ -196,6 +207,8 @@ def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=Non
             names.append(rel)
         seen.setdefault(arrays[-1].shape[1:3], rel)
 
+    if not arrays and skipped:
+        raise DatasetError(f"none of the {len(skipped)} image files could be read", path=root)
     if not arrays:
         raise DatasetError(f"no image is at least {tile[0]}x{tile[1]} pixels: no patches", path=root)
     if len(seen) > 1:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,6 +41,8 @@ class Dataset:
     ink : bool
         Drawn as dark ink on paper (the bitmaps, MNIST-like digits and clothes: 1 = ink), rather than
         as a photograph.
+    skipped : list of (str, str)
+        For a folder: the files that could not be read, with the reason (each also warned about).
     """
 
     images: np.ndarray
@@ -48,6 +50,7 @@ class Dataset:
     class_names: list | None
     name: str
     ink: bool = False
+    skipped: list = field(default_factory=list)
 
     def __len__(self):
         return len(self.images)
@@ -148,8 +151,9 @@ def load_dataset(name, split: str = "train", limit: int | None = None, size: int
     elif os.path.isdir(os.path.expanduser(os.fspath(name))):
         from .folder import load_image_folder
 
+        skipped = []
         X, _ = load_image_folder(os.path.expanduser(os.fspath(name)), size=size or DEFAULT_FOLDER_SIZE,
-                                 mode="L" if grey else "RGB")
+                                 mode="L" if grey else "RGB", skipped=skipped)
         labels = class_names = None
         ink, label = False, os.fspath(name)
     else:
@@ -162,4 +166,5 @@ def load_dataset(name, split: str = "train", limit: int | None = None, size: int
     if limit is not None:
         X = X[:limit]
         labels = None if labels is None else labels[:limit]
-    return Dataset(np.ascontiguousarray(X, dtype=np.float32), labels, class_names, label, ink)
+    return Dataset(np.ascontiguousarray(X, dtype=np.float32), labels, class_names, label, ink,
+                   skipped if key not in DATASETS else [])
