@@ -53,10 +53,11 @@ def _runs():
 
 
 def _blas_kernel() -> str:
+    """The kernel of the BLAS that NumPy itself loaded (SciPy, if imported, brings a second one)."""
     from threadpoolctl import threadpool_info
 
-    return ",".join(sorted(f"{i.get('internal_api')}:{i.get('architecture')}" for i in threadpool_info()
-                           if i.get("user_api") == "blas"))
+    numpy_blas = [i for i in threadpool_info() if i.get("user_api") == "blas" and "numpy" in i.get("filepath", "")]
+    return ",".join(f"{i.get('internal_api')}:{i.get('architecture')}" for i in numpy_blas) or "unknown"
 
 
 def _fingerprint(model) -> dict:
