@@ -65,9 +65,11 @@ def _table(rows: list[str]) -> list[str]:
 
 
 def markdown_to_rst(md: str, level: int = 0) -> list[str]:
-    """Convert one results file; its ``#`` headings become RST level ``level``, ``##`` level+1, ..."""
+    """Convert one results file; its ``#`` headings become RST level ``level``, ``##`` level+1, ...,
+    a heading that skips levels (``#`` then ``####``) going one level below the previous one."""
     lines = md.splitlines()
     out: list[str] = []
+    open_depths: list[int] = []  # the '#' counts of the headings that enclose the current one
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -78,7 +80,11 @@ def markdown_to_rst(md: str, level: int = 0) -> list[str]:
         m = re.match(r"^(#{1,6})\s+(.*)$", line)
         if m:
             title = inline(m.group(2).strip())
-            ch = LEVELS[min(level + len(m.group(1)) - 1, len(LEVELS) - 1)]
+            hashes = len(m.group(1))
+            while open_depths and open_depths[-1] >= hashes:   # close the siblings and deeper sections
+                open_depths.pop()
+            open_depths.append(hashes)                          # RST level = nesting, never a skip
+            ch = LEVELS[min(level + len(open_depths) - 1, len(LEVELS) - 1)]
             out += ["", title, ch * max(len(title), 3), ""]
             i += 1
             continue
