@@ -28,6 +28,7 @@ from . import (
     summary,
     threads,
     trainer,
+    weights,
 )
 from .callbacks import Callback, EarlyStopping, HistoryLogger, LambdaCallback, ModelCheckpoint, TrainingDivergedError
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
@@ -73,6 +74,7 @@ from .models.persistence import fit_resumable, restore_model
 from .module import Module, Parameter
 from .random import as_generator
 from .trainer import Trainer, fit
+from .weights import pretrained
 
 __version__ = "0.1.0"
 
@@ -96,9 +98,11 @@ __all__ = [
     "CheckpointError", "save_checkpoint", "load_checkpoint", "read_checkpoint", "fit_resumable", "restore_model",
     # helpers
     "as_generator",
+    # shipped weights
+    "pretrained",
     # submodules
     "atomic", "callbacks", "checkpoint", "data", "images", "init", "latent", "layers", "losses", "metrics", "models",
-    "module", "noise", "optim", "random", "summary", "threads", "trainer", "plots", "demo", "cli",
+    "module", "noise", "optim", "random", "summary", "threads", "trainer", "weights", "plots", "demo", "cli",
 ]
 
 

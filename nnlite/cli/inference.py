@@ -29,8 +29,13 @@ from ._common import (
 
 # ------------------------------------------------------------------------------------------ denoise
 _DENOISE_EXAMPLES = """examples:
+  nnlite denoise --model photo my_photo.jpg                 # the shipped photo denoiser: no training needed
+  nnlite denoise --model photo photos/ --noise gaussian --noise-level 0.1   # add noise, then remove it
   nnlite denoise runs/dae/checkpoint.npz scan.png --out clean/
-  nnlite denoise runs/dae/checkpoint.npz photos/ --noise gaussian --noise-level 0.3   # add noise, then remove it
+  nnlite denoise runs/dae/checkpoint.npz photos/ --noise gaussian --noise-level 0.3
+
+--model photo uses the photo denoiser that ships with nnlite (nnlite.pretrained("photo-denoiser")): grey
+photos go to its grey model, colour photos to its RGB model, any noise level up to about 0.25.
 
 MLP models work on tiles of the size they were trained on (28x28 for MNIST) laid over the whole image
 with overlap (--stride), colour images channel by channel for grey models; convolutional models run on
@@ -40,14 +45,22 @@ cannot be read is skipped with a warning; the command then ends with exit code 1
 
 #: Inches per panel of a denoising comparison.
 COMPARE_CELL = 3.4
+#: ``--model`` name -> the name of the shipped weights (:func:`nnlite.pretrained`).
+PRETRAINED_MODELS = {"photo": "photo-denoiser"}
 
 
 def add_denoise(sub):
     p = sub.add_parser("denoise", help="denoise your own PNG/JPEG files with a trained model",
-                       description="Denoise image files (any size) with a trained (denoising) autoencoder.",
+                       description="Denoise image files (any size) with a trained (denoising) autoencoder, or "
+                                   "with the photo denoiser that ships with nnlite (--model photo).",
+                       usage="nnlite denoise (CHECKPOINT | --model photo) IMAGE [IMAGE ...] [options]",
                        epilog=_DENOISE_EXAMPLES, formatter_class=formatter())
-    p.add_argument("checkpoint", help="checkpoint.npz written by 'nnlite train'")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of images")
+    p.add_argument("checkpoint", nargs="?", metavar="CHECKPOINT",
+                   help="checkpoint.npz written by 'nnlite train' (leave out with --model)")
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders of images")
+    p.add_argument("--model", default=None, choices=sorted(PRETRAINED_MODELS),
+                   help="a model that ships with nnlite instead of a checkpoint: 'photo', the photo denoiser "
+                        "(grey and colour photos, Gaussian noise up to sigma about 0.25)")
     p.add_argument("--noise", default=None,
                    help="first corrupt the images with this noise (to see the model at work on clean pictures): "
                         "salt_and_pepper, bit_flip, gaussian, masking")
@@ -93,19 +106,26 @@ def cmd_denoise(args):
     from ..random import as_generator
     from .progress import WorkProgress
 
-    model, ck = load_model(args.checkpoint)
-    if not hasattr(model, "reconstruct"):
-        raise UserError(f"{type(model).__name__} cannot reconstruct images; use an autoencoder, dae or vae checkpoint")
-    h, w, c = image_shape_of(model, ck)
-    files, bad = _expand(args.images)
+    inputs = _denoise_inputs(args)
+    if args.model:
+        model, ck = _pretrained_model(args.model), None
+        h = w = c = None
+        ink_model, any_size = False, True
+    else:
+        model, ck = load_model(args.checkpoint)
+        if not hasattr(model, "reconstruct"):
+            raise UserError(f"{type(model).__name__} cannot reconstruct images; use an autoencoder, dae or vae "
+                            "checkpoint")
+        h, w, c = image_shape_of(model, ck)
+        ink_model = is_ink(ck.extra, (h, w, c))
+        any_size = "tile" in inspect.signature(getattr(model, "denoise", lambda x: x)).parameters
+    files, bad = _expand(inputs)
     n_inputs = len(files) + len(bad)
     for _, exc in bad:
         warn(f"{exc}; skipped")
     noise_fn = get_noise(args.noise) if args.noise else None
     rng = as_generator(args.seed)
     out = out_dir(args, "denoised")
-    ink_model = is_ink(ck.extra, (h, w, c))
-    any_size = "tile" in inspect.signature(getattr(model, "denoise", lambda x: x)).parameters
     for i, f in enumerate(files, 1):
         try:
             notes = []
@@ -135,7 +155,8 @@ def cmd_denoise(args):
                 finally:
                     shown.close()
 
-            result = _per_channel(whole, img, c)
+            # the photo model takes grey and colour itself; a checkpoint's model, channel by channel if needed
+            result = whole(img) if args.model else _per_channel(whole, img, c)
         else:
             stride = args.stride if args.stride else (max(1, h // 2), max(1, w // 2))
             if img.shape[0] < h or img.shape[1] < w:
@@ -160,7 +181,11 @@ def cmd_denoise(args):
         titles = [t if clean is None or t == "clean" else
                   f"{t}  PSNR {psnr(clean[None], np.clip(im, 0, 1)[None]):.1f} dB" for t, im in panels]
         how = "whole image" if any_size else f"tiles of {h}x{w}"
-        fig = plots.image_strip([im for _, im in panels], titles, title=f"{f.name}: {type(model).__name__} ({how})",
+        if args.model:
+            name = f"{PRETRAINED_MODELS[args.model]}, {'grey' if img.ndim == 2 else 'RGB'} model"
+        else:
+            name = type(model).__name__
+        fig = plots.image_strip([im for _, im in panels], titles, title=f"{f.name}: {name} ({how})",
                                 cell=COMPARE_CELL)
         cmp_path = save_figure(fig, out / f"{f.stem}_compare.png")
         say(f"[{i}/{len(files)}] {f} -> {den_path}, {cmp_path}")
@@ -168,6 +193,33 @@ def cmd_denoise(args):
         names = ", ".join(str(p) for p, _ in bad)
         raise UserError(f"{len(bad)} of {n_inputs} inputs could not be read and were skipped: {names}")
     return 0
+
+
+def _denoise_inputs(args) -> list:
+    """The image arguments of ``denoise``, after checking that exactly one of CHECKPOINT and --model is given."""
+    positional = ([args.checkpoint] if args.checkpoint is not None else []) + list(args.images)
+    if args.model:
+        if positional and str(positional[0]).lower().endswith(".npz"):
+            raise UserError(f"give either a CHECKPOINT ({positional[0]}) or --model {args.model}, not both")
+        if not positional:
+            raise UserError(f"give at least one IMAGE to denoise with --model {args.model}")
+        return positional
+    if args.checkpoint is None:
+        raise UserError("give a CHECKPOINT (written by 'nnlite train') and IMAGE files, or --model photo IMAGE... "
+                        "for the photo denoiser that ships with nnlite")
+    if not args.images:
+        if not str(args.checkpoint).lower().endswith(".npz"):
+            raise UserError(f"{args.checkpoint} is not a checkpoint (.npz): to denoise photos with the model that "
+                            f"ships with nnlite, use --model photo {args.checkpoint}")
+        raise UserError(f"give at least one IMAGE to denoise with {args.checkpoint}")
+    return list(args.images)
+
+
+def _pretrained_model(name):
+    """The shipped model of a ``--model`` name, ready to denoise."""
+    from ..weights import pretrained
+
+    return pretrained(PRETRAINED_MODELS[name])
 
 
 # ------------------------------------------------------------------------------------------ sample
