@@ -25,7 +25,7 @@ from .metrics import spread_statistics
 from .random import as_generator
 
 __all__ = ["Callback", "LambdaCallback", "TrainingDivergedError", "ModelCheckpoint", "HistoryLogger", "EarlyStopping",
-           "history_to_csv", "SaveSamples", "SampleMonitor"]
+           "history_to_csv", "SaveSamples", "SampleMonitor", "DenoisingValidation"]
 
 
 class Callback:
@@ -313,3 +313,65 @@ class SampleMonitor(Callback):
             trainer.history.setdefault("sample_" + k, []).append(v)
             logs["sample_" + k] = v
         model.train()
+
+
+class DenoisingValidation(Callback):
+    """After every epoch: the PSNR of the model's :meth:`denoise` on fixed noisy versions of held-out images.
+
+    The noisy images are drawn once, in the constructor: ``gaussian(image, sigma)`` clipped to [0, 1]
+    (:func:`nnlite.noise.gaussian`) for every ``sigma`` in ``noise_levels``, from ``random_state``, so
+    every epoch (and a resumed run) sees the same ones. After each epoch the model (``trainer.model``,
+    anything with ``denoise(image)`` that takes one image ``(H, W)`` or ``(H, W, C)`` in [0, 1])
+    denoises each in eval mode, and ``val_psnr_<sigma>`` (``val_psnr_0.1``, ...: the mean over the
+    images of :func:`nnlite.metrics.psnr`) is added to the epoch's logs and the trainer's history.
+
+    Parameters
+    ----------
+    images : list of arrays ``(H, W)`` or ``(H, W, C)`` in [0, 1]
+        The clean held-out images (sizes may differ). Crops keep an epoch's validation short: it
+        costs about one forward pass per pixel and level.
+    noise_levels : tuple of float, default (0.1, 0.2)
+        Sigmas of the Gaussian noise.
+    random_state : None, int or numpy.random.Generator, default 0
+        Seed of the noise.
+
+    Attributes
+    ----------
+    noisy : dict
+        ``{sigma: [noisy image, ...]}``, the fixed inputs.
+    keys : list of str
+        The history keys, in the order of ``noise_levels``.
+    """
+
+    def __init__(self, images, noise_levels=(0.1, 0.2), random_state=0):
+        from .noise import gaussian
+
+        images = [np.asarray(im, dtype=np.float32) for im in images]
+        if not images or any(im.ndim not in (2, 3) for im in images):
+            raise ValueError("DenoisingValidation: images must be a non-empty list of images (H, W) or (H, W, C), "
+                             f"got shapes {[im.shape for im in images]}")
+        levels = tuple(noise_levels) if isinstance(noise_levels, (tuple, list)) else (noise_levels,)
+        if not levels or any(isinstance(s, bool) or not isinstance(s, (int, float, np.floating)) or not s >= 0
+                             or not math.isfinite(s) for s in levels):
+            raise ValueError(f"DenoisingValidation: noise_levels must be finite sigmas >= 0, got {noise_levels!r}")
+        rng = as_generator(random_state)
+        self.images = images
+        self.levels = tuple(float(s) for s in levels)
+        self.noisy = {s: [gaussian(im, s, rng) for im in images] for s in self.levels}
+        self.keys = [f"val_psnr_{s:g}" for s in self.levels]
+
+    def evaluate(self, model) -> dict:
+        """``{key: mean PSNR}`` of ``model.denoise`` on the fixed noisy images."""
+        from .metrics import psnr
+
+        out = {}
+        for key, s in zip(self.keys, self.levels):
+            values = [psnr(clean[None], np.asarray(model.denoise(noisy), dtype=np.float32)[None])
+                      for clean, noisy in zip(self.images, self.noisy[s])]
+            out[key] = float(np.mean(values))
+        return out
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        for key, value in self.evaluate(trainer.model).items():
+            trainer.history.setdefault(key, []).append(value)
+            logs[key] = value

@@ -67,6 +67,24 @@ def float_in(low: float, high: float = float("inf"), low_open: bool = False):
 positive_float = float_in(0.0, low_open=True)
 
 
+def noise_level(text):
+    """An argparse type: a noise level ``P`` (a finite number >= 0) or a range ``LOW:HIGH`` (a tuple)."""
+    one = float_in(0.0)
+    if ":" not in text:
+        return one(text)
+    low, _, high = text.partition(":")
+    try:
+        pair = (one(low), one(high))
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"a range LOW:HIGH needs two numbers >= 0, got {text!r} ({exc})") from None
+    if pair[0] > pair[1]:
+        raise argparse.ArgumentTypeError(f"a range LOW:HIGH needs LOW <= HIGH, got {text!r}")
+    return pair
+
+
+noise_level.__name__ = "noise level"
+
+
 # ------------------------------------------------------------------------------------------ models
 #: CLI name -> (class name in nnlite.models, kind, preset arguments). kind 'mlp': the model takes images
 #: (N, H, W[, C]) and flattens them; 'conv': it takes (N, C, H, W). Names whose class is missing from

@@ -15,10 +15,10 @@ from ._common import (
     available_models,
     encode_mean,
     figure_rows,
-    float_in,
     formatter,
     load_data,
     model_class,
+    noise_level,
     out_dir,
     positive_float,
     positive_int,
@@ -34,6 +34,8 @@ _TRAIN_EXAMPLES = """examples:
   nnlite train vae --data mnist --split test --latent-dim 20 --hidden 400 --epochs 20 --batch-size 128
   nnlite train vae --data ~/pictures/faces --size 32 --grey --epochs 30
   nnlite train dae --data fashion-mnist --epochs 20 --out runs/f --resume   # continue a stopped run
+  nnlite train unet --data ~/photos --patch 48 --patches 20000 --noise gaussian --noise-level 0:0.25 \
+      --val ~/held-out --width 32 --depth 3          # a blind photo denoiser, PSNR on held-out photos
 
 The run folder gets checkpoint.npz (weights, optimizer, RNG states, history; resumable) with a readable
 checkpoint.json beside it, history.json, history.csv and PNG figures. The checkpoint and the history are
@@ -72,16 +74,32 @@ def add_train(sub):
     p.add_argument("--size", type=positive_int, default=None, metavar="PX",
                    help="image folders: resize/crop to PX x PX (default 32)")
     p.add_argument("--grey", action="store_true", help="convert colour images to grey")
+    p.add_argument("--patch", type=positive_int, default=None, metavar="PX",
+                   help="image folders: read the photos whole (any sizes) and train on random PX x PX patches, "
+                        "each flipped/rotated at random (photos picked in proportion to their area)")
+    p.add_argument("--patches", type=positive_int, default=20000, metavar="N",
+                   help="with --patch: number of patches (default 20000), drawn once from --seed")
+    p.add_argument("--val", default=None, metavar="FOLDER",
+                   help="denoisers: held-out photos; after every epoch the PSNR of the denoised centre crops at "
+                        "Gaussian sigma 0.1 and 0.2 is printed and kept in the history (val_psnr_0.1, ...)")
+    p.add_argument("--val-crop", type=positive_int, default=256, metavar="PX",
+                   help="with --val: side of the centre crop of each held-out photo (default 256)")
     p.add_argument("--noise", default=None,
                    help="denoising models (dae, vae, conv models): salt_and_pepper, bit_flip, gaussian or masking "
                         "(dae's default salt_and_pepper)")
-    p.add_argument("--noise-level", type=float_in(0.0), default=None, metavar="P",
-                   help="probability p in [0, 1] of --noise, or sigma for gaussian (default 0.1)")
+    p.add_argument("--noise-level", type=noise_level, default=None, metavar="P",
+                   help="probability p in [0, 1] of --noise, or sigma for gaussian (default 0.1); a range LOW:HIGH "
+                        "such as 0:0.25 gives every training image its own level, drawn uniformly (blind "
+                        "denoising)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="epochs in total (default: the model's own choice)")
     p.add_argument("--latent-dim", type=positive_int, default=None, metavar="M",
                    help="size of the code (model default)")
     p.add_argument("--hidden", default=None, metavar="W1,W2", help="hidden layer widths, e.g. 512,128")
+    p.add_argument("--width", type=positive_int, default=None,
+                   help="unet/dncnn: channels of the first level (U-Net) or of every layer (DnCNN)")
+    p.add_argument("--depth", type=positive_int, default=None,
+                   help="unet/dncnn: levels of the U-Net or conv layers of the DnCNN")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--lr", type=positive_float, default=None, help="learning rate (model default)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
@@ -125,6 +143,11 @@ def model_kwargs(args, cls):
             kw["generator_hidden"], kw["discriminator_hidden"] = hidden[::-1], hidden
     for name in ("batch_size", "lr", "epochs"):
         if getattr(args, name) is not None:
+            kw[name] = getattr(args, name)
+    for name in ("width", "depth"):
+        if getattr(args, name, None) is not None:
+            if name not in accepted:
+                raise UserError(f"--{name} applies to the conv denoisers (unet, dncnn), not {args.model!r}")
             kw[name] = getattr(args, name)
     if args.noise is not None or args.noise_level is not None:
         if "noise" not in accepted:
@@ -181,7 +204,9 @@ def cmd_train(args):
     model = cls(**preset, **model_kwargs(args, cls))
     if hasattr(model, "_validate_params"):  # hyper-parameter errors before loading the data
         model._validate_params()
-    ds = load_data(args.data, args.split, args.limit, args.size, args.grey)
+    callbacks = _validation_callbacks(args, model)
+    ds = _patch_data(args) if args.patch is not None else load_data(args.data, args.split, args.limit, args.size,
+                                                                     args.grey)
     X = ds.images
     image_shape = (X.shape[1], X.shape[2], X.shape[3] if X.ndim == 4 else 1)
     out = out_dir(args, Path("runs") / f"{args.model}-{Path(args.data).name or 'data'}")
@@ -189,6 +214,10 @@ def cmd_train(args):
     ckpt = _prepare_run_folder(out, args)
     extra = {"data": args.data, "split": args.split, "limit": args.limit, "size": args.size, "grey": args.grey,
              "image_shape": list(image_shape), "kind": kind, "model": args.model}
+    if args.patch is not None:
+        extra.update(patch=args.patch, patches=args.patches)
+    if args.val is not None:
+        extra.update(val=args.val, val_crop=args.val_crop)
     say(f"training {cls.__name__} on {args.data}: {len(X)} images of {image_shape[0]}x{image_shape[1]}"
         f"{'x3' if image_shape[2] == 3 else ''}, seed {args.seed} -> {out}")
     monitor = RunMonitor(ckpt, out / "history", model, len(X), extra=extra, every_epochs=args.checkpoint_every,
@@ -200,7 +229,7 @@ def cmd_train(args):
             warnings.filterwarnings("ignore", category=RuntimeWarning, message=".*(overflow|invalid value)")
             model, resumed = fit_resumable(model, to_model_input(X, kind), ckpt, resume=args.resume,
                                            epochs=args.epochs, every_epochs=None, extra=extra,
-                                           callbacks=[monitor], verbose=0)
+                                           callbacks=[*callbacks, monitor], verbose=0)
     except Interrupted as stop:
         where = f"in epoch {stop.epoch + 1}" if stop.mid_epoch else f"after epoch {stop.epoch}"
         say(f"interrupted {where} (step {stop.step}); checkpoint written: {stop.path}")
@@ -234,6 +263,55 @@ def cmd_train(args):
         say(f"{len(ds.skipped)} image file(s) could not be read and were left out: {names}")
         return 1
     return 0
+
+
+def _patch_data(args):
+    """``--patch``: a Dataset of ``--patches`` random patches of the folder's photos, read whole."""
+    from ..data import Dataset, DatasetError
+    from ..data.patches import read_photos, sample_patches
+
+    if not Path(args.data).expanduser().is_dir():
+        raise UserError(f"--patch samples patches from a folder of photos; {args.data!r} is not a folder")
+    if args.size is not None:
+        raise UserError("--patch reads the photos whole: leave out --size")
+    skipped = []
+    try:
+        images, names = read_photos(args.data, mode="L" if args.grey else "RGB", skipped=skipped)
+    except DatasetError as exc:
+        raise UserError(str(exc)) from None
+    if args.limit is not None:
+        images, names = images[:args.limit], names[:args.limit]
+    small = [f"{n} ({im.shape[0]}x{im.shape[1]})" for n, im in zip(names, images) if min(im.shape[:2]) < args.patch]
+    if small:
+        raise UserError(f"--patch {args.patch}: {len(small)} photo(s) are smaller than a patch: "
+                        f"{', '.join(small[:5])}; choose a smaller --patch or remove them")
+    say(f"sampling {args.patches} patches of {args.patch}x{args.patch} from {len(images)} photos of {args.data}")
+    X = sample_patches(images, args.patch, args.patches, random_state=args.seed)
+    return Dataset(images=X, labels=None, class_names=None, name=str(args.data), skipped=skipped)
+
+
+def _validation_callbacks(args, model):
+    """``--val``: the PSNR on the held-out photos' centre crops after every epoch, and a line that prints it."""
+    if args.val is None:
+        return []
+    from ..callbacks import DenoisingValidation, LambdaCallback
+    from ..data import DatasetError
+    from ..data.patches import center_crop, read_photos
+
+    if not hasattr(model, "denoise"):
+        raise UserError(f"--val measures denoising PSNR: it applies to the denoisers (unet, dncnn), "
+                        f"not {args.model!r}")
+    try:
+        images, _ = read_photos(args.val, mode="L" if args.grey else "RGB")
+    except DatasetError as exc:
+        raise UserError(f"--val: {exc}") from None
+    validation = DenoisingValidation([center_crop(im, args.val_crop) for im in images], random_state=args.seed)
+
+    def show(trainer, epoch, logs):
+        psnrs = ", ".join(f"sigma {s:g} {logs[k]:.2f} dB" for s, k in zip(validation.levels, validation.keys))
+        say(f"epoch {epoch}: held-out PSNR {psnrs}")
+
+    return [validation, LambdaCallback(on_epoch_end=show)]
 
 
 def train_figures(model, cls, kind, ds, image_shape, out, args):

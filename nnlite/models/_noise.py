@@ -11,6 +11,8 @@ their hooks take precedence):
   The training streams are untouched after the one seed.
 * :class:`_NoisyInputs` -- a denoiser's ``noise`` / ``noise_level`` arguments, :meth:`add_noise`, fresh
   noise for every training batch (``_train_input``) and the fixed validation noise (``_val_input``).
+  ``noise_level`` is one level or a range ``(low, high)``: with a range every sample gets its own
+  level, drawn uniformly from the same generator as its noise.
 """
 from __future__ import annotations
 
@@ -79,30 +81,58 @@ class _NoisyInputs(_ValidationNoise):
     _val_rng_in_checkpoint = True
 
     def _check_noise(self):
-        """Validate ``noise`` and ``noise_level``; sets ``_noise_fn``."""
+        """Validate ``noise`` and ``noise_level``; sets ``_noise_fn`` and ``_noise_range`` (``(low, high)``
+        for a range, ``None`` for one level)."""
         name = self._name()
         fn = get_noise(self.noise) if (callable(self.noise) or self.noise in NOISES) else None
         if fn is None:
             raise ValueError(f"{name}: unknown noise {self.noise!r}; valid names are: {', '.join(sorted(NOISES))} "
                              "(or a callable noise(x, level, rng))")
         lvl = self.noise_level
-        if not isinstance(lvl, numbers.Real) or isinstance(lvl, bool) or not np.isfinite(lvl):
-            raise ValueError(f"{name}: noise_level must be a finite number, got {lvl!r}")
-        if self.noise == "gaussian" and lvl < 0:
-            raise ValueError(f"{name}: noise_level (sigma of 'gaussian') must be >= 0, got {lvl!r}")
-        if isinstance(self.noise, str) and self.noise != "gaussian" and not 0 <= lvl <= 1:
-            raise ValueError(f"{name}: noise_level (probability p of {self.noise!r}) must be in [0, 1], got {lvl!r}")
+        if isinstance(lvl, (tuple, list)):
+            if len(lvl) != 2 or not all(_finite_real(v) for v in lvl) or not lvl[0] <= lvl[1]:
+                raise ValueError(f"{name}: noise_level as a range must be a pair (low, high) of finite numbers "
+                                 f"with low <= high, got {lvl!r}")
+            levels = tuple(float(v) for v in lvl)
+        elif _finite_real(lvl):
+            levels = (lvl,)
+        else:
+            raise ValueError(f"{name}: noise_level must be a finite number or a pair (low, high), got {lvl!r}")
+        for v in levels:
+            if self.noise == "gaussian" and v < 0:
+                raise ValueError(f"{name}: noise_level (sigma of 'gaussian') must be >= 0, got {lvl!r}")
+            if isinstance(self.noise, str) and self.noise != "gaussian" and not 0 <= v <= 1:
+                raise ValueError(f"{name}: noise_level (probability p of {self.noise!r}) must be in [0, 1], "
+                                 f"got {lvl!r}")
         self._noise_fn = fn
+        self._noise_range = levels if len(levels) == 2 else None
+
+    def _corrupt(self, X, rng):
+        """``X`` with this model's noise from ``rng``. With a range ``(low, high)``: one level per sample
+        (axis 0), all drawn first, ``rng.uniform(low, high, len(X))``, then each sample's noise in turn."""
+        if self._noise_range is None:
+            return self._noise_fn(X, self.noise_level, rng)
+        low, high = self._noise_range
+        levels = rng.uniform(low, high, len(X))
+        out = np.empty_like(X) if np.issubdtype(X.dtype, np.floating) else np.empty(X.shape, np.float32)
+        for i, level in enumerate(levels):
+            out[i] = self._noise_fn(X[i], float(level), rng)
+        return out
 
     def add_noise(self, X, random_state=None):
-        """``X`` corrupted with this model's noise and level (a convenience for making test inputs)."""
+        """``X`` corrupted with this model's noise and level (a convenience for making test inputs); with a
+        range of levels, each sample (axis 0) gets its own level, drawn uniformly from it."""
         self._validate_params()
-        return self._noise_fn(np.asarray(X), self.noise_level, as_generator(random_state))
+        return self._corrupt(np.asarray(X), as_generator(random_state))
 
     def _train_input(self, xb):
         """The training batch ``xb`` with fresh noise (the model's generator: new noise every epoch)."""
-        return self._noise_fn(xb, self.noise_level, self._rng)
+        return self._corrupt(xb, self._rng)
 
     def _val_input(self, xb):
         """The validation batch ``xb`` with the epoch-independent validation noise."""
-        return self._noise_fn(xb, self.noise_level, self._val_generator())
+        return self._corrupt(xb, self._val_generator())
+
+
+def _finite_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and bool(np.isfinite(value))

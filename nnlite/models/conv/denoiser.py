@@ -47,8 +47,10 @@ class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
     Parameters
     ----------
     noise : {'gaussian', 'salt_and_pepper', 'bit_flip', 'masking'} or callable, default 'gaussian'
-    noise_level : float, default 0.5
-        As :class:`ConvDenoisingAutoencoder`. Fresh noise for every batch.
+    noise_level : float or (low, high), default 0.5
+        As :class:`ConvDenoisingAutoencoder`. Fresh noise for every batch. A pair trains a model blind
+        to the level (DnCNN-B): every image of every batch gets its own level, drawn uniformly from
+        ``[low, high]``; validation images likewise, with the same draws every epoch.
     architecture : {'unet', 'dncnn'}, default 'unet'
     width : int, default 16
         Channels of the first level (U-Net) or of every hidden layer (DnCNN).
