@@ -422,7 +422,8 @@ def test_state_dict_round_trip_and_float64_cast():
 def test_huge_inputs_run_in_bands_with_the_same_results(monkeypatch):
     """Past COLS_BUDGET_BYTES the layers build their column matrices a band of rows at a time (a whole
     photo through 64 channels would need gigabytes): same outputs and gradients, and still gradchecked."""
-    import nnlite.layers.conv as conv_mod
+    import nnlite._kernels.conv as kernels
+    import nnlite.layers._conv_base as conv_mod  # the budget both conv layers read
     x = _x((2, 3, 7, 6))
     layers = [Conv2d(3, 4, 3, stride=2, padding=1, dtype=np.float64, random_state=0),
               ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1, dtype=np.float64, random_state=1)]
@@ -433,6 +434,9 @@ def test_huge_inputs_run_in_bands_with_the_same_results(monkeypatch):
         dx_full = layer.backward(dy)
         g_full = (layer.weight.grad.copy(), layer.bias.grad.copy())
         monkeypatch.setattr(conv_mod, "COLS_BUDGET_BYTES", 1)          # one row of the column matrix per band
+        bands = []                                                     # col2im of a band: only the banded path
+        monkeypatch.setattr(kernels, "col2im_nhwc_add",
+                            lambda *a, f=kernels.col2im_nhwc_add, seen=bands: seen.append(1) or f(*a))
         y = layer(x)
         layer.zero_grad()
         dx = layer.backward(dy)
@@ -440,5 +444,22 @@ def test_huge_inputs_run_in_bands_with_the_same_results(monkeypatch):
         np.testing.assert_allclose(dx, dx_full, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(layer.weight.grad, g_full[0], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(layer.bias.grad, g_full[1], rtol=1e-12, atol=1e-12)
+        assert len(bands) > 1, f"{type(layer).__name__} did not work in bands"
         _check(layer, _x((1, 3, 4, 5)))
         monkeypatch.undo()
+
+
+def test_conv_layers_keep_their_import_paths():
+    """ConvTranspose2d lives in nnlite.layers.conv_transpose and is still importable from nnlite.layers.conv."""
+    import pickle
+
+    import nnlite
+    from nnlite.layers import conv, conv_transpose
+    from nnlite.layers.conv import COLS_BUDGET_BYTES, Conv2d, ConvTranspose2d
+
+    assert ConvTranspose2d is conv_transpose.ConvTranspose2d is nnlite.ConvTranspose2d
+    assert Conv2d is nnlite.Conv2d and conv.__all__ == ["Conv2d", "ConvTranspose2d"]
+    assert COLS_BUDGET_BYTES == 64 * 2**20
+    layer = ConvTranspose2d(2, 3, 3, stride=2, random_state=0)
+    x = _x((1, 2, 4, 4)).astype(np.float32)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(layer))(x), layer(x))

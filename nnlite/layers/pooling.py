@@ -4,17 +4,17 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import conv as K
+from .._validation import pair
 from ..module import Module, check_input
-from .conv import _pair
 
 
 class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         name = type(self).__name__
-        self.kernel_size = _pair(name, "kernel_size", kernel_size, 1)
-        self.stride = self.kernel_size if stride is None else _pair(name, "stride", stride, 1)
-        self.padding = _pair(name, "padding", padding, 0)
+        self.kernel_size = pair(name, "kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else pair(name, "stride", stride, 1)
+        self.padding = pair(name, "padding", padding, 0)
         for axis in range(2):
             if self.padding[axis] > self.kernel_size[axis] // 2:
                 raise ValueError(f"{name}: padding must be at most half the kernel size (0 <= padding <= "
