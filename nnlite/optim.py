@@ -75,20 +75,45 @@ class Optimizer:
             "state": {i: {k: v.copy() for k, v in st.items()} for i, st in self.state.items()},
         }
 
+    @classmethod
+    def _check_hyper(cls, owner: str, **hyper) -> dict:  # pragma: no cover - abstract
+        """The hyper-parameters as the optimizer stores them, each checked: a ValueError names ``owner``,
+        the hyper-parameter, the value that arrived and what is expected. The constructor and
+        :meth:`load_state_dict` both go through it."""
+        raise NotImplementedError
+
     def load_state_dict(self, sd: dict):
-        if sd.get("type", type(self).__name__) != type(self).__name__:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: state is from a {sd['type']} optimizer")
+        """Hyper-parameters, step count and buffers from :meth:`state_dict`, checked as the constructor
+        checks its arguments (``lr > 0``, ``betas`` in [0, 1), ...); on an error nothing changes.
+
+        A hyper-parameter missing from ``sd`` keeps its current value; one this optimizer does not have
+        is refused by name."""
+        name = type(self).__name__
+        where = f"{name}.load_state_dict"
+        if sd.get("type", name) != name:
+            raise ValueError(f"{where}: state is from a {sd['type']} optimizer")
+        saved = sd["hyper"]
+        if not isinstance(saved, dict):
+            raise ValueError(f"{where}: 'hyper' must be a dict of hyper-parameters, got a {type(saved).__name__}")
+        unknown = sorted(set(saved) - set(self.hyper))
+        if unknown:
+            raise ValueError(f"{where}: unknown hyper-parameter(s) {unknown}; {name} has {list(self.hyper)}")
+        hyper = self._check_hyper(where, **{**self.hyper, **saved})
+        step_count = sd["step_count"]
+        if isinstance(step_count, (bool, np.bool_)) or not isinstance(step_count, (int, np.integer)) \
+                or step_count < 0:
+            raise ValueError(f"{where}: invalid step_count {step_count!r}: expected an int >= 0")
         for i, st in sd["state"].items():
             i = int(i)
             if not 0 <= i < len(self.params):
-                raise ValueError(f"{type(self).__name__}.load_state_dict: state for parameter {i}, "
-                                 f"but this optimizer has {len(self.params)} parameters")
+                raise ValueError(f"{where}: state for parameter {i}, but this optimizer has {len(self.params)} "
+                                 "parameters")
             for k, v in st.items():
                 if np.shape(v) != self.params[i].shape:
-                    raise ValueError(f"{type(self).__name__}.load_state_dict: {k!r} of parameter {i} has shape "
-                                     f"{np.shape(v)}, parameter has {self.params[i].shape}")
-        self.hyper.update(sd["hyper"])
-        self.step_count = int(sd["step_count"])
+                    raise ValueError(f"{where}: {k!r} of parameter {i} has shape {np.shape(v)}, parameter has "
+                                     f"{self.params[i].shape}")
+        self.hyper.update(hyper)
+        self.step_count = int(step_count)
         self.state = {int(i): {k: np.array(v, dtype=self.params[int(i)].dtype) for k, v in st.items()}
                       for i, st in sd["state"].items()}
 
@@ -151,16 +176,19 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-        name = "SGD"
-        lr = _check_positive(name, "lr", lr)
-        momentum = _check_nonneg(name, "momentum", momentum)
-        weight_decay = _check_nonneg(name, "weight_decay", weight_decay)
-        dampening = _check_nonneg(name, "dampening", dampening)
-        nesterov = _check_flag(name, "nesterov", nesterov)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov momentum requires momentum > 0 and dampening = 0")
-        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
-                         weight_decay=weight_decay, nesterov=nesterov)
+        super().__init__(params, **self._check_hyper("SGD", lr=lr, momentum=momentum, dampening=dampening,
+                                                     weight_decay=weight_decay, nesterov=nesterov))
+
+    @classmethod
+    def _check_hyper(cls, owner, lr, momentum, dampening, weight_decay, nesterov):
+        hyper = dict(lr=_check_positive(owner, "lr", lr), momentum=_check_nonneg(owner, "momentum", momentum),
+                     dampening=_check_nonneg(owner, "dampening", dampening),
+                     weight_decay=_check_nonneg(owner, "weight_decay", weight_decay),
+                     nesterov=_check_flag(owner, "nesterov", nesterov))
+        if hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
+            raise ValueError(f"{owner}: nesterov momentum requires momentum > 0 and dampening = 0, got "
+                             f"momentum={momentum!r}, dampening={dampening!r}")
+        return hyper
 
     def _update(self, i, p):
         h = self.hyper
@@ -191,12 +219,16 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
-        name = "RMSprop"
-        super().__init__(params, lr=_check_positive(name, "lr", lr), alpha=_check_beta(name, "alpha", alpha),
-                         eps=_check_positive(name, "eps", eps),
-                         weight_decay=_check_nonneg(name, "weight_decay", weight_decay),
-                         momentum=_check_nonneg(name, "momentum", momentum),
-                         centered=_check_flag(name, "centered", centered))
+        super().__init__(params, **self._check_hyper("RMSprop", lr=lr, alpha=alpha, eps=eps,
+                                                     weight_decay=weight_decay, momentum=momentum, centered=centered))
+
+    @classmethod
+    def _check_hyper(cls, owner, lr, alpha, eps, weight_decay, momentum, centered):
+        return dict(lr=_check_positive(owner, "lr", lr), alpha=_check_beta(owner, "alpha", alpha),
+                    eps=_check_positive(owner, "eps", eps),
+                    weight_decay=_check_nonneg(owner, "weight_decay", weight_decay),
+                    momentum=_check_nonneg(owner, "momentum", momentum),
+                    centered=_check_flag(owner, "centered", centered))
 
     def _update(self, i, p):
         h = self.hyper
@@ -235,10 +267,8 @@ class Adam(Optimizer):
     _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        name = type(self).__name__
-        super().__init__(params, lr=_check_positive(name, "lr", lr), betas=_check_betas(name, betas),
-                         eps=_check_positive(name, "eps", eps),
-                         weight_decay=_check_nonneg(name, "weight_decay", weight_decay))
+        super().__init__(params, **self._check_hyper(type(self).__name__, lr=lr, betas=betas, eps=eps,
+                                                     weight_decay=weight_decay))
         self._flat = {}  # parameter index -> flat views (p, g, m, v) handed to the kernel
 
     def step(self):
@@ -258,6 +288,12 @@ class Adam(Optimizer):
                                              for a in (p.data, p.grad, st["exp_avg"], st["exp_avg_sq"]))
             kernel = _adam_parallel if parallel and p.size >= _ADAM_PARALLEL_MIN else _adam_serial
             kernel(*flat, *args)
+
+    @classmethod
+    def _check_hyper(cls, owner, lr, betas, eps, weight_decay):
+        return dict(lr=_check_positive(owner, "lr", lr), betas=_check_betas(owner, betas),
+                    eps=_check_positive(owner, "eps", eps),
+                    weight_decay=_check_nonneg(owner, "weight_decay", weight_decay))
 
 
 class AdamW(Adam):

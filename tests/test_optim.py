@@ -194,6 +194,51 @@ def test_state_dict_round_trip_continues_identically(cls, rng):
     assert np.array_equal(a.data, b.data)
 
 
+@pytest.mark.parametrize("cls, arg, value, named", _BAD_HYPER,
+                         ids=[f"{c.__name__}-{a}-{v!r}" for c, a, v, _ in _BAD_HYPER])
+def test_load_state_dict_refuses_what_the_constructor_refuses(cls, arg, value, named, rng):
+    """A state dict's hyper-parameters go through the constructor's checks; a refused one changes nothing."""
+    opt = cls([_param(rng)], lr=0.1)
+    opt.params[0].grad[...] = 1.0
+    opt.step()
+    before = opt.state_dict()
+    bad = opt.state_dict()
+    bad["hyper"][arg] = value
+    bad["step_count"] = 7
+    with pytest.raises(ValueError) as info:
+        opt.load_state_dict(bad)
+    message = str(info.value)
+    shown = value[int(named[-1])] if named.startswith("beta parameter") else value
+    assert message.startswith(f"{cls.__name__}.load_state_dict: invalid {named} {shown!r}"), message
+    assert "expected" in message, message
+    assert opt.hyper == before["hyper"] and opt.step_count == before["step_count"] == 1
+
+
+@pytest.mark.parametrize("sd_change, match", [
+    (dict(hyper={"lr": 0.1, "momentum": 0.0, "nesterov": True}),
+     r"SGD.load_state_dict: nesterov momentum requires momentum > 0 and dampening = 0, got momentum=0.0"),
+    (dict(hyper={"lr": 0.1, "betas": (0.9, 0.999)}), r"SGD.load_state_dict: unknown hyper-parameter\(s\) \['betas'\]"),
+    (dict(hyper=[("lr", 0.1)]), r"SGD.load_state_dict: 'hyper' must be a dict of hyper-parameters, got a list"),
+    (dict(step_count=-1), r"SGD.load_state_dict: invalid step_count -1: expected an int >= 0"),
+    (dict(step_count=True), r"SGD.load_state_dict: invalid step_count True: expected an int >= 0"),
+    (dict(step_count=2.5), r"SGD.load_state_dict: invalid step_count 2.5: expected an int >= 0"),
+])
+def test_load_state_dict_checks_the_combination_the_names_and_the_step_count(sd_change, match, rng):
+    opt = optim.SGD([_param(rng)], lr=0.5, momentum=0.9)
+    with pytest.raises(ValueError, match=match):
+        opt.load_state_dict({**opt.state_dict(), **sd_change})
+    assert opt.hyper == {"lr": 0.5, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
+
+
+def test_load_state_dict_keeps_missing_keys_and_normalises_what_a_checkpoint_gives_back(rng):
+    opt = optim.Adam([_param(rng)], lr=0.1, eps=1e-6)
+    state = opt.state_dict()
+    state["hyper"] = {"lr": np.float64(0.01), "betas": [0.5, 0.9]}      # as a JSON round trip gives it back
+    opt.load_state_dict(state)
+    assert opt.hyper == {"lr": 0.01, "betas": (0.5, 0.9), "eps": 1e-6, "weight_decay": 0.0}
+    assert type(opt.hyper["lr"]) is float and type(opt.hyper["betas"]) is tuple
+
+
 def test_module_as_params_and_lr_property():
     net = nnlite.Sequential(nnlite.Linear(2, 3), nnlite.Linear(3, 1))
     opt = optim.Adam(net, lr=0.1)
