@@ -19,11 +19,10 @@ import os
 import time
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from nnlite import VAE, plots
 from nnlite.data import FASHION_MNIST_CLASSES, load_fashion_mnist
-from nnlite.latent import PCA, plot_projection, tsne
+from nnlite.latent import pca_tsne_views
 
 # -------------------------------------------------------------------------- settings
 OUT = "out"
@@ -32,32 +31,6 @@ EPOCHS = 10
 N_POINTS = 3000      # test images projected (t-SNE takes about a minute for 3000 on 2 cores)
 PERPLEXITY = 30.0
 QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
-
-
-def views_figure(mu, labels, class_names, path, title):
-    """PCA | t-SNE of ``mu`` side by side; returns the path."""
-    fig = Figure(figsize=(15.5, 6.8))
-    ax1, ax2 = fig.subplots(1, 2)
-    p = PCA(2).fit(mu)
-    Zp = p.transform(mu)
-    r = p.explained_variance_ratio_
-    plot_projection(Zp, labels, class_names, ax=ax1, legend=False, s=5,
-                    xlabel=f"PC 1 ({r[0]:.0%} of the variance)", ylabel=f"PC 2 ({r[1]:.0%})",
-                    title=f"PCA (linear; {r.sum():.0%} of the variance in 2-D)")
-    try:
-        t = time.perf_counter()
-        Zt = tsne(mu, perplexity=PERPLEXITY, random_state=SEED)
-        print(f"t-SNE of {len(mu)} points: {time.perf_counter() - t:.0f} s")
-        plot_projection(Zt, labels, class_names, ax=ax2, legend=True, s=5, xlabel="t-SNE 1", ylabel="t-SNE 2",
-                        title=f"t-SNE (perplexity {PERPLEXITY:g}; neighbourhoods kept, distances not)")
-    except ImportError as exc:
-        print(exc)
-        ax2.axis("off")
-        ax2.text(0.5, 0.5, "t-SNE needs scikit-learn:\npip install nnlite[tsne]", ha="center", va="center",
-                 fontsize=14, transform=ax2.transAxes)
-    fig.suptitle(title, fontsize=13)
-    fig.tight_layout()
-    return plots.save(fig, str(path))
 
 
 def main(argv=None):
@@ -81,10 +54,11 @@ def main(argv=None):
     print(f"VAE 784-400-20: {args.epochs} epochs in {time.perf_counter() - t:.0f} s")
     sel = np.random.default_rng(SEED).choice(len(Xte), size=min(args.n_points, len(Xte)), replace=False)
     mu = vae.transform(Xte[sel])                                          # (n, 20) posterior means
-    path = views_figure(mu, yte[sel], FASHION_MNIST_CLASSES, os.path.join(args.out, "latent_views.png"),
-                        f"Posterior means of {len(sel):,} Fashion-MNIST test images in the 20-D latent space "
-                        f"of a VAE ({args.epochs} epochs), projected to 2-D")
-    print(f"wrote {path}")
+    views = pca_tsne_views(mu, yte[sel], FASHION_MNIST_CLASSES, perplexity=PERPLEXITY, random_state=SEED,
+                           title=f"Posterior means of {len(sel):,} Fashion-MNIST test images in the 20-D latent "
+                                 f"space of a VAE ({args.epochs} epochs), projected to 2-D")
+    print(views.tsne_missing or f"t-SNE of {len(mu)} points: {views.tsne_seconds:.0f} s")
+    print(f"wrote {plots.save(views.figure, os.path.join(args.out, 'latent_views.png'))}")
 
 
 if __name__ == "__main__":

@@ -28,11 +28,10 @@ import os
 import time
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from nnlite import VAE, plots
 from nnlite.data import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist
-from nnlite.latent import PCA, plot_projection, tsne
+from nnlite.latent import pca_tsne_views, plot_projection
 from nnlite.models import vae_negative_elbo
 
 # -------------------------------------------------------------------------- settings
@@ -147,32 +146,6 @@ def vae_figures(vae, X, labels, folder, prefix="mnist_vae", dataset="fashion"):
     ]
 
 
-def views_figure(mu, labels, class_names, path, title):
-    """PCA | t-SNE of ``mu`` side by side; returns the path."""
-    fig = Figure(figsize=(15.5, 6.8))
-    ax1, ax2 = fig.subplots(1, 2)
-    p = PCA(2).fit(mu)
-    Zp = p.transform(mu)
-    r = p.explained_variance_ratio_
-    plot_projection(Zp, labels, class_names, ax=ax1, legend=False, s=5,
-                    xlabel=f"PC 1 ({r[0]:.0%} of the variance)", ylabel=f"PC 2 ({r[1]:.0%})",
-                    title=f"PCA (linear; {r.sum():.0%} of the variance in 2-D)")
-    try:
-        t = time.perf_counter()
-        Zt = tsne(mu, perplexity=PERPLEXITY, random_state=SEED)
-        print(f"t-SNE of {len(mu)} points: {time.perf_counter() - t:.0f} s")
-        plot_projection(Zt, labels, class_names, ax=ax2, legend=True, s=5, xlabel="t-SNE 1", ylabel="t-SNE 2",
-                        title=f"t-SNE (perplexity {PERPLEXITY:g}; neighbourhoods kept, distances not)")
-    except ImportError as exc:
-        print(exc)
-        ax2.axis("off")
-        ax2.text(0.5, 0.5, "t-SNE needs scikit-learn:\npip install nnlite[tsne]", ha="center", va="center",
-                 fontsize=14, transform=ax2.transAxes)
-    fig.suptitle(title, fontsize=13)
-    fig.tight_layout()
-    return plots.save(fig, str(path))
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__ and __doc__.strip().splitlines()[0])
     ap.add_argument("--dataset", choices=["fashion", "mnist"], default="fashion")
@@ -196,9 +169,11 @@ def main(argv=None):
         print(f"wrote {p}")
     sel = np.random.default_rng(SEED).choice(len(Xte), size=500 if QUICK else 3000, replace=False)
     data = "Fashion-MNIST" if args.dataset == "fashion" else "MNIST"
-    p = views_figure(vae.transform(Xte[sel]), yte[sel], names, os.path.join(args.out, "mnist_vae_latent_views.png"),
-                     f"Posterior means of {len(sel):,} {data} test images in the 20-D latent space, projected to 2-D")
-    print(f"wrote {p}")
+    views = pca_tsne_views(vae.transform(Xte[sel]), yte[sel], names, perplexity=PERPLEXITY, random_state=SEED,
+                           title=f"Posterior means of {len(sel):,} {data} test images in the 20-D latent space, "
+                                 "projected to 2-D")
+    print(views.tsne_missing or f"t-SNE of {len(sel)} points: {views.tsne_seconds:.0f} s")
+    print(f"wrote {plots.save(views.figure, os.path.join(args.out, 'mnist_vae_latent_views.png'))}")
 
     t = time.perf_counter()
     vae2 = make_vae(2, args.epochs_2d).fit(Xtr, verbose=1)

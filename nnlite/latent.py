@@ -19,12 +19,16 @@ A VAE with ``latent_dim=20`` cannot be plotted directly; project its posterior m
 >>> mu = vae.transform(X_test)                          # (N, 20) posterior means
 >>> Z = project(mu, "pca")                              # (N, 2)
 >>> fig = plot_projection(Z, y_test, class_names=FASHION_MNIST_CLASSES, title="PCA of the VAE means")
+>>> views = pca_tsne_views(mu, y_test, FASHION_MNIST_CLASSES)   # both, side by side  # doctest: +SKIP
 """
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
+
 import numpy as np
 
-__all__ = ["PCA", "pca", "tsne", "project", "PROJECTIONS", "plot_projection"]
+__all__ = ["PCA", "pca", "tsne", "project", "PROJECTIONS", "plot_projection", "pca_tsne_views", "LatentViews"]
 
 TSNE_MISSING = ("t-SNE needs scikit-learn, which is not installed. Install the optional extra with "
                 "`pip install nnlite[tsne]` (or `pip install scikit-learn`), or use method='pca', which "
@@ -198,6 +202,91 @@ def plot_projection(Z, labels, class_names=None, title=None, xlabel="component 1
             h.set_alpha(1.0)
     fig.tight_layout()
     return fig
+
+
+@dataclass
+class LatentViews:
+    """What :func:`pca_tsne_views` computed and drew; each projection is computed once, here.
+
+    Attributes
+    ----------
+    figure : matplotlib.figure.Figure
+        Two panels: PCA on the left, t-SNE on the right (a note on how to install scikit-learn in its place
+        when it is missing).
+    pca : ndarray ``(N, 2)``
+    explained_variance_ratio : ndarray ``(2,)``
+        The fraction of the variance on each principal component.
+    tsne : ndarray ``(N, 2)`` or None
+        ``None`` when scikit-learn is missing.
+    tsne_seconds : float or None
+        Wall time of the t-SNE.
+    tsne_missing : str or None
+        The ImportError's message (with the install hint) when scikit-learn is missing.
+    scores : dict of str -> float
+        ``score(view, labels)`` of each view drawn, keyed ``'PCA'`` and ``'t-SNE'`` (empty without ``score``).
+    """
+
+    figure: object
+    pca: np.ndarray
+    explained_variance_ratio: np.ndarray
+    tsne: np.ndarray | None = None
+    tsne_seconds: float | None = None
+    tsne_missing: str | None = None
+    scores: dict = field(default_factory=dict)
+
+
+def pca_tsne_views(X, labels, class_names=None, title=None, perplexity: float = 30.0, random_state=0,
+                   score=None, score_name: str = "score", n_threads: int | None = None, size=(15.5, 6.8),
+                   s=5) -> LatentViews:
+    """PCA and t-SNE of ``X`` ``(N, d)`` side by side, coloured by integer class ``labels`` ``(N,)``.
+
+    The left panel is the PCA (:class:`PCA`, axes labelled with each component's share of the
+    variance), the right one the t-SNE (:func:`tsne` with ``perplexity``, ``random_state`` and
+    ``n_threads``), with the legend; without scikit-learn the right panel says how to install it and
+    the PCA is still drawn. ``score``, a function ``(view (N, 2), labels) -> float`` (say a k-NN
+    accuracy), is computed once per view and shown in its panel's title as ``score_name value``.
+    ``title`` is the figure's title. Returns a :class:`LatentViews` with the figure and every number
+    drawn on it; nothing is printed. Save the figure with :func:`nnlite.plots.save`.
+    """
+    from matplotlib.figure import Figure
+
+    X = _check_2d("pca_tsne_views", X)
+    labels = np.asarray(labels)
+    if labels.shape != (len(X),):
+        raise ValueError(f"pca_tsne_views: labels must have shape ({len(X)},), got {labels.shape}")
+    fig = Figure(figsize=size)
+    ax_pca, ax_tsne = fig.subplots(1, 2)
+    model = PCA(2).fit(X)
+    views = LatentViews(figure=fig, pca=model.transform(X), explained_variance_ratio=model.explained_variance_ratio_)
+
+    def scored(name, Z, text):
+        if score is None:
+            return text
+        views.scores[name] = float(score(Z, labels))
+        return f"{text}\n{score_name} {views.scores[name]:.3f}"
+
+    r = views.explained_variance_ratio
+    plot_projection(views.pca, labels, class_names, ax=ax_pca, legend=False, s=s,
+                    xlabel=f"PC 1 ({r[0]:.0%} of the variance)", ylabel=f"PC 2 ({r[1]:.0%})",
+                    title=scored("PCA", views.pca, f"PCA (linear; {r.sum():.0%} of the variance in 2-D)"))
+    try:
+        start = time.perf_counter()
+        views.tsne = tsne(X, perplexity=perplexity, random_state=random_state, n_threads=n_threads)
+        views.tsne_seconds = time.perf_counter() - start
+    except ImportError as exc:
+        views.tsne_missing = str(exc)
+        ax_tsne.axis("off")
+        ax_tsne.text(0.5, 0.5, "t-SNE needs scikit-learn:\npip install nnlite[tsne]", ha="center", va="center",
+                     fontsize=14, transform=ax_tsne.transAxes)
+    else:
+        plot_projection(views.tsne, labels, class_names, ax=ax_tsne, legend=True, s=s, xlabel="t-SNE 1",
+                        ylabel="t-SNE 2",
+                        title=scored("t-SNE", views.tsne,
+                                     f"t-SNE (perplexity {perplexity:g}; neighbourhoods kept, distances not)"))
+    if title:
+        fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    return views
 
 
 def _class_colors(n):

@@ -1,11 +1,12 @@
 """nnlite.latent: PCA against its SVD definition (and scikit-learn when present), t-SNE's optional
-dependency and its error message, the class-coloured scatter."""
+dependency and its error message, the class-coloured scatter, the PCA | t-SNE panel."""
 import sys
 
 import numpy as np
 import pytest
 
-from nnlite.latent import PCA, PROJECTIONS, TSNE_MISSING, pca, plot_projection, project, tsne
+import nnlite.latent as latent
+from nnlite.latent import PCA, PROJECTIONS, TSNE_MISSING, pca, pca_tsne_views, plot_projection, project, tsne
 
 
 @pytest.fixture
@@ -109,3 +110,61 @@ def test_plot_projection_colours_classes_with_named_legend(data):
         plot_projection(pca(data), labels, class_names=["a"])
     with pytest.raises(ValueError, match=r"Z must have shape \(N, 2\)"):
         plot_projection(data, labels)
+
+
+def _points(ax):
+    return np.concatenate([c.get_offsets() for c in ax.collections])
+
+
+def test_pca_tsne_views_draws_each_view_computed_once_with_its_score(data, monkeypatch):
+    labels = np.arange(300) % 3
+    fake = np.random.default_rng(1).standard_normal((300, 2))
+    calls = {"tsne": 0, "score": 0}
+
+    def fake_tsne(X, perplexity, random_state, n_threads):
+        calls["tsne"] += 1
+        assert (perplexity, random_state, n_threads) == (12.0, 3, 1) and X.shape == (300, 6)
+        return fake
+
+    def score(Z, y):
+        calls["score"] += 1
+        return float(Z[0, 0])                       # a number that tells the two views apart
+
+    monkeypatch.setattr(latent, "tsne", fake_tsne)
+    views = pca_tsne_views(data, labels, ["a", "b", "c"], title="codes", perplexity=12.0, random_state=3,
+                           n_threads=1, score=score, score_name="5-NN accuracy")
+    assert calls == {"tsne": 1, "score": 2}
+    fig = views.figure
+    assert len(fig.axes) == 2 and fig.get_suptitle() == "codes"
+    ax_pca, ax_tsne = fig.axes
+    ref = PCA(2).fit(data)
+    np.testing.assert_allclose(views.pca, ref.transform(data))
+    np.testing.assert_allclose(views.explained_variance_ratio, ref.explained_variance_ratio_)
+    r = ref.explained_variance_ratio_
+    assert ax_pca.get_title() == (f"PCA (linear; {r.sum():.0%} of the variance in 2-D)\n"
+                                  f"5-NN accuracy {views.pca[0, 0]:.3f}")
+    assert ax_pca.get_xlabel() == f"PC 1 ({r[0]:.0%} of the variance)"
+    assert ax_tsne.get_title() == ("t-SNE (perplexity 12; neighbourhoods kept, distances not)\n"
+                                   f"5-NN accuracy {fake[0, 0]:.3f}")
+    assert views.scores == {"PCA": views.pca[0, 0], "t-SNE": fake[0, 0]}
+    assert views.tsne is fake and views.tsne_missing is None and views.tsne_seconds >= 0
+    # what is drawn is what was returned: the same points (grouped by class), the legend on the right only
+    order = np.argsort(labels, kind="stable")
+    np.testing.assert_allclose(_points(ax_pca), views.pca[order])
+    np.testing.assert_allclose(_points(ax_tsne), fake[order])
+    assert ax_pca.get_legend() is None
+    assert [t.get_text() for t in ax_tsne.get_legend().get_texts()] == ["a", "b", "c"]
+
+
+def test_pca_tsne_views_without_scikit_learn_keeps_the_pca_and_says_how_to_install(data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.manifold", None)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    views = pca_tsne_views(data, np.zeros(300, int))
+    assert views.tsne is None and views.tsne_seconds is None and views.tsne_missing == TSNE_MISSING
+    assert views.scores == {}
+    ax_pca, ax_tsne = views.figure.axes
+    assert ax_pca.get_title().startswith("PCA (linear;") and len(_points(ax_pca)) == 300
+    assert not ax_tsne.axison and not ax_tsne.collections
+    assert [t.get_text() for t in ax_tsne.texts] == ["t-SNE needs scikit-learn:\npip install nnlite[tsne]"]
+    with pytest.raises(ValueError, match=r"pca_tsne_views: labels must have shape \(300,\), got \(3,\)"):
+        pca_tsne_views(data, [0, 1, 2])
