@@ -59,6 +59,10 @@ def test_the_manifest_checksums_are_those_of_the_shipped_files(shipped):
                                     f"the weights and the manifest with {e['command']}")
         assert e["command"].startswith("python -m benchmarks.photo_train"), e["command"]
         assert isinstance(e["seed"], int), e
+        if "weights_sha256" in e:                     # the weights themselves, as the training script digests them
+            from benchmarks.photo_train import weights_digest
+
+            assert weights_digest(pretrained(name)) == e["weights_sha256"], name
 
 
 def test_the_weights_ship_in_the_wheel():
