@@ -44,8 +44,9 @@ VAL_LEVELS = (0.1, 0.2)
 VAL_CROP = 256
 #: Side of the crop of the first held-out photo that the inference time is measured on.
 INFERENCE_CROP = 512
-#: Training choices (the capacity sweep in benchmarks/results/photo_capacity.md picked them).
-DEFAULTS = {"arch": "unet", "width": 32, "depth": 3, "patch": 48, "batch": 32, "lr": 2e-3, "steps": 12000,
+#: Training choices (the capacity sweep in benchmarks/results/photo_capacity.md picked the body). 1500 steps
+#: at ~1.95 s a step (one thread, two runs side by side on 2 cores) is about 50 minutes.
+DEFAULTS = {"arch": "unet", "width": 32, "depth": 3, "patch": 48, "batch": 32, "lr": 2e-3, "steps": 1500,
             "epoch_steps": 300}
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "nnlite" / "weights"
 RESULTS = Path(__file__).resolve().parent / "results"
