@@ -32,14 +32,19 @@ __all__ = ["Autoencoder", "DenoisingAutoencoder"]
 
 class Autoencoder(BaseModel):
     """A fully connected autoencoder: ``encoder_`` maps ``n_features -> hidden -> latent_dim``,
-    ``decoder_`` maps back through the hidden widths in reverse.
+    ``decoder_`` maps back through ``decoder_hidden`` (by default the hidden widths in reverse).
 
     Parameters
     ----------
     latent_dim : int, default 2
         Size of the code ``z``. 2 lets you plot the latent space.
     hidden : tuple of int, default (256, 128)
-        Widths of the encoder's hidden layers; the decoder uses them reversed. ``()`` is a linear AE.
+        Widths of the encoder's hidden layers. ``()`` (and ``decoder_hidden=()``) is a linear AE.
+    decoder_hidden : tuple of int or None, default None
+        Widths of the decoder's hidden layers, from the code out, as a Keras or PyTorch decoder is
+        written on its own: ``hidden=(256, 128, 32, 16), decoder_hidden=(16, 32, 64, 128, 256)`` is the
+        784-256-128-32-16-10 encoder with a 10-16-32-64-128-256-784 decoder. ``None`` mirrors the
+        encoder (``hidden`` reversed).
     activation : str, default 'relu'
         Hidden activation, any of ``nnlite.layers.ACTIVATIONS`` but softmax.
     output_activation : {'sigmoid', 'identity'}, default 'sigmoid'
@@ -76,12 +81,13 @@ class Autoencoder(BaseModel):
 
     _default_steps = 2000
 
-    def __init__(self, latent_dim=2, hidden=(256, 128), activation="relu", output_activation="sigmoid",
-                 loss="bce", optimizer="adam", lr=1e-3, epochs=None, batch_size=None, lr_schedule="cosine",
-                 dtype=np.float32, random_state=None):
+    def __init__(self, latent_dim=2, hidden=(256, 128), decoder_hidden=None, activation="relu",
+                 output_activation="sigmoid", loss="bce", optimizer="adam", lr=1e-3, epochs=None, batch_size=None,
+                 lr_schedule="cosine", dtype=np.float32, random_state=None):
         super().__init__()
         self.latent_dim = latent_dim
         self.hidden = hidden
+        self.decoder_hidden = decoder_hidden
         self.activation = activation
         self.output_activation = output_activation
         self.loss = loss
@@ -97,17 +103,24 @@ class Autoencoder(BaseModel):
     def _validate_params(self):
         self._check_int("latent_dim", self.latent_dim)
         self._check_common()
+        self._decoder_widths()
         out = self._check_choice("output_activation", self.output_activation, ("sigmoid", "identity"))
         loss = self._check_choice("loss", self.loss, ("bce", "mse"))
         if loss == "bce" and out != "sigmoid":
             raise ValueError(f"{self._name()}: loss='bce' needs output_activation='sigmoid' (pixel probabilities), "
                              f"got output_activation={self.output_activation!r}; use loss='mse' for unbounded outputs")
 
+    def _decoder_widths(self):
+        """The decoder's hidden widths from the code out: ``decoder_hidden``, or ``hidden`` reversed."""
+        if self.decoder_hidden is None:
+            return self._check_hidden(self.hidden)[::-1]
+        return self._check_hidden(self.decoder_hidden, "decoder_hidden")
+
     def _build(self, n_features, rng):
         hidden = self._check_hidden(self.hidden)
         dtype = np.dtype(self.dtype)
         self.encoder_ = mlp((n_features, *hidden, self.latent_dim), self.activation, rng, dtype)
-        self.decoder_ = mlp((self.latent_dim, *hidden[::-1], n_features), self.activation, rng, dtype,
+        self.decoder_ = mlp((self.latent_dim, *self._decoder_widths(), n_features), self.activation, rng, dtype,
                             output_activation=self.output_activation.lower())
         self._set_loss()
 
@@ -247,6 +260,8 @@ class DenoisingAutoencoder(_NoisyInputs, Autoencoder):
         Wider than the plain autoencoder's 2: denoising does not need a plottable code, and a wide code
         learns faster. Pass ``latent_dim=2`` to plot it.
     hidden : tuple of int, default (256,)
+    decoder_hidden : tuple of int or None, default None
+        The decoder's hidden widths from the code out; ``None`` mirrors ``hidden``.
     lr : float, default 2e-3
     Other parameters as in :class:`Autoencoder`. ``epochs=None`` trains for about 4000 optimizer steps.
     """
@@ -255,9 +270,10 @@ class DenoisingAutoencoder(_NoisyInputs, Autoencoder):
     _binary_data_passes = 3      # n_passes='auto' on data whose every value is 0 or 1
 
     def __init__(self, noise="salt_and_pepper", noise_level=0.1, n_passes="auto", n_copies=None, latent_dim=32,
-                 hidden=(256,), activation="relu", output_activation="sigmoid", loss="bce", optimizer="adam",
-                 lr=2e-3, epochs=None, batch_size=None, lr_schedule="cosine", dtype=np.float32, random_state=None):
-        super().__init__(latent_dim=latent_dim, hidden=hidden, activation=activation,
+                 hidden=(256,), decoder_hidden=None, activation="relu", output_activation="sigmoid", loss="bce",
+                 optimizer="adam", lr=2e-3, epochs=None, batch_size=None, lr_schedule="cosine", dtype=np.float32,
+                 random_state=None):
+        super().__init__(latent_dim=latent_dim, hidden=hidden, decoder_hidden=decoder_hidden, activation=activation,
                          output_activation=output_activation, loss=loss, optimizer=optimizer, lr=lr, epochs=epochs,
                          batch_size=batch_size, lr_schedule=lr_schedule, dtype=dtype, random_state=random_state)
         self.noise = noise

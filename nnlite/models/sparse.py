@@ -90,8 +90,10 @@ class SparseAutoencoder(Autoencoder):
     code_activation : {'relu', 'sigmoid', 'softplus', 'identity'} or None, default None
         Activation of the code layer; ``None`` picks 'sigmoid' when ``sparsity_target`` is set, else 'relu'.
     hidden : tuple of int, default ()
-        Hidden widths between the input and the code (the decoder mirrors them). ``()`` is the
-        classic single-layer sparse autoencoder ``n -> latent_dim -> n``.
+        Hidden widths between the input and the code. ``()`` is the classic single-layer sparse
+        autoencoder ``n -> latent_dim -> n``.
+    decoder_hidden : tuple of int or None, default None
+        The decoder's hidden widths from the code out; ``None`` mirrors ``hidden``.
     Other parameters as in :class:`Autoencoder` (``epochs=None``: about 3000 optimizer steps).
 
     Attributes
@@ -107,11 +109,11 @@ class SparseAutoencoder(Autoencoder):
     _default_steps = 3000
 
     def __init__(self, latent_dim=32, l1=0.0, sparsity_target=None, sparsity_weight=0.01, code_activation=None,
-                 hidden=(), activation="relu", loss="bce", optimizer="adam", lr=1e-3, epochs=None,
-                 batch_size=None, lr_schedule="cosine", dtype=np.float32, random_state=None):
-        super().__init__(latent_dim=latent_dim, hidden=hidden, activation=activation, output_activation="sigmoid",
-                         loss=loss, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size,
-                         lr_schedule=lr_schedule, dtype=dtype, random_state=random_state)
+                 hidden=(), decoder_hidden=None, activation="relu", loss="bce", optimizer="adam", lr=1e-3,
+                 epochs=None, batch_size=None, lr_schedule="cosine", dtype=np.float32, random_state=None):
+        super().__init__(latent_dim=latent_dim, hidden=hidden, decoder_hidden=decoder_hidden, activation=activation,
+                         output_activation="sigmoid", loss=loss, optimizer=optimizer, lr=lr, epochs=epochs,
+                         batch_size=batch_size, lr_schedule=lr_schedule, dtype=dtype, random_state=random_state)
         self.l1 = l1
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
@@ -141,7 +143,7 @@ class SparseAutoencoder(Autoencoder):
         dtype = np.dtype(self.dtype)
         self.encoder_ = mlp((n_features, *hidden, self.latent_dim), self.activation, rng, dtype,
                             output_activation=self._code_activation())
-        self.decoder_ = mlp((self.latent_dim, *hidden[::-1], n_features), self.activation, rng, dtype,
+        self.decoder_ = mlp((self.latent_dim, *self._decoder_widths(), n_features), self.activation, rng, dtype,
                             output_activation="sigmoid")
         self._set_loss()
 
