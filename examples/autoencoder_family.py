@@ -41,7 +41,8 @@ from nnlite.models import (
 # -------------------------------------------------------------------------- settings
 OUT = "out"
 SEED = 0
-EPOCHS = 4
+EPOCHS = 12            # the MLP autoencoders and the VAE (an epoch is seconds)
+CONV_EPOCHS = 4        # the convolutional autoencoder (an epoch costs several MLP epochs)
 GAN_EPOCHS = 8
 NOISE_LEVEL = 0.3       # Gaussian noise of the denoising autoencoder (clipped to [0, 1])
 QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
@@ -57,9 +58,10 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="about a minute: 2,000 training images, 1-3 epochs")
     args = ap.parse_args(argv)
     quick = QUICK or args.quick
-    n_train, ep, gan_ep = (2000, 1, 3) if quick else (8000, EPOCHS, GAN_EPOCHS)
+    n_train, ep, conv_ep, gan_ep = (2000, 1, 1, 3) if quick else (8000, EPOCHS, CONV_EPOCHS, GAN_EPOCHS)
     print(f"quick setting (NNLITE_QUICK=1): {n_train:,} training images, {ep} epoch(s), GAN {gan_ep}" if quick
-          else "full run (NNLITE_QUICK is not set)")
+          else f"full run (NNLITE_QUICK is not set): {ep} epochs per MLP autoencoder and the VAE, {conv_ep} for "
+               f"the convolutional one, {gan_ep} for the GAN")
     X, y = load_mnist("test")
     X = X.reshape(len(X), -1)
     Xtr, Xte, yte = X[:n_train], X[8000:], np.asarray(y[8000:])
@@ -70,7 +72,8 @@ def main(argv=None):
     autoencoders = {
         "vanilla 784-32-784": Autoencoder(latent_dim=32, hidden=(), **common),
         "multilayer 784-128-64-32": Autoencoder(latent_dim=32, hidden=(128, 64), **common),
-        "convolutional": ConvDenoisingAutoencoder(noise="gaussian", noise_level=0.0, channels=(16, 32), **common),
+        "convolutional": ConvDenoisingAutoencoder(noise="gaussian", noise_level=0.0, channels=(16, 32),
+                                                  **{**common, "epochs": conv_ep}),
         "sparse (L1 on the code)": SparseAutoencoder(latent_dim=64, l1=1e-4, **common),
         "denoising": DenoisingAutoencoder(noise="gaussian", noise_level=NOISE_LEVEL, n_passes=1, latent_dim=32,
                                           hidden=(128,), **common),
