@@ -230,7 +230,7 @@ def machine_lines(args, peak, data_desc) -> list[str]:
     import nnlite
     from benchmarks import reference_torch
     from nnlite import threads
-    from nnlite._kernels.blas import direct_available
+    from nnlite.ops._kernels.blas import direct_available
 
     blas = threads.blas_info()
     blas_desc = ", ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')}, "

@@ -20,7 +20,7 @@ Implementations, run **interleaved** in one process (a burst of load hits all al
 untimed pause between them so spinning threads of the previous one go idle:
 
 * **nnlite**: the layers as shipped (channels-last im2col/col2im in Numba + one BLAS product per
-  direction, BLAS threads chosen by ``nnlite.threads``' policy);
+  direction, BLAS threads chosen by ``nnlite.ops.threads``' policy);
 * **NumPy twin**: the textbook NumPy implementation (``sliding_window_view`` + ``tensordot`` forward,
   ``tensordot`` weight gradient, one strided slice-add per kernel tap for the input gradient); its
   results are checked against nnlite's before timing;

@@ -10,9 +10,9 @@ import numpy as np
 
 from benchmarks.timing import interleave
 from nnlite import threads
-from nnlite._kernels import dense as kd
-from nnlite._kernels.blas import matmul_acc
-from nnlite._kernels.optim import _adam_parallel, _adam_serial
+from nnlite.ops._kernels import dense as kd
+from nnlite.ops._kernels.blas import matmul_acc
+from nnlite.ops._kernels.optim import _adam_parallel, _adam_serial
 
 
 def _cases(dtype, rng):

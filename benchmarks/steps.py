@@ -15,8 +15,8 @@ import numpy as np
 
 import nnlite
 from nnlite import threads
-from nnlite._kernels import dense as kd
-from nnlite._kernels.blas import matmul_acc
+from nnlite.ops._kernels import dense as kd
+from nnlite.ops._kernels.blas import matmul_acc
 
 
 class _Products:

@@ -23,10 +23,10 @@ from . import (
     models,
     module,
     noise,
+    ops,
     optim,
     random,
     summary,
-    threads,
     trainer,
     weights,
 )
@@ -72,6 +72,7 @@ from .models import (
 )
 from .models.persistence import fit_resumable, restore_model
 from .module import Module, Parameter
+from .ops import threads, use
 from .random import as_generator
 from .trainer import Trainer, fit
 from .weights import pretrained
@@ -97,12 +98,12 @@ __all__ = [
     # checkpoints
     "CheckpointError", "save_checkpoint", "load_checkpoint", "read_checkpoint", "fit_resumable", "restore_model",
     # helpers
-    "as_generator",
+    "as_generator", "use",
     # shipped weights
     "pretrained",
     # submodules
     "atomic", "callbacks", "checkpoint", "data", "images", "init", "latent", "layers", "losses", "metrics", "models",
-    "module", "noise", "optim", "random", "summary", "threads", "trainer", "weights", "plots", "demo", "cli",
+    "module", "noise", "ops", "optim", "random", "summary", "threads", "trainer", "weights", "plots", "demo", "cli",
 ]
 
 

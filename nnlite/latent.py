@@ -125,7 +125,7 @@ def tsne(X, n_components: int = 2, perplexity: float = 30.0, random_state=0, ini
     to ``sklearn.manifold.TSNE``. Raises ImportError with an install hint when scikit-learn is missing.
 
     ``n_threads`` caps the OpenMP/BLAS threads scikit-learn uses (``None``: what
-    :func:`nnlite.threads.parallel_threads` gives under the current policy -- all cores under
+    :func:`nnlite.ops.threads.parallel_threads` gives under the current policy -- all cores under
     ``'auto'``, 1 under ``'adaptive'`` when other programs hold the cores). On a shared machine pass
     ``n_threads=1``: on 2 cores at load 12 a 120-point t-SNE took 62 s with scikit-learn's 2 spinning
     OpenMP threads and 2.8 s with one.
@@ -142,7 +142,7 @@ def tsne(X, n_components: int = 2, perplexity: float = 30.0, random_state=0, ini
         raise TypeError(f"tsne: random_state must be an int or None (scikit-learn's TSNE), got {random_state!r}")
     from threadpoolctl import threadpool_limits
 
-    from . import threads
+    from .ops import threads
 
     n = threads.parallel_threads() if n_threads is None else int(n_threads)
     model = TSNE(n_components=n_components, perplexity=perplexity, random_state=random_state, init=init, **kwargs)

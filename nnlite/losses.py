@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import dense as _kd
 from .layers.activations import sigmoid
+from .ops._kernels import dense as _kd
 
 _REDUCTIONS = ("mean", "sum")
 
 
 def _fusable(pred, target) -> bool:
-    """Whether the fused Numba kernels of :mod:`nnlite._kernels.dense` apply (else plain NumPy)."""
+    """Whether the fused Numba kernels of :mod:`nnlite.ops._kernels.dense` apply (else plain NumPy)."""
     return (pred.dtype in (np.float32, np.float64) and target.dtype == pred.dtype and pred.ndim >= 1
             and pred.size > 0 and pred.flags.c_contiguous and target.flags.c_contiguous)
 

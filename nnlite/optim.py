@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import threads as _threads
-from ._kernels.optim import PARALLEL_MIN_SIZE as _ADAM_PARALLEL_MIN
-from ._kernels.optim import _adam_parallel, _adam_serial
 from .module import Module, Parameter
+from .ops import threads as _threads
+from .ops._kernels.optim import PARALLEL_MIN_SIZE as _ADAM_PARALLEL_MIN
+from .ops._kernels.optim import _adam_parallel, _adam_serial
 
 
 class Optimizer:
@@ -277,7 +277,7 @@ class Adam(Optimizer):
         b1, b2 = h["betas"]
         t = self.step_count
         args = (h["lr"], b1, b2, h["eps"], 1.0 - b1**t, 1.0 - b2**t, h["weight_decay"], self._decoupled)
-        parallel = _threads.sync_numba() > 1  # nnlite.threads' policy ('adaptive': 1 thread on a busy machine)
+        parallel = _threads.sync_numba() > 1  # nnlite.ops.threads' policy ('adaptive': 1 thread on a busy machine)
         for i, p in enumerate(self.params):
             st = self._state(i, "exp_avg", "exp_avg_sq")
             flat = self._flat.get(i)

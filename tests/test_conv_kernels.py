@@ -1,4 +1,4 @@
-"""Every Numba kernel of nnlite._kernels.conv equals its slow loop twin in tests/naive_conv.py.
+"""Every Numba kernel of nnlite.ops._kernels.conv equals its slow loop twin in tests/naive_conv.py.
 
 Random shapes include odd sizes, stride 2, padding, dilation, non-square kernels and batch 1, in float32
 and float64. Copy kernels (im2col, pooling forward, upsampling) must match exactly; kernels that add
@@ -8,7 +8,7 @@ import naive_conv as naive
 import numpy as np
 import pytest
 
-from nnlite._kernels import conv as K
+from nnlite.ops._kernels import conv as K
 
 DTYPES = [np.float32, np.float64]
 

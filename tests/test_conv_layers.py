@@ -422,8 +422,8 @@ def test_state_dict_round_trip_and_float64_cast():
 def test_huge_inputs_run_in_bands_with_the_same_results(monkeypatch):
     """Past COLS_BUDGET_BYTES the layers build their column matrices a band of rows at a time (a whole
     photo through 64 channels would need gigabytes): same outputs and gradients, and still gradchecked."""
-    import nnlite._kernels.conv as kernels
     import nnlite.layers._conv_base as conv_mod  # the budget both conv layers read
+    import nnlite.ops._kernels.conv as kernels
     x = _x((2, 3, 7, 6))
     layers = [Conv2d(3, 4, 3, stride=2, padding=1, dtype=np.float64, random_state=0),
               ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1, dtype=np.float64, random_state=1)]

@@ -1,4 +1,4 @@
-"""Every Numba kernel of nnlite._kernels.{dense,elementwise,blas} against a slow, obvious NumPy twin
+"""Every Numba kernel of nnlite.ops._kernels.{dense,elementwise,blas} against a slow, obvious NumPy twin
 (float32 and float64, odd shapes, batch 1), and the Dense layer against Linear + activation and
 gradcheck.
 
@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 import nnlite
-from nnlite._kernels import blas
-from nnlite._kernels import dense as kd
-from nnlite._kernels import elementwise as ew
 from nnlite.layers.dense import Dense
+from nnlite.ops._kernels import blas
+from nnlite.ops._kernels import dense as kd
+from nnlite.ops._kernels import elementwise as ew
 
 NOJIT = os.environ.get("NUMBA_DISABLE_JIT", "0") == "1"
 SHAPES = [(1, 1), (1, 7), (3, 5)] if NOJIT else [(1, 1), (1, 7), (5, 3), (13, 37), (128, 101)]
@@ -325,7 +325,7 @@ def test_matmul_acc_falls_back_for_mixed_dtypes_and_strided_operands(rng):
 
 
 def test_direct_blas_is_found_in_numpys_openblas():
-    info = nnlite.threads.blas_info()
+    info = nnlite.ops.threads.blas_info()
     if not any("openblas" in str(i.get("internal_api")) for i in info) or os.environ.get("NNLITE_DIRECT_BLAS") == "0":
         pytest.skip("direct gemm is only looked up in NumPy's bundled OpenBLAS")
     assert blas.direct_available()

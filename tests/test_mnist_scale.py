@@ -123,7 +123,7 @@ def test_gradcheck_classic_vae_loss_784_pixels_every_parameter():
     # One BLAS thread for the short float32 fit: 'auto' picks 1 or 2 threads by the machine's load, and
     # float32 products round differently on each, so the trained point (and the 12 coordinates' values)
     # would depend on what else runs; the check itself is float64 against the longdouble twin.
-    with nnlite.threads.policy(1):
+    with nnlite.ops.threads.policy(1):
         model = _classic_vae(epochs=1, batch_size=32).fit(X.astype(np.float32)).double()
     Xb = _synthetic_images(4, 2)                                          # (4, 784) float64
     eps = np.random.default_rng(3).standard_normal((4, 20))

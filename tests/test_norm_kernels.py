@@ -1,10 +1,10 @@
-"""The batch-norm kernels of nnlite._kernels.norm equal their NumPy twins (float32 and float64, row counts
+"""The batch-norm kernels of nnlite.ops._kernels.norm equal their NumPy twins (float32 and float64, row counts
 below, at and across the block size), and their sums do not depend on the number of threads."""
 import numba
 import numpy as np
 import pytest
 
-from nnlite._kernels import norm as KN
+from nnlite.ops._kernels import norm as KN
 
 DTYPES = [np.float32, np.float64]
 SHAPES = [(5, 7), (KN.BLOCK, 3), (2 * KN.BLOCK + 37, 4), (3, 1)]

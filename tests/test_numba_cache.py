@@ -4,7 +4,7 @@ Numba files a cached compile under the function's module and qualified name (and
 argument types only, not by the compile flags. When nnlite compiled ``_adam`` both serially and with
 ``parallel=True`` from one Python function, the two dispatchers shared one cache entry, so the "serial"
 kernel ran whichever compile was saved last: a 400-element bias update woke the thread pool and took
-about 100 us instead of 1 us. ``nnlite._numba.cache_alias`` gives each variant its own name; these
+about 100 us instead of 1 us. ``nnlite.ops._numba.cache_alias`` gives each variant its own name; these
 tests keep it that way.
 """
 import importlib
@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 from numba.core.registry import CPUDispatcher
 
-import nnlite._kernels
-from nnlite import _numba
+import nnlite.ops._kernels
+from nnlite.ops import _numba
 
 
 def _kernel_dispatchers():
     found = []
-    for info in pkgutil.iter_modules(nnlite._kernels.__path__):
-        mod = importlib.import_module(f"nnlite._kernels.{info.name}")
+    for info in pkgutil.iter_modules(nnlite.ops._kernels.__path__):
+        mod = importlib.import_module(f"nnlite.ops._kernels.{info.name}")
         for name, obj in vars(mod).items():
             if isinstance(obj, CPUDispatcher):
                 found.append((f"{info.name}.{name}", obj))
@@ -46,7 +46,7 @@ def test_every_cached_kernel_variant_has_its_own_cache_name():
 
 @pytest.mark.skipif(numba.config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: no dispatchers, nothing is cached")
 def test_serial_and_parallel_adam_are_different_compiles():
-    from nnlite._kernels.optim import _adam_parallel, _adam_serial
+    from nnlite.ops._kernels.optim import _adam_parallel, _adam_serial
 
     assert not _adam_serial.targetoptions.get("parallel")
     assert _adam_parallel.targetoptions.get("parallel")

@@ -5,7 +5,7 @@ import pytest
 
 import nnlite
 from nnlite import optim
-from nnlite._kernels.optim import _adam_parallel, _adam_serial
+from nnlite.ops._kernels.optim import _adam_parallel, _adam_serial
 
 
 def _param(rng, shape=(3, 4), dtype=np.float64):

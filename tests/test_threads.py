@@ -1,4 +1,4 @@
-"""nnlite.threads: BLAS/Numba thread control and the per-product 'auto' policy (no timings here)."""
+"""nnlite.ops.threads: BLAS/Numba thread control and the per-product 'auto' policy (no timings here)."""
 import numba
 import numpy as np
 import pytest
@@ -182,8 +182,8 @@ def test_numba_runs_on_the_threading_layer_nnlite_chose():
     threads) unless the user set NUMBA_THREADING_LAYER; the first parallel kernel must then run on it."""
     import os
 
-    from nnlite import _numba
-    from nnlite._kernels.optim import _adam_parallel
+    from nnlite.ops import _numba
+    from nnlite.ops._kernels.optim import _adam_parallel
 
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
         pytest.skip("NUMBA_DISABLE_JIT=1: kernels run as Python, no threading layer is loaded")

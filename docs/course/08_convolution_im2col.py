@@ -24,7 +24,7 @@ import inspect
 import numpy as np
 
 import nnlite
-from nnlite._kernels import conv as conv_kernels
+from nnlite.ops._kernels import conv as conv_kernels
 
 
 def im2col(x, K, s, p):

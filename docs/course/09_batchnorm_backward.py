@@ -41,8 +41,8 @@ import inspect
 import numpy as np
 
 import nnlite
-from nnlite._kernels import norm as norm_kernels
 from nnlite.layers import norm
+from nnlite.ops._kernels import norm as norm_kernels
 
 print(inspect.getsource(norm._BatchNorm.backward))
 bn_kernel = norm_kernels.batchnorm_backward

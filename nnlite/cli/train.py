@@ -116,7 +116,7 @@ def add_train(sub):
                    help="also checkpoint every STEPS optimizer steps, inside epochs (long epochs); resume replays "
                         "the rest of the epoch exactly")
     p.add_argument("--threads", default=None, metavar="N",
-                   help="BLAS threads per matrix product (nnlite.threads): 'auto' (chosen from the shapes, fewer "
+                   help="BLAS threads per matrix product (nnlite.ops.threads): 'auto' (chosen from the shapes, fewer "
                         "while other programs take cores), 'fixed' (from the shapes alone: bit-reproducible "
                         "whatever else runs), 'max' or an int (default: $NNLITE_THREADS, else auto)")
     p.set_defaults(func=cmd_train)
@@ -194,7 +194,7 @@ def cmd_train(args):
 
     cls, kind, preset = model_class(args.model)
     if args.threads is not None:
-        from .. import threads
+        from ..ops import threads
 
         try:
             threads.set_policy(int(args.threads) if args.threads.isdigit() else args.threads)

@@ -10,7 +10,7 @@ derives from it: :data:`ELEMENTWISE_ACTIVATIONS` (what a hidden layer of a model
 :class:`~nnlite.Dense`, which fuses an activation class through the two class attributes below.
 
 ``dense_kernel``
-    The branch of the fused kernels of :mod:`nnlite._kernels.dense` that computes this activation, or
+    The branch of the fused kernels of :mod:`nnlite.ops._kernels.dense` that computes this activation, or
     ``None`` (Softmax, not elementwise).
 ``dense_alpha``
     The constructor argument that ``Dense(..., alpha=)`` stands for (``'negative_slope'``, ``'alpha'``),
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._kernels import dense as _kd
 from ..module import Module, check_input
+from ..ops._kernels import dense as _kd
 
 #: Input ranks an activation accepts: a batch of vectors (N, D) up to images and beyond, (N, C, H, W, ...).
 _RANKS = tuple(range(1, 7))

@@ -26,16 +26,16 @@ store their outputs (and input gradients) **channels-last** in memory, as PyTorc
 ``torch.channels_last``: the array returned is a transposed view of a C-contiguous ``(N, H, W, C)``
 buffer. Values and indexing are those of any NCHW array; the next conv layer reads that buffer
 without a copy, and every kernel runs over the ``C`` values of a pixel with a vectorised inner loop.
-Call ``np.ascontiguousarray(y)`` if you need C order. Kernels: :mod:`nnlite._kernels.conv`.
+Call ``np.ascontiguousarray(y)`` if you need C order. Kernels: :mod:`nnlite.ops._kernels.conv`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import threads as _threads
-from .._kernels import conv as K
 from .._validation import pair
 from ..module import DEFAULT_DTYPE, Parameter, check_input
+from ..ops import threads as _threads
+from ..ops._kernels import conv as K
 from ._conv_base import COLS_BUDGET_BYTES, _band_rows, _ConvBase, _describe, _empty  # noqa: F401 (the budget)
 from .conv_transpose import ConvTranspose2d
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import threads as _threads
-from .._kernels import conv as K
 from .._validation import pair
 from ..module import DEFAULT_DTYPE, Parameter, check_input
+from ..ops import threads as _threads
+from ..ops._kernels import conv as K
 from ._conv_base import _band_rows, _ConvBase, _describe, _empty
 
 __all__ = ["ConvTranspose2d"]

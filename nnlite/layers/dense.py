@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import threads as _threads
-from .._kernels import dense as _k
-from .._kernels.blas import matmul_acc
 from ..module import DEFAULT_DTYPE, Module, check_input
+from ..ops import threads as _threads
+from ..ops._kernels import dense as _k
+from ..ops._kernels.blas import matmul_acc
 from .activations import ACTIVATIONS, ELEMENTWISE_ACTIVATIONS, activation_name
 from .linear import Linear
 
@@ -60,7 +60,7 @@ class Dense(Linear):
     loads the twin's weights (``state_dict`` keys ``weight``/``bias`` here, ``0.weight``/``0.bias``
     there). Dense is the faster of the two, which is why the models build on it:
 
-    * forward: the product goes to BLAS (thread count chosen by :mod:`nnlite.threads`), then **one**
+    * forward: the product goes to BLAS (thread count chosen by :mod:`nnlite.ops.threads`), then **one**
       Numba pass adds the bias and applies the activation in place over the product;
     * backward: one Numba pass computes ``dz = dy * act'`` and the bias gradient, then
       ``W.grad += x^T dz`` is a single BLAS ``gemm`` straight into the gradient (no temporary; when
@@ -74,7 +74,7 @@ class Dense(Linear):
         \frac{\partial L}{\partial b} = \sum_{\text{rows}} \frac{\partial L}{\partial z}, \quad
         \frac{\partial L}{\partial x} = \frac{\partial L}{\partial z} W^\top
 
-    ``act'`` is computed from the output ``y`` (see :mod:`nnlite._kernels.dense`), so the layer keeps
+    ``act'`` is computed from the output ``y`` (see :mod:`nnlite.ops._kernels.dense`), so the layer keeps
     ``x`` and ``y`` only. Do not modify the returned ``y`` in place before calling ``backward``.
 
     Parameters

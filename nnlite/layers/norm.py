@@ -5,9 +5,9 @@ import numbers
 
 import numpy as np
 
-from .._kernels import conv as K
-from .._kernels import norm as KN
 from ..module import DEFAULT_DTYPE, Module, Parameter, check_input
+from ..ops._kernels import conv as K
+from ..ops._kernels import norm as KN
 
 
 class _BatchNorm(Module):
@@ -30,7 +30,7 @@ class _BatchNorm(Module):
     unbiased variance ``sigma^2 * M / (M - 1)`` (PyTorch's rule); ``momentum=None`` gives the cumulative
     average over all batches seen. Evaluation mode normalises with the running statistics, an affine
     map whose backward is ``dx = g * gamma / sqrt(running_var + eps)``. Training mode runs Numba kernels
-    (:mod:`nnlite._kernels.norm`): float64 per-channel sums over fixed blocks of rows, then one pass
+    (:mod:`nnlite.ops._kernels.norm`): float64 per-channel sums over fixed blocks of rows, then one pass
     writing ``xhat`` and ``y`` (forward) or ``dx`` (backward).
     """
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._kernels import conv as K
 from .._validation import pair
 from ..module import Module, check_input
+from ..ops._kernels import conv as K
 
 
 class _Pool2d(Module):

@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 
-from .._kernels import conv as K
 from ..module import Module, check_input
+from ..ops._kernels import conv as K
 
 #: Valid ``mode`` names.
 UPSAMPLE_MODES = ("nearest",)

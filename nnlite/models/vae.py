@@ -46,16 +46,16 @@ overflows near ``exp(88)``); where the clamp is active its derivative is 0.
 
 The pure functions below (``reparameterize``, ``kl_divergence`` and their backwards) are these formulas
 in NumPy. Training runs the same maths as one fused Numba pass each way
-(:func:`nnlite._kernels.dense.gaussian_sample_kl` and its backward), which
+(:func:`nnlite.ops._kernels.dense.gaussian_sample_kl` and its backward), which
 ``tests/test_kernels_dense.py`` checks against these functions.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._kernels import dense as _kd
 from .._validation import check_int
 from ..losses import BCEWithLogitsLoss
+from ..ops._kernels import dense as _kd
 from ..random import as_generator
 from ._base import BaseModel, _NoInputGrad, backward_layers, mlp, parse_activation, run_layers
 from ._noise import _NoisyInputs

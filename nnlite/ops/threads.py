@@ -10,7 +10,7 @@ Two thread pools, one pair of cores. OpenBLAS keeps worker threads, and so does 
 layer does, after every parallel loop), each multi-threaded product waits for a descheduled partner:
 on a 2-core machine a VAE training step took 8.0 ms with 2 BLAS threads against 5.7 ms with 1, and a
 skinny ``(128, 20) @ (20, 400)`` product looked 4x slower on 2 threads. nnlite therefore runs Numba on
-its ``workqueue`` layer, whose idle workers sleep (see ``nnlite._numba``); then the same step takes
+its ``workqueue`` layer, whose idle workers sleep (see ``nnlite.ops._numba``); then the same step takes
 4.3-4.5 ms on 2 threads, and 2 threads win or tie on every product above about a million
 multiply-adds (median of 300 calls each, 2-core AMD EPYC Zen 3 machine)::
 
@@ -26,7 +26,7 @@ Public API
 ``get_blas_threads()``, ``set_blas_threads(n)``
     Read / set the BLAS thread count for the whole process (all BLAS libraries threadpoolctl finds).
 ``blas_threads(n)``
-    Context manager: ``with nnlite.threads.blas_threads(1): ...`` and the old count comes back after.
+    Context manager: ``with nnlite.ops.threads.blas_threads(1): ...`` and the old count comes back after.
 ``set_policy(policy)``, ``get_policy()``, ``policy(policy)`` (context manager)
     How :func:`matmul` picks threads: ``'auto'`` (default), ``'fixed'`` (the same rule from the shapes
     alone, never the load: bit-reproducible whatever else runs), ``'max'`` (all allowed threads), or an
@@ -182,7 +182,7 @@ def set_blas_threads(n: int) -> None:
 def blas_threads(n: int):
     """Context manager limiting BLAS to ``n`` threads (for every product, whatever the policy).
 
-    >>> from nnlite.threads import blas_threads
+    >>> from nnlite.ops.threads import blas_threads
     >>> with blas_threads(1):
     ...     pass  # every matrix product in here runs on one thread
     """

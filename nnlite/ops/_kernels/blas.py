@@ -9,7 +9,7 @@ loaded (found by threadpoolctl), through ctypes.
 
 :func:`matmul_acc` is the one entry point. It falls back to ``C += A @ B`` in NumPy whenever the direct
 call is unavailable (unknown BLAS build, failed self-test at first use, unsupported dtype or strides) or
-disabled with ``NNLITE_DIRECT_BLAS=0``. The thread count follows :mod:`nnlite.threads`' policy.
+disabled with ``NNLITE_DIRECT_BLAS=0``. The thread count follows :mod:`nnlite.ops.threads`' policy.
 
 Twin: ``tests/test_kernels_dense.py`` compares it with ``C + A @ B`` (float32/float64, transposed views,
 odd shapes) and also runs the NumPy fallback.

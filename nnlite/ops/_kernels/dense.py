@@ -55,7 +55,7 @@ from .elementwise import exp, expm1, log1p_unit, sigmoid, tanh
 #: check, which would stop LLVM from vectorizing the loop (7x slower sigmoid). ``fastmath={'contract'}``
 #: lets LLVM fuse ``a * b + c`` into one FMA instruction (one rounding instead of two, so never less
 #: accurate): the float32 exp polynomial then runs 1.6x faster (sigmoid over 128 x 784: 151 -> 94 us).
-#: (Flags on top of ``nnlite._numba.JIT_FLAGS``.)
+#: (Flags on top of ``nnlite.ops._numba.JIT_FLAGS``.)
 KERNEL_FLAGS = dict(error_model="numpy", fastmath={"contract"})
 #: For kernels that also sum a loss: 'reassoc' lets LLVM vectorize the running sum (8 partial sums
 #: instead of one sequential chain; the total differs from a sequential sum by rounding only).
@@ -75,13 +75,13 @@ MIN_COLUMN_BLOCK = 16
 
 
 def _use_parallel(size: int) -> bool:
-    """Parallel kernels for big blocks, when nnlite.threads' policy allows more than one thread now."""
+    """Parallel kernels for big blocks, when nnlite.ops.threads' policy allows more than one thread now."""
     return size >= PARALLEL_MIN_SIZE and _threads.sync_numba() > 1
 
 
 def _jit(fn, flags):
     """(serial, parallel) compiled versions of one kernel (``prange`` is ``range`` in the serial one),
-    each with its own Numba cache entry (see ``nnlite._numba.cache_alias``)."""
+    each with its own Numba cache entry (see ``nnlite.ops._numba.cache_alias``)."""
     return njit(fn, **flags), njit_parallel(fn, **flags)
 
 
