@@ -95,7 +95,7 @@ class L1Loss(Loss):
 class BCELoss(Loss):
     r"""Binary cross-entropy on probabilities.
 
-    .. math:: L = -\frac1n \sum t \log p + (1 - t) \log(1 - p), \qquad
+    .. math:: L = -\frac1n \sum \big[t \log p + (1 - t) \log(1 - p)\big], \qquad
               \frac{\partial L}{\partial p} = \frac{1}{n} \frac{p - t}{p (1 - p)}
 
     ``p`` is clipped to ``[eps, 1 - eps]`` so the logs stay finite; where clipping is active the
@@ -131,7 +131,7 @@ def _bce_with_logits_terms(x, t):
 class BCEWithLogitsLoss(Loss):
     r"""Binary cross-entropy on logits ``x`` (probability ``sigmoid(x)``), stable for any ``|x|``.
 
-    .. math:: L = \frac1n \sum \max(x, 0) - x t + \log(1 + e^{-|x|}), \qquad
+    .. math:: L = \frac1n \sum \big[\max(x, 0) - x t + \log(1 + e^{-|x|})\big], \qquad
               \frac{\partial L}{\partial x} = \frac{\sigma(x) - t}{n}
 
     (derived in :func:`bce_with_logits`, the same loss as a function of a logit array and a target that
