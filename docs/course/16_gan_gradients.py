@@ -1,5 +1,5 @@
 r"""
-10. GANs: the two losses, and the gradient through D into G
+16. GANs: the two losses, and the gradient through D into G
 ===========================================================
 
 A GAN trains two networks against each other: a generator :math:`G` maps noise :math:`z` to

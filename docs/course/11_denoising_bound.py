@@ -1,6 +1,6 @@
 r"""
-6. Denoising, and the nearest-glyph bound
-=========================================
+11. Denoising, and the nearest-glyph bound
+==========================================
 
 A denoising autoencoder is trained on corrupted inputs :math:`\tilde x = c(x)` against the clean
 targets :math:`x`. The loss is :math:`L(g(f(\tilde x)), x)`: the noise is drawn before the forward

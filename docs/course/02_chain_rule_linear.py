@@ -1,5 +1,5 @@
 r"""
-1. The chain rule on one Linear layer
+2. The chain rule on one Linear layer
 =====================================
 
 A network is a chain of functions, and backprop is the chain rule applied from the loss backwards.

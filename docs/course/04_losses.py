@@ -1,5 +1,5 @@
 r"""
-3. Losses, and BCE on logits
+4. Losses, and BCE on logits
 ============================
 
 A loss turns a prediction into one number, and its backward starts the chain:

@@ -1,6 +1,6 @@
 r"""
-9. BatchNorm's backward
-=======================
+15. BatchNorm's backward
+========================
 
 Batch normalisation standardises each channel over the batch, then rescales:
 

@@ -1,6 +1,6 @@
 r"""
-5. The 5x7 font autoencoder and its 2-D code
-============================================
+10. The 5x7 font autoencoder and its 2-D code
+=============================================
 
 An autoencoder is an MLP trained to output its own input through a narrow middle layer, the code.
 nnlite's font has 32 glyphs of :math:`5 \times 7 = 35` pixels; squeezing them through a code of

@@ -1,6 +1,6 @@
 r"""
-8. Convolution as im2col, and its adjoint
-=========================================
+13. Convolution as im2col, and its adjoint
+==========================================
 
 A convolution slides a small kernel over the image. Written as loops it is slow in Python and its
 backward looks like three new formulas. Written with **im2col** it is the Linear layer of chapter 1,

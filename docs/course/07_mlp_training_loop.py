@@ -1,5 +1,5 @@
 r"""
-4. An MLP and the training loop
+7. An MLP and the training loop
 ===============================
 
 Stack layers and the chain rule composes: a :class:`~nnlite.Sequential` runs its layers' forwards

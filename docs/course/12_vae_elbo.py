@@ -1,6 +1,6 @@
 r"""
-7. The VAE: reparameterisation and the KL gradient
-==================================================
+12. The VAE: reparameterisation and the KL gradient
+===================================================
 
 A variational autoencoder's encoder outputs, per sample, a Gaussian
 :math:`q(z|x) = \mathcal N(\mu, \mathrm{diag}(\sigma^2))` as two vectors :math:`\mu` and

@@ -1,5 +1,5 @@
 r"""
-2. Activations
+3. Activations
 ==============
 
 An elementwise activation :math:`y = f(x)` has no parameters, and its Jacobian is diagonal: each
