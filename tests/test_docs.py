@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "docs" / "_build" / "html"
 SHOTS = ROOT / "docs" / "_build" / "screenshots"
-CHAPTER = "auto_course/07_vae_kl_gradient.html"      # the chapter with the most equations
+CHAPTER = "auto_course/12_vae_elbo.html"             # the chapter with the most equations
 GALLERY_PAGE = "auto_examples/font_autoencoder.html"
 
 pytestmark = pytest.mark.skipif(os.environ.get("NNLITE_DOCS_TEST") != "1",
