@@ -32,7 +32,7 @@ from . import (
 )
 from .callbacks import Callback, EarlyStopping, HistoryLogger, LambdaCallback, ModelCheckpoint, TrainingDivergedError
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
-from .gradcheck import GradcheckResult, check_gradient, gradcheck
+from .gradcheck import GradcheckResult, check_gradient, check_loss_gradients, gradcheck
 from .layers import (
     ELU,
     AvgPool2d,
@@ -84,7 +84,7 @@ _LAZY_SUBMODULES = ("plots", "demo", "cli")
 
 __all__ = [
     # the layer contract
-    "Module", "Parameter", "gradcheck", "check_gradient", "GradcheckResult",
+    "Module", "Parameter", "gradcheck", "check_gradient", "check_loss_gradients", "GradcheckResult",
     # layers
     "Linear", "Dense", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax", "Identity", "Flatten",
     "Reshape", "Dropout", "Sequential", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample",
