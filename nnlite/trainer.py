@@ -44,33 +44,105 @@ def iterate_batches(n: int, batch_size: int, rng: np.random.Generator | None):
         yield order[start:start + batch_size]
 
 
-class ProgressBar:
-    """A dependency-free progress line: ``epoch 3/10 [=====>    ] 45% loss 0.1234 12,345 samples/s``.
+#: Least time between two redraws of the progress line on a terminal.
+REDRAW_SECONDS = 0.1
+#: Least time between two kept progress lines: epochs shorter than this share a line (a run of 2,000
+#: full-batch epochs of a tiny data set prints a line a second, not 2,000 lines).
+LINE_SECONDS = 1.0
+#: Off a terminal, a line is also printed inside an epoch once this long has passed without one.
+MID_EPOCH_SECONDS = 10.0
 
-    On a terminal it redraws in place; elsewhere (CI, logs) it prints one line per epoch.
+
+def format_clock(seconds: float) -> str:
+    """``0:07``, ``12:34``, ``1:02:03``: a duration as a clock reads it."""
+    s = max(int(round(seconds)), 0)
+    h, m, s = s // 3600, s // 60 % 60, s % 60
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class ProgressBar:
+    """The progress of a training run: ``epoch 3/10 [=====>    ] 45% loss 0.1234 12,345 samples/s 0:12 ETA 0:31``.
+
+    The ETA is that of the whole run (the call to ``fit``), from the speed of its steps so far. On a
+    terminal the line is redrawn in place (at most every :data:`REDRAW_SECONDS`) and an epoch's final
+    line is kept; elsewhere (a pipe, a log file, a notebook) each epoch prints one line, and a long
+    epoch also prints a line every :data:`MID_EPOCH_SECONDS`. Epochs shorter than :data:`LINE_SECONDS`
+    share a line: the first and last epochs are always shown, the others at most one a second.
+
+    Parameters
+    ----------
+    total_epochs : int
+        The epoch count the run ends at (shown as ``epoch k/total_epochs``).
+    total_steps : int, optional
+        Optimizer steps this run will take, for the ETA (none shown without it).
+    stream : file-like, optional
+        Default: ``sys.stderr`` when the bar is made.
+    width : int
+        Characters of the bar itself.
     """
 
-    def __init__(self, total_epochs: int, stream=None, width: int = 24):
-        self.total_epochs, self.width = total_epochs, width
+    def __init__(self, total_epochs: int, total_steps: int | None = None, stream=None, width: int = 24):
+        self.total_epochs, self.total_steps, self.width = total_epochs, total_steps, width
         self.stream = stream if stream is not None else sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._last = 0.0
+        self._t0 = time.perf_counter()
+        self._last_draw, self._last_line = -math.inf, self._t0
+        self._drawn = 0            # characters of the line being redrawn in place (terminal)
+        self._pending = None       # an epoch's final line that was not kept (shown by finish)
 
-    def update(self, epoch, done, total, logs, rate, final=False):
-        now = time.perf_counter()
-        if not final and (not self.tty or now - self._last < 0.1):
-            return
-        self._last = now
+    def _line(self, epoch, done, total, logs, rate, steps):
+        elapsed = time.perf_counter() - self._t0
         frac = done / max(total, 1)
         filled = int(self.width * frac)
         bar = "=" * filled + (">" if filled < self.width else "") + " " * max(self.width - filled - 1, 0)
         metrics = " ".join(f"{k} {v:.4g}" for k, v in logs.items())
-        line = f"epoch {epoch}/{self.total_epochs} [{bar}] {frac:4.0%} {metrics} {rate:,.0f} samples/s"
+        clock = format_clock(elapsed)
+        if self.total_steps and steps and steps < self.total_steps:
+            clock += f" ETA {format_clock(elapsed / steps * (self.total_steps - steps))}"
+        return f"epoch {epoch}/{self.total_epochs} [{bar}] {frac:4.0%} {metrics} {rate:,.0f} samples/s {clock}"
+
+    def _write(self, line, keep):
         if self.tty:
-            self.stream.write("\r" + line + ("\n" if final else ""))
+            pad = " " * max(self._drawn - len(line), 0)
+            self.stream.write("\r" + line + pad + ("\n" if keep else ""))
+            self._drawn = 0 if keep else len(line)
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+    def update(self, epoch, done, total, logs, rate, final=False, steps=None):
+        """Batch ``done`` of ``total`` of ``epoch`` finished (``final``: the epoch is over, ``logs`` are
+        its means); ``steps``: optimizer steps of this run so far, for the ETA."""
+        now = time.perf_counter()
+        if final:
+            line = self._line(epoch, done, total, logs, rate, steps)
+            keep = epoch == 1 or epoch >= self.total_epochs or now - self._last_line >= LINE_SECONDS
+            if keep:
+                self._write(line, keep=True)
+                self._last_line = self._last_draw = now
+                self._pending = None
+                return
+            self._pending = line
+            if self.tty and now - self._last_draw >= REDRAW_SECONDS:
+                self._write(line, keep=False)
+                self._last_draw = now
+            return
+        if self.tty and now - self._last_draw >= REDRAW_SECONDS:
+            self._write(self._line(epoch, done, total, logs, rate, steps), keep=False)
+            self._last_draw = now
+        elif not self.tty and done < total and now - self._last_line >= MID_EPOCH_SECONDS:
+            self._write(self._line(epoch, done, total, logs, rate, steps), keep=True)
+            self._last_line = now
+
+    def finish(self):
+        """The run ended (also early): show the last epoch's line if it was not kept."""
+        if self._pending is not None:
+            self._write(self._pending, keep=True)
+            self._pending = None
+        elif self.tty and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = 0
 
 
 class Trainer:
@@ -92,7 +164,8 @@ class Trainer:
     random_state : None, int or Generator
     callbacks : list of Callback
     verbose : int
-        0 silent, 1 progress line per epoch.
+        0 silent; 1 (default) a progress bar with the ETA, redrawn in place on a terminal, and a line
+        per epoch elsewhere (see :class:`ProgressBar`).
     generators : sequence of Generator, optional
         Other ``numpy.random.Generator`` objects the step draws from (input noise, ...) that are not
         held by the model itself. They are saved and restored with the trainer's state, so that a
@@ -144,6 +217,7 @@ class Trainer:
         self._resume_position = None  # a mid-epoch position loaded by load_state_dict, used by the next epoch
         self._since_state_check = 0.0  # training seconds since the optimizer state was last checked
         self._state_check_cost = 0.0   # seconds the last check took
+        self._steps_at_fit_start = 0   # global_step when the running fit began (for the progress bar's ETA)
 
     # -------------------------------------------------------------- state (exact resume)
     def state_dict(self) -> dict:
@@ -229,7 +303,11 @@ class Trainer:
         if self._resume_position is not None and self._resume_position.get("n_samples", len(X)) != len(X):
             raise ValueError(f"Trainer.fit: the resumed state was saved in the middle of an epoch over "
                              f"{self._resume_position['n_samples']} samples, X has {len(X)}; resume with the same data")
-        bar = ProgressBar(self.epoch + n_epochs) if self.verbose else None
+        bar = None
+        if self.verbose:
+            skipped = int(self._resume_position["batch"]) if self._resume_position is not None else 0
+            bar = ProgressBar(self.epoch + n_epochs, n_epochs * math.ceil(len(X) / self.batch_size) - skipped)
+        self._steps_at_fit_start = self.global_step
         self.stop_training = False
         started = []
         try:
@@ -244,6 +322,9 @@ class Trainer:
             for cb in started:
                 cb.on_train_abort(self, error)
             raise
+        finally:
+            if bar is not None:
+                bar.finish()
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
@@ -290,7 +371,8 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_batch_end(self, self.global_step, logs)
             if bar is not None:
-                bar.update(epoch, b + 1, n_batches, means, seen / max(time.perf_counter() - t0, 1e-9))
+                bar.update(epoch, b + 1, n_batches, means, seen / max(time.perf_counter() - t0, 1e-9),
+                           steps=self.global_step - self._steps_at_fit_start)
         elapsed = time.perf_counter() - t0
         epoch_logs = {k: v / max(seen, 1) for k, v in sums.items()}
         if val is not None:
@@ -314,7 +396,8 @@ class Trainer:
         self._position = None
         if bar is not None:
             shown = {k: v for k, v in epoch_logs.items() if k != "samples_per_s"}
-            bar.update(epoch, n_batches, n_batches, shown, epoch_logs["samples_per_s"], final=True)
+            bar.update(epoch, n_batches, n_batches, shown, epoch_logs["samples_per_s"], final=True,
+                       steps=self.global_step - self._steps_at_fit_start)
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, epoch_logs)
 

@@ -95,7 +95,7 @@ def _model_cases(rng):
     for name in ("Autoencoder", "VAE"):
         def run(name=name):
             m = getattr(models, name)(epochs=2, random_state=0, dtype=np.float64, activation="tanh",
-                                      hidden=(5,), latent_dim=3).fit(X)
+                                      hidden=(5,), latent_dim=3).fit(X, verbose=0)
             return gradcheck(m, X[:4], eps=MODEL_EPS)
         cases.append((f"{name} 7-5-3-5-7, tanh (eps {MODEL_EPS:g})", name, run))
     return cases

@@ -331,7 +331,7 @@ class BaseModel(Module):
         lr = self.lr if lr is None else self._check_positive("lr", lr)
         return bs, ep, lr, steps_per_epoch
 
-    def fit(self, X, epochs=None, batch_size=None, lr=None, validation_data=None, verbose=0, callbacks=()):
+    def fit(self, X, epochs=None, batch_size=None, lr=None, validation_data=None, verbose=1, callbacks=()):
         """Build the networks for ``X`` and train them from scratch (a second ``fit`` starts over).
 
         Parameters
@@ -349,7 +349,9 @@ class BaseModel(Module):
         validation_data : array, optional
             Samples to evaluate after every epoch (``history_['val_loss']``, ...).
         verbose : int
-            0 silent, 1 a progress line per epoch.
+            1 (default): a progress bar with the loss, samples/s and the run's ETA on stderr, redrawn in
+            place on a terminal, one line per epoch elsewhere (:class:`nnlite.trainer.ProgressBar`);
+            0: silent.
         callbacks : list of nnlite.Callback
             Extra hooks for the :class:`~nnlite.Trainer` (checkpoints, early stopping, logging).
 

@@ -293,7 +293,7 @@ class DenoisingAutoencoder(_NoisyInputs, Autoencoder):
             return int(self.n_copies)
         return max(1, math.ceil(self._default_batch_size / n))
 
-    def fit(self, X, epochs=None, batch_size=None, lr=None, validation_data=None, verbose=0, callbacks=()):
+    def fit(self, X, epochs=None, batch_size=None, lr=None, validation_data=None, verbose=1, callbacks=()):
         """As :meth:`Autoencoder.fit`; each epoch sees ``n_copies`` freshly corrupted copies of ``X``."""
         self._validate_params()
         X_arr = np.asarray(X)

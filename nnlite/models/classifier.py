@@ -102,11 +102,13 @@ class MLPClassifier(BaseModel):
         return y
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, y, epochs=None, validation_data=None, verbose=0, callbacks=()):
+    def fit(self, X, y, epochs=None, validation_data=None, verbose=1, callbacks=()):
         """Train from scratch on ``X`` (``(N, n_features)`` or images ``(N, H, W)``) and labels ``y``.
 
         ``validation_data=(X_val, y_val)`` adds ``val_loss`` and ``val_accuracy`` to ``history_``;
-        ``callbacks`` are extra :class:`~nnlite.Callback` hooks for the trainer. Returns ``self``.
+        ``callbacks`` are extra :class:`~nnlite.Callback` hooks for the trainer. ``verbose=1`` (default)
+        shows a progress bar with the run's ETA on stderr (a line per epoch off a terminal), ``0`` nothing.
+        Returns ``self``.
         """
         self._validate_params()
         X = self._check_X(X, reset=True)

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..callbacks import SampleMonitor
 from ..layers.activations import sigmoid
-from ..losses import GENERATOR_LOSSES, discriminator_loss, generator_loss
+from ..losses import GENERATOR_LOSSES, bce_with_logits, discriminator_loss, generator_loss
 from ..metrics import spread_statistics
 from ..module import Module
 from ..optim import Adam, OptimizerGroup
@@ -241,7 +241,7 @@ class GAN(BaseModel):
         return Y
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, epochs=None, batch_size=None, lr=None, callbacks=(), verbose=0):
+    def fit(self, X, epochs=None, batch_size=None, lr=None, validation_data=None, verbose=1, callbacks=()):
         """Build both players for ``X`` (values in [0, 1]) and train them from scratch.
 
         Parameters
@@ -253,10 +253,18 @@ class GAN(BaseModel):
         lr : float, optional
             Overrides the constructor's ``lr`` (the generator's, and the discriminator's unless ``d_lr``
             is given). Constant: GANs train without a learning-rate schedule here.
+        validation_data : array, optional
+            Held-out real samples (values in [0, 1]), evaluated after every epoch in eval mode against
+            as many fakes from codes drawn once: ``history_['val_d_loss']``, ``'val_g_loss'``,
+            ``'val_d_real'`` and ``'val_d_fake'``, the training entries' twins. A discriminator that
+            scores training images far above held-out ones (``d_real`` against ``val_d_real``) is
+            memorising them.
+        verbose : int
+            1 (default): a progress bar with the run's ETA on stderr (a line per epoch off a terminal);
+            0: silent.
         callbacks : list of nnlite.Callback
             E.g. :class:`~nnlite.callbacks.SaveSamples` to write a sample grid every epoch,
             :class:`~nnlite.callbacks.ModelCheckpoint` to save resumable checkpoints.
-        verbose : int
 
         Returns
         -------
@@ -264,11 +272,14 @@ class GAN(BaseModel):
         """
         self._validate_params()
         X = self._check_X(X, reset=True)
-        if X.min() < 0 or X.max() > 1:
-            raise ValueError(f"{self._name()}: X must hold values in [0, 1] (got [{X.min():.4g}, {X.max():.4g}]); "
-                             "rescale it, e.g. X / 255")
+        Xv = None if validation_data is None else self._check_X(validation_data, "validation_data")
+        for name, A in (("X", X), ("validation_data", Xv)):
+            if A is not None and (A.min() < 0 or A.max() > 1):
+                raise ValueError(f"{self._name()}: {name} must hold values in [0, 1] (got [{A.min():.4g}, "
+                                 f"{A.max():.4g}]); rescale it, e.g. X / 255")
         rng = as_generator(self.random_state)
         init_rng, shuffle_rng, self._rng, monitor_rng = spawn(rng), spawn(rng), spawn(rng), spawn(rng)
+        val_rng = spawn(rng)        # spawned last: the training draws are those of a run without validation
         self._build(self.n_features_in_, init_rng)
         bs, ep, lr, _ = self._resolve_schedule(len(X), epochs, batch_size, lr)
         betas = tuple(float(b) for b in self.betas)
@@ -282,11 +293,14 @@ class GAN(BaseModel):
         z_monitor = monitor_rng.standard_normal((_MONITOR_CODES, self.latent_dim)).astype(np.dtype(self.dtype))
         self._X_players = self._to_player_range(X)          # what D sees as real
         self._real_target = 1.0 - float(self.label_smoothing)
-        trainer = Trainer(self, players, step=self._train_step, batch_size=bs, epochs=ep, shuffle=True,
-                          random_state=shuffle_rng, callbacks=[SampleMonitor(z_monitor), *callbacks],
+        val = None
+        if Xv is not None:   # each held-out sample is paired with one fixed code, so every epoch sees the same fakes
+            val = (self._to_player_range(Xv), val_rng.standard_normal((len(Xv), self.latent_dim)).astype(X.dtype))
+        trainer = Trainer(self, players, step=self._train_step, eval_step=self._eval_step, batch_size=bs, epochs=ep,
+                          shuffle=True, random_state=shuffle_rng, callbacks=[SampleMonitor(z_monitor), *callbacks],
                           verbose=verbose, generators=[self._rng])
         try:
-            history = trainer.fit(self._X_players)
+            history = trainer.fit(self._X_players, validation_data=val)
         finally:
             del self._X_players
         self.history_ = {k: list(v) for k, v in history.items()}
@@ -331,6 +345,23 @@ class GAN(BaseModel):
             d_loss, d_real, d_fake = self._discriminator_step(xb)
         g_loss = self._generator_step()
         return {"d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake}
+
+    def _eval_step(self, xb, zb):
+        """The training step's numbers on held-out reals ``xb`` (player range) and the fakes ``G(zb)``,
+        forward only: no gradient, no update, no draw from the model's generator."""
+        real_logits = self.discriminator_(xb)                               # (B, 1)
+        fake_logits = self.discriminator_(self.generator_(zb))              # (B, 1)
+        d_loss = bce_with_logits(real_logits, self._real_target)[0] + bce_with_logits(fake_logits, 0.0)[0]
+        g_loss = generator_loss(fake_logits, self.generator_loss)[0]
+        return {"d_loss": d_loss, "g_loss": g_loss, "d_real": float(sigmoid(real_logits).mean()),
+                "d_fake": float(sigmoid(fake_logits).mean())}
+
+    def score(self, X, y=None):
+        """Not defined: the two players' losses rise and fall against each other, so no number of them
+        ranks two GANs. Raises NotImplementedError naming what to use instead."""
+        raise NotImplementedError(f"{self._name()}.score: a GAN has no loss that ranks models (its players' losses "
+                                  "move against each other); judge its samples with "
+                                  "nnlite.models.evaluate_samples(gan.sample(n), judge, X_train, X_test)")
 
     # ------------------------------------------------------------------ losses with gradients (for gradchecks)
     def discriminator_loss_and_grad(self, X_real, Z):
