@@ -339,20 +339,43 @@ def photo_rows(rows, row_titles, title=None, max_cols=16):
     return fig
 
 
+#: Longest side, in pixels, an image keeps in :func:`image_strip` (larger ones are shown subsampled).
+STRIP_MAX_PIXELS = 1024
+#: Most height / width (or width / height) a panel of :func:`image_strip` takes; a longer image is
+#: stretched to it, and its title says so.
+STRIP_MAX_ASPECT = 4.0
+
+
+def _subsample(im, longest):
+    """Every k-th pixel of ``im`` so that its longer side is at most ``longest`` (a view, no copy)."""
+    k = max(1, -(-max(im.shape[:2]) // longest))
+    return im[::k, ::k]
+
+
 def image_strip(images, titles, title=None, ink=False, cell=1.2):
     """Images of one size side by side, each with its own title: ``clean / noisy / denoised`` panels, or
     a path decoded between two codes. Grey ``(H, W)`` or colour ``(H, W, 3)``; ``ink`` draws grey as
-    dark ink on paper (the bitmaps, MNIST)."""
-    images = [np.asarray(im, dtype=np.float64) for im in images]
+    dark ink on paper (the bitmaps, MNIST).
+
+    The figure's size is bounded whatever the images: each panel is ``cell`` inches wide and at most
+    :data:`STRIP_MAX_ASPECT` times as tall (or as wide), an image more elongated than that is stretched
+    to fill its panel (its title says so), and images are subsampled to :data:`STRIP_MAX_PIXELS` a side.
+    """
     if len(titles) != len(images):
         raise ValueError(f"image_strip: {len(images)} images but {len(titles)} titles")
-    h, w = images[0].shape[:2]
-    fig = Figure(figsize=(cell * len(images), cell * h / w + 0.7))
+    h, w = np.shape(images[0])[:2]
+    images = [np.asarray(_subsample(np.asarray(im), STRIP_MAX_PIXELS), dtype=np.float64) for im in images]
+    ratio = h / w
+    stretched = not (1 / STRIP_MAX_ASPECT <= ratio <= STRIP_MAX_ASPECT)
+    ratio = min(max(ratio, 1 / STRIP_MAX_ASPECT), STRIP_MAX_ASPECT)
+    fig = Figure(figsize=(cell * len(images), cell * ratio + 0.7))
     axes = np.atleast_1d(fig.subplots(1, len(images)))
     for ax, im, t in zip(axes, images, titles):
         _show(ax, im, t, ink)
+        if stretched:
+            ax.set_aspect("auto")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title + (f" ({w}x{h} pixels, stretched to fit)" if stretched else ""))
     fig.tight_layout()
     return fig
 

@@ -48,8 +48,10 @@ def test_model_photo_denoises_grey_colour_and_rgba_files_without_a_checkpoint(ti
     assert code == 0, err
     assert np.asarray(Image.open(out / "grey_denoised.png")).shape == (20, 24)
     assert np.asarray(Image.open(out / "colour_denoised.png")).shape == (18, 22, 3)
-    assert np.asarray(Image.open(out / "alpha_denoised.png")).shape == (16, 12, 3)   # composited on white
-    assert "composited on a white background" in text
+    rgba = np.asarray(Image.open(out / "alpha_denoised.png"))
+    assert rgba.shape == (16, 12, 4)                                                 # alpha kept
+    np.testing.assert_array_equal(rgba[..., 3], np.asarray(Image.open(photos / "alpha.png"))[..., 3])
+    assert "composited" not in text
     for stem in ("grey", "colour", "alpha"):
         assert (out / f"{stem}_compare.png").stat().st_size > 0
 

@@ -122,8 +122,21 @@ def test_write_image_round_trip(tmp_path):
     assert np.abs(y - x).max() <= 0.5 / 255 + 1e-6
     write_image(tmp_path / "g.png", x[..., 0])
     assert read_image(tmp_path / "g.png").shape == (6, 7)
-    with pytest.raises(ValueError, match=r"expected an \(H, W\) or \(H, W, 3\) image, got shape \(2, 2, 2\)"):
-        write_image(tmp_path / "bad.png", np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match=r"expected an \(H, W\), \(H, W, 3\) image.*got shape \(2, 2, 5\)"):
+        write_image(tmp_path / "bad.png", np.zeros((2, 2, 5)))
+    with pytest.raises(ValueError, match="JPEG has no alpha channel"):
+        write_image(tmp_path / "bad.jpg", np.zeros((2, 2, 4)))
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_alpha_round_trips_untouched_with_keep_alpha(tmp_path, channels):
+    x = np.random.default_rng(2).random((5, 6, channels)).astype(np.float32)
+    p = write_image(tmp_path / "a.png", x)
+    y = read_image(p, keep_alpha=True)
+    assert y.shape == x.shape and np.abs(y - x).max() <= 0.5 / 255 + 1e-6
+    assert read_image(p, mode="RGB", keep_alpha=True).shape == (5, 6, 4)
+    with pytest.warns(UserWarning, match="composited on a white background"):
+        assert read_image(p).shape == ((5, 6) if channels == 2 else (5, 6, 3))
 
 
 @pytest.mark.parametrize("shape, tile, stride", [

@@ -19,6 +19,7 @@ from ._common import (
     load_data,
     load_model,
     out_dir,
+    positive_float,
     positive_int,
     save_figure,
     say,
@@ -35,18 +36,32 @@ _DENOISE_EXAMPLES = """examples:
   nnlite denoise runs/dae/checkpoint.npz photos/ --noise gaussian --noise-level 0.3
 
 --model photo uses the photo denoiser that ships with nnlite (nnlite.pretrained("photo-denoiser")): grey
-photos go to its grey model, colour photos to its RGB model, any noise level up to about 0.25.
+photos go to its grey model, colour photos to its RGB model, Gaussian noise up to sigma about 0.25.
 
 MLP models work on tiles of the size they were trained on (28x28 for MNIST) laid over the whole image
 with overlap (--stride), colour images channel by channel for grey models; convolutional models run on
-the whole image. Each input gets <name>_denoised.png and a side-by-side <name>_compare.png. A file that
-cannot be read is skipped with a warning; the command then ends with exit code 1 and the count.
+the whole image. An alpha channel is passed through untouched. A warning says when an image is far from
+what the model was fitted on (size, channels, values).
+
+Folders are searched with their sub-folders (up to 32 levels deep), leaving out the output folder and
+files named as results (*_denoised.*, *_compare.*). Each input gets <name>_denoised.png and a side-by-side
+<name>_compare.png in --out, <name> being its path below the folder given (sub-folders are kept), with
+the file's extension added where two inputs would share a name. An existing result is replaced only
+with --overwrite. Images larger than --max-megapixels are refused before they are decoded. A file that
+cannot be read or denoised is skipped with a warning and the others go on; the command then lists the
+failed files with their reasons and ends with exit code 1.
 """
 
 #: Inches per panel of a denoising comparison.
 COMPARE_CELL = 3.4
 #: ``--model`` name -> the name of the shipped weights (:func:`nnlite.pretrained`).
 PRETRAINED_MODELS = {"photo": "photo-denoiser"}
+#: Default ``--max-megapixels``: the largest image denoised, checked from the file's header. Denoising an
+#: image takes about 60 bytes per pixel above the model (the image, its noisy copy, the network's input and
+#: output in float32, the 8-bit result), so 6 megapixels stay within 512 MB.
+DENOISE_MAX_MEGAPIXELS = 6.0
+#: An MLP model's tiles are "far" from an image whose side is this many times the tile's.
+FAR_SIZE = 16
 
 
 def add_denoise(sub):
@@ -73,6 +88,10 @@ def add_denoise(sub):
                         "scans inverted; auto inverts such images (mostly light) for such models (default auto)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: denoised/)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing result files of the same name")
+    p.add_argument("--max-megapixels", type=positive_float, default=DENOISE_MAX_MEGAPIXELS, metavar="MP",
+                   help=f"refuse images of more than MP million pixels before decoding them (default "
+                        f"{DENOISE_MAX_MEGAPIXELS:g}: about 60 bytes a pixel, so within 512 MB)")
     p.set_defaults(func=cmd_denoise)
 
 
@@ -85,114 +104,237 @@ def _per_channel(fn, img, c):
     return np.asarray(fn(img))
 
 
-def _expand(paths):
-    """Image files of the given files and folders, and ``(path, problem)`` for those that have none."""
+def _expand(paths, out: Path):
+    """``(files, bad)``: ``(path, name)`` of every image of the given files and folders, and ``(path,
+    problem)`` for arguments that give none. ``name`` is the result's name without suffix: the file's stem,
+    or its path below a folder given (``sub/photo``). A file given twice is kept once."""
     from ..images import list_images
 
-    files, bad = [], []
-    for p in paths:
+    files, bad, seen = [], [], set()
+    for p in map(Path, paths):
+        notes = []
         try:
-            files.extend(list_images([p]))
+            found = list_images([p], exclude=[out], skip_outputs=True, notes=notes)
         except ValueError as exc:  # ImageError: missing, or a folder without images
-            bad.append((p, exc))
+            bad.append((p, str(exc)))
+            continue
+        for note in notes:
+            say(f"note: {note}")
+        for f in found:
+            key = f.resolve() if f.exists() else f
+            if key in seen:
+                continue
+            seen.add(key)
+            name = f.relative_to(p).with_suffix("").as_posix() if p.is_dir() else f.stem
+            files.append((f, name))
     return files, bad
+
+
+def _unique_names(files) -> list:
+    """One result name per input: its own name, with the file's extension added (``photo_jpg``) where two
+    inputs share it, then its folders (``c1_photo_png``) until no two are the same."""
+    names = [n for _, n in files]
+    for level in range(1, 64):
+        counts = {}
+        for n in names:
+            counts[n] = counts.get(n, 0) + 1
+        clash = [i for i, n in enumerate(names) if counts[n] > 1]
+        if not clash:
+            return names
+        for i in clash:
+            f, base = files[i]
+            parts = [q for q in f.resolve().parent.parts[1:]][::-1][:level - 1][::-1]
+            names[i] = "_".join([*parts, f"{base}_{f.suffix.lstrip('.').lower() or 'file'}"]) if parts else \
+                f"{base}_{f.suffix.lstrip('.').lower() or 'file'}"
+    return [f"{n}_{i}" for i, n in enumerate(names)]
+
+
+def _check_out_writable(out: Path) -> Path:
+    """Create ``out`` and check that a file can be written in it, before any work."""
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write into the output folder {out} ({exc.strerror or exc}); choose another --out") \
+            from None
+    return out
+
+
+def _photo_noise_warning(model, args):
+    """A warning when --noise asks the shipped photo model for what it did not learn."""
+    levels = [e.get("noise_level") for e in getattr(model, "entries", {}).values()]
+    highs = [max(v) if isinstance(v, list) else v for v in levels if isinstance(v, (list, int, float))]
+    high = max(highs) if highs else 0.25
+    if args.noise != "gaussian":
+        warn(f"--model {args.model} learned Gaussian noise (sigma 0 to {high:g}); --noise {args.noise} is not what "
+             "it was trained on, expect a poor result")
+    elif args.noise_level > high:
+        warn(f"--noise-level {args.noise_level:g} is above what --model {args.model} learned (Gaussian sigma 0 to "
+             f"{high:g}): expect noise left in the result")
+
+
+def _domain_warnings(model, img, tile_shape, any_size) -> list:
+    """How an image differs from what ``model`` was fitted on (its ``fit_domain_``, else its image shape)."""
+    h, w, c = tile_shape
+    domain = getattr(model, "fit_domain_", None) or {}
+    notes = []
+    H, W = img.shape[:2]
+    colour = img.ndim == 3
+    if not any_size and (H > FAR_SIZE * h or W > FAR_SIZE * w):
+        n = -(-H // max(1, h // 2)) * -(-W // max(1, w // 2))
+        notes.append(f"the model was fitted on {w}x{h} images and this image is {W}x{H}: it is denoised as about "
+                     f"{n:,} overlapping tiles of {w}x{h}, each far from what the model saw")
+    if colour and c == 1:
+        notes.append("the model was fitted on grey images: this colour image is denoised channel by channel")
+    elif not colour and c == 3:
+        notes.append("the model was fitted on colour images: this grey image is given to it as grey RGB")
+    binary = domain.get("two_level")
+    if isinstance(binary, (int, float)) and binary > 0.9:
+        sample = img[::max(1, H // 64), ::max(1, W // 64)]
+        share = float(np.mean((sample < 0.02) | (sample > 0.98)))
+        if share < 0.5:
+            notes.append(f"the model was fitted on two-level images ({binary:.0%} of its values 0 or 1, such as ink "
+                         f"on paper); this image has mid-tones ({1 - share:.0%} of its pixels): the result may look "
+                         "nothing like it")
+    return notes
 
 
 def cmd_denoise(args):
     from .. import plots
-    from ..images import ImageError, apply_tiled, read_image, write_image
-    from ..metrics import psnr
+    from ..images import ImageError, image_size, read_image, write_image
     from ..noise import get_noise
     from ..random import as_generator
-    from .progress import WorkProgress
 
     inputs = _denoise_inputs(args)
+    out = _check_out_writable(Path(args.out if args.out else "denoised"))
+    noise_fn = get_noise(args.noise) if args.noise else None
     if args.model:
         model, ck = _pretrained_model(args.model), None
-        h = w = c = None
+        tile_shape = None
         ink_model, any_size = False, True
+        if noise_fn is not None:
+            _photo_noise_warning(model, args)
     else:
         model, ck = load_model(args.checkpoint)
         if not hasattr(model, "reconstruct"):
             raise UserError(f"{type(model).__name__} cannot reconstruct images; use an autoencoder, dae or vae "
                             "checkpoint")
-        h, w, c = image_shape_of(model, ck)
-        ink_model = is_ink(ck.extra, (h, w, c))
+        tile_shape = image_shape_of(model, ck)
+        ink_model = is_ink(ck.extra, tile_shape)
         any_size = "tile" in inspect.signature(getattr(model, "denoise", lambda x: x)).parameters
-    files, bad = _expand(inputs)
-    n_inputs = len(files) + len(bad)
-    for _, exc in bad:
-        warn(f"{exc}; skipped")
-    noise_fn = get_noise(args.noise) if args.noise else None
+    files, failed = _expand(inputs, out)
+    n_inputs = len(files) + len(failed)
+    for _, why in failed:
+        warn(f"{why}; skipped")
+    names = _unique_names(files)
     rng = as_generator(args.seed)
-    out = out_dir(args, "denoised")
-    for i, f in enumerate(files, 1):
+    cap = int(args.max_megapixels * 1e6)
+    for i, ((f, _), name) in enumerate(zip(files, names), 1):
+        den_path, cmp_path = out / f"{name}_denoised.png", out / f"{name}_compare.png"
         try:
-            notes = []
-            img = read_image(f, mode=None, notes=notes)
-        except (ImageError, OSError) as exc:
-            warn(f"{exc}; skipped" if str(f) in str(exc) else f"{f}: {exc}; skipped")
-            bad.append((f, exc))
-            continue
-        for note in notes:
-            say(f"note: {note}")
-        invert = args.invert == "yes" or (args.invert == "auto" and ink_model and float(img.mean()) > 0.5)
-        if invert:
-            if args.invert == "auto":
-                say(f"note: {f}: mostly light image and a model trained on ink = 1 ({ck.extra.get('data')}): "
-                    "inverted before denoising and back after (--invert no to prevent)")
-            img = 1.0 - img
-        clean = None
-        if noise_fn is not None:
-            clean = img
-            img = np.clip(noise_fn(img, args.noise_level, rng), 0, 1).astype(np.float32)
-        say(f"[{i}/{len(files)}] {f}: {img.shape[1]}x{img.shape[0]} ...")
-        if any_size:  # a fully convolutional denoiser: the whole image at once (in blocks if large)
-            def whole(im, name=f.name):
-                shown = WorkProgress(name, "Mpx", scale=1e-6)
-                try:
-                    return model.denoise(im, progress=shown)
-                finally:
-                    shown.close()
+            for target in (den_path, cmp_path):
+                if target.exists() and not args.overwrite:
+                    raise UserError(f"{target} exists: pass --overwrite to replace it, or choose another --out")
+            w, h = image_size(f)
+            if w * h > cap:
+                raise UserError(f"{f}: image of {w}x{h} pixels ({w * h / 1e6:.1f} megapixels) is larger than "
+                                f"--max-megapixels {args.max_megapixels:g}; pass a larger --max-megapixels (about 60 "
+                                "bytes of memory a pixel) or make the image smaller")
+            _denoise_one(args, model, ck, f, i, len(files), (den_path, cmp_path), tile_shape, ink_model, any_size,
+                         noise_fn, rng, plots, read_image, write_image)
+        except (UserError, ImageError, ValueError, TypeError, OSError, MemoryError) as exc:
+            why = " ".join(str(exc).split()) or type(exc).__name__
+            if isinstance(exc, MemoryError):
+                why = f"out of memory ({why}); try a smaller --max-megapixels or a smaller image"
+            why = why if str(f) in why else f"{f}: {why}"
+            warn(f"{why}; skipped")
+            failed.append((f, why))
+    if failed:
+        lines = "; ".join(why if str(p) in why else f"{p}: {why}" for p, why in failed)
+        raise UserError(f"{len(failed)} of {n_inputs} inputs failed and were skipped ({n_inputs - len(failed)} "
+                        f"denoised): {lines}")
+    return 0
 
-            # the photo model takes grey and colour itself; a checkpoint's model, channel by channel if needed
-            result = whole(img) if args.model else _per_channel(whole, img, c)
-        else:
-            stride = args.stride if args.stride else (max(1, h // 2), max(1, w // 2))
-            if img.shape[0] < h or img.shape[1] < w:
-                say(f"note: {f}: {img.shape[1]}x{img.shape[0]} is smaller than the model's {w}x{h} tiles; "
-                    "padded by reflection")
-            tile_shape = (h, w) if c == 1 else (h, w, c)
 
-            def fn(flat, tile_shape=tile_shape):  # flat (n, h*w*c) tiles, channels last
-                return np.asarray(model.reconstruct(flat.reshape((len(flat),) + tile_shape))).reshape(len(flat), -1)
+def _denoise_one(args, model, ck, f, i, n, paths, tile_shape, ink_model, any_size, noise_fn, rng, plots,
+                 read_image, write_image):
+    """Read, (corrupt,) denoise and write one image and its comparison figure."""
+    from ..images import apply_tiled
+    from ..metrics import psnr
+    from .progress import WorkProgress
 
-            shown = WorkProgress(f.name, "tiles")
+    notes = []
+    img = read_image(f, mode=None, notes=notes, keep_alpha=True)
+    for note in notes:
+        say(f"note: {note}")
+    alpha = None
+    if img.ndim == 3 and img.shape[2] in (2, 4):                  # the alpha channel passes through untouched
+        alpha, img = img[..., -1:], img[..., :-1]
+        img = img[..., 0] if img.shape[2] == 1 else np.ascontiguousarray(img)
+    if tile_shape is not None:
+        for note in _domain_warnings(model, img, tile_shape, any_size):
+            warn(f"{f}: {note}")
+    invert = args.invert == "yes" or (args.invert == "auto" and ink_model and float(img.mean()) > 0.5)
+    if invert:
+        if args.invert == "auto":
+            say(f"note: {f}: mostly light image and a model trained on ink = 1 ({ck.extra.get('data')}): "
+                "inverted before denoising and back after (--invert no to prevent)")
+        img = 1.0 - img
+    clean = None
+    if noise_fn is not None:
+        clean = img
+        img = np.clip(noise_fn(img, args.noise_level, rng), 0, 1).astype(np.float32)
+    say(f"[{i}/{n}] {f}: {img.shape[1]}x{img.shape[0]} ...")
+    if any_size:  # a fully convolutional denoiser: the whole image at once (in blocks if large)
+        def whole(im, name=f.name):
+            shown = WorkProgress(name, "Mpx", scale=1e-6)
             try:
-                result = apply_tiled(fn, img, (h, w), channels=c, stride=stride, progress=shown)
+                return model.denoise(im, progress=shown)
             finally:
                 shown.close()
-        if invert:
-            img, result = 1.0 - img, 1.0 - np.asarray(result)
-            clean = None if clean is None else 1.0 - clean
-        den_path = write_image(out / f"{f.stem}_denoised.png", result)
-        panels = ([("clean", clean)] if clean is not None else []) + [("noisy" if clean is not None else "input", img),
-                                                                        ("denoised", result)]
-        titles = [t if clean is None or t == "clean" else
-                  f"{t}  PSNR {psnr(clean[None], np.clip(im, 0, 1)[None]):.1f} dB" for t, im in panels]
-        how = "whole image" if any_size else f"tiles of {h}x{w}"
-        if args.model:
-            name = f"{PRETRAINED_MODELS[args.model]}, {'grey' if img.ndim == 2 else 'RGB'} model"
-        else:
-            name = type(model).__name__
-        fig = plots.image_strip([im for _, im in panels], titles, title=f"{f.name}: {name} ({how})",
-                                cell=COMPARE_CELL)
-        cmp_path = save_figure(fig, out / f"{f.stem}_compare.png")
-        say(f"[{i}/{len(files)}] {f} -> {den_path}, {cmp_path}")
-    if bad:
-        names = ", ".join(str(p) for p, _ in bad)
-        raise UserError(f"{len(bad)} of {n_inputs} inputs could not be read and were skipped: {names}")
-    return 0
+
+        # the photo model takes grey and colour itself; a checkpoint's model, channel by channel if needed
+        result = whole(img) if args.model else _per_channel(whole, img, tile_shape[2])
+    else:
+        h, w, c = tile_shape
+        stride = args.stride if args.stride else (max(1, h // 2), max(1, w // 2))
+        if img.shape[0] < h or img.shape[1] < w:
+            say(f"note: {f}: {img.shape[1]}x{img.shape[0]} is smaller than the model's {w}x{h} tiles; "
+                "padded by reflection")
+        shape = (h, w) if c == 1 else (h, w, c)
+
+        def fn(flat, shape=shape):  # flat (n, h*w*c) tiles, channels last
+            return np.asarray(model.reconstruct(flat.reshape((len(flat),) + shape))).reshape(len(flat), -1)
+
+        shown = WorkProgress(f.name, "tiles")
+        try:
+            result = apply_tiled(fn, img, (h, w), channels=c, stride=stride, progress=shown)
+        finally:
+            shown.close()
+    result = np.asarray(result, dtype=np.float32)
+    if invert:
+        img, result = 1.0 - img, 1.0 - result
+        clean = None if clean is None else 1.0 - clean
+    den_path, cmp_path = paths
+    den_path.parent.mkdir(parents=True, exist_ok=True)
+    full = result if alpha is None else np.concatenate([result if result.ndim == 3 else result[..., None], alpha], 2)
+    den_path = write_image(den_path, full)
+    del full
+    panels = ([("clean", clean)] if clean is not None else []) + [("noisy" if clean is not None else "input", img),
+                                                                    ("denoised", result)]
+    titles = [t if clean is None or t == "clean" else
+              f"{t}  PSNR {psnr(clean[None], np.clip(im, 0, 1)[None]):.1f} dB" for t, im in panels]
+    how = "whole image" if any_size else f"tiles of {tile_shape[0]}x{tile_shape[1]}"
+    if args.model:
+        name = f"{PRETRAINED_MODELS[args.model]}, {'grey' if img.ndim == 2 else 'RGB'} model"
+    else:
+        name = type(model).__name__
+    fig = plots.image_strip([im for _, im in panels], titles, title=f"{f.name}: {name} ({how})", cell=COMPARE_CELL)
+    cmp_path = save_figure(fig, cmp_path)
+    say(f"[{i}/{n}] {f} -> {den_path}, {cmp_path}")
 
 
 def _denoise_inputs(args) -> list:

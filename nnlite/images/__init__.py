@@ -11,10 +11,20 @@ module             what lives there
                    images, bounded memory), :func:`apply_blocks` (fully convolutional models)
 =================  ==========================================================================================
 """
-from .files import IMAGE_EXTENSIONS, ImageError, list_images, read_image, write_image
+from .files import (
+           IMAGE_EXTENSIONS,
+           ImageError,
+           image_size,
+           is_output_name,
+           list_images,
+           read_image,
+           walk_images,
+           write_image,
+)
 from .layout import from_nchw, infer_image_shape, model_image_shape, to_channels_last, to_nchw
 from .tiling import apply_blocks, apply_tiled, tile_image, untile
 
-__all__ = ["ImageError", "read_image", "write_image", "list_images", "IMAGE_EXTENSIONS",
+__all__ = ["ImageError", "read_image", "write_image", "list_images", "walk_images", "image_size", "is_output_name",
+           "IMAGE_EXTENSIONS",
            "to_nchw", "from_nchw", "to_channels_last", "model_image_shape", "infer_image_shape",
            "tile_image", "untile", "apply_tiled", "apply_blocks"]
