@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import ops
 from .module import Module, Parameter
-from .ops import threads as _threads
-from .ops._kernels.optim import PARALLEL_MIN_SIZE as _ADAM_PARALLEL_MIN
-from .ops._kernels.optim import _adam_parallel, _adam_serial
 
 
 class Optimizer:
@@ -192,19 +190,10 @@ class SGD(Optimizer):
 
     def _update(self, i, p):
         h = self.hyper
-        g = p.grad
-        if h["weight_decay"]:
-            g = g + h["weight_decay"] * p.data
-        if h["momentum"]:
-            fresh = i not in self.state
-            buf = self._state(i, "momentum_buffer")["momentum_buffer"]
-            if fresh:
-                buf[...] = g
-            else:
-                buf *= h["momentum"]
-                buf += (1 - h["dampening"]) * g
-            g = g + h["momentum"] * buf if h["nesterov"] else buf
-        p.data -= np.asarray(h["lr"], p.dtype) * g
+        first = i not in self.state
+        buf = self._state(i, "momentum_buffer")["momentum_buffer"] if h["momentum"] else None
+        ops.sgd_update(p.data, p.grad, buf, h["lr"], h["momentum"], h["dampening"], h["weight_decay"],
+                       h["nesterov"], first)
 
 
 class RMSprop(Optimizer):
@@ -232,32 +221,14 @@ class RMSprop(Optimizer):
 
     def _update(self, i, p):
         h = self.hyper
-        g = p.grad
-        if h["weight_decay"]:
-            g = g + h["weight_decay"] * p.data
         st = self._state(i, "square_avg", "momentum_buffer", "grad_avg")
-        s = st["square_avg"]
-        s *= h["alpha"]
-        s += (1 - h["alpha"]) * g * g
-        if h["centered"]:
-            ga = st["grad_avg"]
-            ga *= h["alpha"]
-            ga += (1 - h["alpha"]) * g
-            denom = np.sqrt(s - ga * ga) + h["eps"]
-        else:
-            denom = np.sqrt(s) + h["eps"]
-        if h["momentum"]:
-            b = st["momentum_buffer"]
-            b *= h["momentum"]
-            b += g / denom
-            p.data -= np.asarray(h["lr"], p.dtype) * b
-        else:
-            p.data -= np.asarray(h["lr"], p.dtype) * g / denom
+        ops.rmsprop_update(p.data, p.grad, st["square_avg"], st["grad_avg"], st["momentum_buffer"], h["lr"],
+                           h["alpha"], h["eps"], h["weight_decay"], h["momentum"], h["centered"])
 
 
 class Adam(Optimizer):
     r"""
-    Adam (Kingma & Ba, 2015; PyTorch's rule), one fused Numba pass per parameter::
+    Adam (Kingma & Ba, 2015; PyTorch's rule; :func:`nnlite.ops.reference.adam_update`)::
 
         g = g + weight_decay * p                                   (L2 penalty in the gradient)
         m = beta1 m + (1 - beta1) g ;  v = beta2 v + (1 - beta2) g^2
@@ -269,25 +240,12 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, **self._check_hyper(type(self).__name__, lr=lr, betas=betas, eps=eps,
                                                      weight_decay=weight_decay))
-        self._flat = {}  # parameter index -> flat views (p, g, m, v) handed to the kernel
 
-    def step(self):
-        self.step_count += 1
+    def _update(self, i, p):
         h = self.hyper
-        b1, b2 = h["betas"]
-        t = self.step_count
-        args = (h["lr"], b1, b2, h["eps"], 1.0 - b1**t, 1.0 - b2**t, h["weight_decay"], self._decoupled)
-        parallel = _threads.sync_numba() > 1  # nnlite.ops.threads' policy ('adaptive': 1 thread on a busy machine)
-        for i, p in enumerate(self.params):
-            st = self._state(i, "exp_avg", "exp_avg_sq")
-            flat = self._flat.get(i)
-            if flat is None or flat[0].base is not p.data or flat[1].base is not p.grad \
-                    or flat[2].base is not st["exp_avg"] or flat[3].base is not st["exp_avg_sq"]:
-                # flat views, made once (and again if an array is replaced: astype, load_state_dict)
-                flat = self._flat[i] = tuple(a.reshape(-1) if a.ndim != 1 else a[:]
-                                             for a in (p.data, p.grad, st["exp_avg"], st["exp_avg_sq"]))
-            kernel = _adam_parallel if parallel and p.size >= _ADAM_PARALLEL_MIN else _adam_serial
-            kernel(*flat, *args)
+        st = self._state(i, "exp_avg", "exp_avg_sq")
+        ops.adam_update(p.data, p.grad, st["exp_avg"], st["exp_avg_sq"], self.step_count, h["lr"], *h["betas"],
+                        h["eps"], h["weight_decay"], self._decoupled)
 
     @classmethod
     def _check_hyper(cls, owner, lr, betas, eps, weight_decay):

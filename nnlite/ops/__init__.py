@@ -24,6 +24,8 @@ import contextlib
 import importlib
 import os
 
+from . import threads  # noqa: F401  (the thread policy of the fast backend: nnlite.ops.threads)
+
 #: Backend name -> the module that implements every op of :data:`OPS`.
 BACKENDS = {"fast": "nnlite.ops.fast", "reference": "nnlite.ops.reference"}
 
@@ -31,12 +33,14 @@ BACKENDS = {"fast": "nnlite.ops.fast", "reference": "nnlite.ops.reference"}
 #: Each group is kept by the part of the package that uses it.
 _DENSE_OPS: tuple[str, ...] = (
     # linear layers, activations, losses' fused forms, the VAE's sampling and KL
+    "dense_forward", "dense_backward", "bce_with_logits", "mse", "gaussian_sample_kl", "gaussian_sample_kl_backward",
 )
 _CONV_OPS: tuple[str, ...] = (
     # conv2d (forward, data gradient, weight gradient), its transpose, batch norm, pooling, upsampling
 )
 _OPTIM_OPS: tuple[str, ...] = (
     # the optimizers' update rules
+    "sgd_update", "rmsprop_update", "adam_update",
 )
 OPS: tuple[str, ...] = _DENSE_OPS + _CONV_OPS + _OPTIM_OPS
 
