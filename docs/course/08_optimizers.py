@@ -25,6 +25,7 @@ import numpy as np
 
 import nnlite
 from nnlite import optim
+from nnlite.ops import reference
 
 curvature = np.array([1.0, 50.0])
 
@@ -116,11 +117,9 @@ np.testing.assert_allclose(corrected, 2.5, rtol=1e-12)     # unbiased from the f
 np.testing.assert_allclose(first_step, 0.01, rtol=1e-8)   # the first step is the learning rate
 
 # %%
-# The update code, checked against nnlite's optimizers
-# ----------------------------------------------------
-# The four rules in NumPy, a few lines each. nnlite's :mod:`nnlite.optim` runs the same updates (with
-# weight decay and options; Adam fused into one pass per parameter), and the assertions below run the
-# optimizers and these functions side by side on the same gradients, step by step.
+# The update code that runs
+# -------------------------
+# The four rules as the maths above states them, a few lines each:
 
 
 def sgd(theta, g, state, lr):
@@ -146,9 +145,27 @@ def adam(theta, g, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     return theta - lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
-print(inspect.getsource(adam))
+# %%
+# nnlite's optimizers (:mod:`nnlite.optim`) keep the state and validate the hyper-parameters, and hand
+# each parameter's update to an op of :mod:`nnlite.ops`. This is the code of the **reference** backend
+# (plain NumPy; ``nnlite.use("reference")``), printed from the installed package; the default ``fast``
+# backend runs the same update as one fused Numba pass per parameter, tested against it. The options
+# (weight decay, dampening, Nesterov, centred RMSprop, AdamW's decoupled decay) are the extra lines.
 
-rules = {  # name: (our update, nnlite's optimizer class and arguments, learning rate)
+
+def show_ops(*names):
+    """Print the reference backend's source of each op: an op renamed or removed fails here, loudly."""
+    for name in names:
+        print(inspect.getsource(getattr(reference, name)))
+
+
+show_ops("sgd_update", "rmsprop_update", "adam_update")
+
+# %%
+# The assertions below run nnlite's optimizers, on the reference backend and on the fast one, side by
+# side with the four functions above, on the same gradients, and compare the parameters after every
+# step.
+rules = {  # name: (our update, nnlite's optimizer, learning rate)
     "SGD": (sgd, lambda p: optim.SGD(p, lr=0.036), 0.036),
     "momentum": (momentum, lambda p: optim.SGD(p, lr=0.01, momentum=0.9), 0.01),
     "RMSprop": (rmsprop, lambda p: optim.RMSprop(p, lr=0.05), 0.05),
@@ -157,17 +174,19 @@ rules = {  # name: (our update, nnlite's optimizer class and arguments, learning
 start = np.array([-4.0, 1.5])
 paths = {}
 for name, (rule, make, lr) in rules.items():
-    theta, state = start.copy(), {}
-    p = nnlite.Parameter(start.copy(), dtype=np.float64)
-    opt = make([p])
-    path = [theta]
-    for _ in range(60):
-        theta = rule(theta, grad(theta), state, lr)
-        opt.zero_grad()
-        p.grad[...] = grad(p.data)
-        opt.step()
-        np.testing.assert_allclose(p.data, theta, rtol=1e-10, atol=1e-12, err_msg=name)
-        path.append(theta)
+    for backend in ("reference", "fast"):
+        with nnlite.ops.using(backend):
+            theta, state = start.copy(), {}
+            p = nnlite.Parameter(start.copy(), dtype=np.float64)
+            opt = make([p])
+            path = [theta]
+            for _ in range(60):
+                theta = rule(theta, grad(theta), state, lr)
+                opt.zero_grad()
+                p.grad[...] = grad(p.data)
+                opt.step()
+                np.testing.assert_allclose(p.data, theta, rtol=1e-10, atol=1e-12, err_msg=f"{name}, {backend}")
+                path.append(theta)
     paths[name] = np.array(path)
     print(f"{name:9s} after 60 steps: theta = {np.round(theta, 4)}, loss {loss(theta):.2e}")
 
