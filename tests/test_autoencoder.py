@@ -1,25 +1,22 @@
-"""Autoencoder and DenoisingAutoencoder: end-to-end gradient checks, the estimator contract, learning.
+"""Autoencoder and DenoisingAutoencoder: end-to-end gradient checks, the estimator contract, learning, and
+decoders written on their own (decoder_hidden=).
 
 Gradient checks run in float64 against CS231n's elementwise relative error < 1e-7, with smooth
 activations (tanh, softplus) so that no ReLU kink sits inside a difference. A whole model's loss chains
 several layers and its gradient has elements 1000x smaller than its largest; the plain central
 difference (error ~1e-16 * L / eps from round-off) cannot resolve those to 1e-7, so the model-level
-checks use the five-point stencil with the fixed step h = 1e-3 (truncation error O(h^4) ~ 1e-12,
-round-off ~1e-13). Single layers are checked with plain central differences in the core's tests.
+checks (:func:`nnlite.check_loss_gradients`) use the five-point stencil with the fixed step h = 1e-3
+(truncation error O(h^4) ~ 1e-12, round-off ~1e-13). Single layers are checked with plain central
+differences in the core's tests.
 """
 import numpy as np
 import pytest
-from conftest import numerical_gradient_5pt  # noqa: E402
 
 import nnlite
 from nnlite.data import load_font5x7
-from nnlite.gradcheck import rel_error
 from nnlite.models import Autoencoder, DenoisingAutoencoder, NotFittedError
 
 TOL = 1e-7
-H = 1e-3
-
-
 
 
 @pytest.fixture(scope="module")
@@ -40,23 +37,13 @@ def fitted_tiny(cls=Autoencoder, **kw):
 
 
 def check_model_loss_gradients(model, X, Y):
-    """Analytic dL/dparam (every parameter) and dL/dX of model.loss_and_grad vs central differences."""
+    """Every parameter and the input of model.loss_and_grad against compute_loss's central differences."""
     model.double()
-    X = np.array(X, dtype=np.float64)
-    model.zero_grad()
-    _, dX = model.loss_and_grad(X, Y)
-    analytic = {name: p.grad.copy() for name, p in model.named_parameters()}
+    result = nnlite.check_loss_gradients(model, X, Y, loss=model.compute_loss)
     n_linear = sum(isinstance(m, nnlite.Linear) for m in model.modules())   # Dense is a Linear
-    assert len(analytic) == 2 * n_linear  # every weight and bias is checked
-    errors = {}
-    for name, p in model.named_parameters():
-        num = numerical_gradient_5pt(lambda: model.compute_loss(X, Y), p.data)
-        errors[name] = rel_error(analytic[name], num)[0]
-    num_x = numerical_gradient_5pt(lambda: model.compute_loss(X, Y), X)
-    errors["input"] = rel_error(dX, num_x)[0]
-    bad = {k: v for k, v in errors.items() if not v < TOL}
-    assert not bad, f"relative errors above {TOL}: {bad}"
-    return errors
+    assert len(result.errors) == 2 * n_linear + 1        # every weight and bias is checked, and the input
+    assert result.passed, f"relative errors above {TOL}:\n{result}"
+    return result.errors
 
 
 @pytest.mark.parametrize("activation", ["tanh", "softplus"])
@@ -84,19 +71,13 @@ def test_module_interface_backward_of_the_whole_network():
     # The fitted model is an nnlite Module: forward(x) = decoder_(encoder_(x)), backward(dy) = dL/dx.
     # Checked with L = sum(forward(x) * R) w.r.t. the input and every weight, as nnlite.gradcheck does.
     model = fitted_tiny().double()
-    x = tiny_data(3, seed=5)
     R = np.random.default_rng(0).standard_normal((3, 7))
-    model.zero_grad()
-    model.forward(x)
-    dx = model.backward(R.copy())
-    analytic = {n: p.grad.copy() for n, p in model.named_parameters()}
 
-    def L():
-        return float(np.sum(model.forward(x) * R))
+    def projected(x):
+        return float(np.sum(model.forward(x) * R)), model.backward(R.copy())
 
-    assert rel_error(dx, numerical_gradient_5pt(L, x))[0] < TOL
-    for name, p in model.named_parameters():
-        assert rel_error(analytic[name], numerical_gradient_5pt(L, p.data))[0] < TOL, name
+    result = nnlite.check_loss_gradients(model, tiny_data(3, seed=5), loss_and_grad=projected)
+    assert len(result.errors) == len(model.parameters()) + 1 and result.passed, str(result)
 
 
 def test_fit_returns_self_and_fitted_attributes(font):
@@ -324,3 +305,64 @@ def test_denoiser_score_is_the_same_for_the_same_data(font):
     assert dae.score(font) == dae.score(font)
     assert dae.score(font) != DenoisingAutoencoder(hidden=(16,), epochs=3, noise="bit_flip", noise_level=0.2,
                                                    random_state=1).fit(font).score(font)
+
+
+# ------------------------------------------------------------------------------- decoder widths
+def outs(net):
+    return [m.n_out for m in net if hasattr(m, "n_out")]
+
+
+def ins(net):
+    return [m.n_in for m in net if hasattr(m, "n_in")]
+
+
+def test_decoder_hidden_builds_the_decoder_as_written_and_none_mirrors_the_encoder():
+    from nnlite.models import SparseAutoencoder
+
+    X = tiny_data(8, 12)
+    ae = Autoencoder(latent_dim=2, hidden=(6, 5, 4), decoder_hidden=(3, 4, 7, 9), epochs=1).fit(X)
+    assert outs(ae.encoder_) == [6, 5, 4, 2]
+    assert outs(ae.decoder_) == [3, 4, 7, 9, 12]
+    assert ins(ae.decoder_) == [2, 3, 4, 7, 9]
+    mirror = Autoencoder(latent_dim=2, hidden=(6, 5), epochs=1).fit(X)
+    assert outs(mirror.decoder_) == [5, 6, 12]
+    dae = DenoisingAutoencoder(latent_dim=2, hidden=(6,), decoder_hidden=(), noise="gaussian", epochs=1).fit(X)
+    assert outs(dae.decoder_) == [12]
+    sp = SparseAutoencoder(latent_dim=3, hidden=(5,), decoder_hidden=(4, 8), epochs=1).fit(X)
+    assert outs(sp.decoder_) == [4, 8, 12]
+    for bad, pattern in (((0,), "decoder_hidden"), ("wide", "decoder_hidden"), ((3.5,), "decoder_hidden")):
+        with pytest.raises(ValueError, match=pattern):
+            Autoencoder(decoder_hidden=bad).fit(X)
+
+
+@pytest.mark.parametrize("cls", ["Autoencoder", "DenoisingAutoencoder"])
+def test_asymmetric_autoencoder_gradcheck_every_parameter_and_input(cls):
+    from nnlite import models
+
+    kw = dict(noise="gaussian", noise_level=0.1) if cls == "DenoisingAutoencoder" else {}
+    # encoder 8-6-3, decoder 3-4-7-8: shallow enough that no gradient element sinks into the round-off
+    model = getattr(models, cls)(latent_dim=3, hidden=(6,), decoder_hidden=(4, 7), activation="tanh",
+                                 epochs=2, dtype=np.float64, random_state=0, **kw).fit(tiny_data(6, 8))
+    assert len(model.decoder_.parameters()) == 2 * 3 and len(model.encoder_.parameters()) == 2 * 2
+    clean = tiny_data(4, 8, seed=1)
+    noisy = np.clip(clean + 0.1 * np.random.default_rng(2).standard_normal(clean.shape), 0.01, 0.99)
+    check_model_loss_gradients(model, noisy, clean)
+
+
+def test_decoder_hidden_round_trips_checkpoints_config_and_shows_in_the_summary(tmp_path):
+    import json
+
+    from nnlite.checkpoint import save_checkpoint
+    from nnlite.models.persistence import restore_model
+
+    X = tiny_data(8, 12).astype(np.float32)
+    model = DenoisingAutoencoder(latent_dim=2, hidden=(6,), decoder_hidden=(3, 9), noise="gaussian", epochs=1,
+                                 random_state=0).fit(X)
+    restored = restore_model(save_checkpoint(tmp_path / "ck.npz", model))
+    assert list(restored.decoder_hidden) == [3, 9]
+    np.testing.assert_array_equal(restored.reconstruct(X), model.reconstruct(X))
+    again = DenoisingAutoencoder.from_config(json.loads(json.dumps(model.get_config())))
+    assert list(again.decoder_hidden) == [3, 9] and "decoder_hidden=(3, 9)" in repr(model)
+    table = str(model.summary())
+    decoder_rows = [line.split()[2:4] for line in table.splitlines() if line.startswith("decoder_.")]
+    assert decoder_rows == [["(None,", "3)"], ["(None,", "9)"], ["(None,", "12)"], ["(None,", "12)"]], table

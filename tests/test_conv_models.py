@@ -1,19 +1,18 @@
 """Conv models: end-to-end float64 gradient checks of the losses, the flagship on any image size, errors,
-the estimator contract (fit returns self, seeding) and small learning tests.
+the estimator contract (fit returns self, seeding), small learning tests, and ConvVAE's Gaussian
+likelihood (fixed or learned variance), denoising ELBO and five-layer network on 64x64 colour images.
 
-Gradient checks use the five-point stencil (h = 1e-3, truncation O(h^4); 1e-4 for the flagship, whose
-BatchNorm'd layers put many pre-activations near 0) against CS231n's elementwise relative error < 1e-7.
-ReLU networks have kinks: every check records the on/off pattern of every ReLU (and fused Dense-ReLU)
-and the argmax of every max-pool where the analytic gradient is taken, and asserts that every perturbed
-evaluation sees exactly the same pattern, so no difference straddles a kink. The seeds are ones where
-that holds (most seeds put some unit within 2h of its kink at these sizes).
+Gradient checks (:func:`nnlite.check_loss_gradients`) use the five-point stencil (h = 1e-3, truncation
+O(h^4); 1e-4 for the flagship, whose BatchNorm'd layers put many pre-activations near 0) against CS231n's
+elementwise relative error < 1e-7. ReLU networks have kinks: every check records the on/off pattern of
+every ReLU (and fused Dense-ReLU) and the argmax of every max-pool where the analytic gradient is taken,
+and asserts that every perturbed evaluation sees exactly the same pattern, so no difference straddles a
+kink. The seeds are ones where that holds (most seeds put some unit within 2h of its kink at these sizes).
 """
 import numpy as np
 import pytest
-from conftest import numerical_gradient_5pt  # noqa: E402
 
 import nnlite
-from nnlite.gradcheck import rel_error
 from nnlite.layers import Dense, MaxPool2d, ReLU
 from nnlite.metrics import psnr
 from nnlite.models import NotFittedError
@@ -24,54 +23,36 @@ H = 1e-3
 SEEDS = {"dae_relu": 0, "vae_relu": 2}     # seeds where no stencil point crosses a kink
 
 
-
-
 class KinkMonitor:
     """Records the on/off pattern of every ReLU (and fused Dense-ReLU) and the argmax of every MaxPool2d of
-    ``model`` at the point where the analytic gradient is taken, then checks that every later forward pass
-    (each evaluation of the finite-difference stencil) has the same pattern: no perturbation crossed a kink,
-    so the loss is smooth wherever it was evaluated."""
+    ``model`` in each forward pass; :meth:`pattern` returns those of the passes since its last call, as
+    ``check_loss_gradients``'s ``region``: a finite-difference step that changes it crossed a kink."""
 
     def __init__(self, model):
-        self.model, self.reference, self.current, self.checked = model, None, [], 0
+        self.model, self.current, self.patched, self.recorded = model, [], [], 0
 
-    def _record(self, key):
-        if self.reference is None:
-            self.current.append(key)
-        else:
-            i = len(self.current)
-            self.current.append(None)
-            assert np.array_equal(self.reference[i], key), "a finite-difference step crossed a ReLU/max-pool kink"
-            self.checked += 1
+    def pattern(self):
+        keys, self.current = self.current, []
+        return np.concatenate([np.ravel(k).astype(np.int64) for k in keys]) if keys else np.zeros(0, np.int64)
 
     def __enter__(self):
-        self.patched = []
         for m in self.model.modules():
             if isinstance(m, ReLU) or (isinstance(m, Dense) and m.activation == "relu") or isinstance(m, MaxPool2d):
                 original = m.forward
 
                 def wrapped(x, m=m, original=original):
                     y = original(x)
+                    self.recorded += 1
                     if isinstance(m, MaxPool2d):      # the winner matters where the max is not a dead ReLU's 0
-                        self._record(np.where(np.asarray(y).transpose(0, 2, 3, 1) != 0, m._argmax, -1))
+                        self.current.append(np.where(np.asarray(y).transpose(0, 2, 3, 1) != 0, m._argmax, -1))
                     else:
                         pre = x if isinstance(m, ReLU) else x.reshape(-1, m.n_in) @ m.weight.data + m.bias.data
-                        self._record(pre > 0)
+                        self.current.append(pre > 0)
                     return y
 
                 m.forward = wrapped
                 self.patched.append(m)
         return self
-
-    def freeze(self):
-        """The pattern recorded so far becomes the reference."""
-        self.reference, self.current = self.current, []
-
-    def wrap(self, f):
-        def g():
-            self.current = []
-            return f()
-        return g
 
     def __exit__(self, *exc):
         for m in self.patched:
@@ -103,21 +84,15 @@ def rectangles(n, size=16, seed=0):
 
 
 # ------------------------------------------------------------------------------- gradient checks
-def _check_every_parameter_and_input(model, loss_fn, grad_fn, X, h=H):
-    model.zero_grad()
+def _check_every_parameter_and_input(model, inputs, h=H, **kw):
+    """``check_loss_gradients`` of ``model.loss_and_grad(*inputs)``, no step crossing a ReLU/max-pool kink."""
     with KinkMonitor(model) as mon:
-        loss, dX = grad_fn()
-        mon.freeze()
-        f = mon.wrap(loss_fn)
-        assert f() == pytest.approx(loss, rel=1e-14)
-        analytic = {n: p.grad.copy() for n, p in model.named_parameters()}
-        errors = {n: rel_error(analytic[n], numerical_gradient_5pt(f, p.data, h))[0]
-                  for n, p in model.named_parameters()}
-        errors["input"] = rel_error(dX.reshape(X.shape), numerical_gradient_5pt(f, X, h))[0]
-    assert mon.checked > 0 or not mon.patched          # the pattern was checked, when there is one
-    bad = {k: v for k, v in errors.items() if not v < TOL}
-    assert not bad, f"relative errors above {TOL}: {bad}"
-    return analytic
+        result = nnlite.check_loss_gradients(model, *inputs, eps=h, region=mon.pattern, **kw)
+    assert mon.recorded > 0 or not mon.patched           # the pattern was compared, when there is one
+    assert not result.skipped, f"a finite-difference step crossed a ReLU/max-pool kink: {result.skipped}"
+    assert set(result.errors) == {n for n, _ in model.named_parameters()} | {"input"}
+    assert result.passed, f"relative errors above {TOL}:\n{result}"
+    return {n: result.analytic[n] for n, _ in model.named_parameters()}
 
 
 # BCE: a loss of ~0.7 per pixel whose input gradients are ~1e-6: h = 3e-3 keeps the stencil's round-off
@@ -129,8 +104,7 @@ def test_conv_dae_loss_gradcheck_every_parameter_and_input(loss, activation, see
                                      dtype=np.float64, random_state=seed).fit(X)
     clean = smooth_images(3, seed=2)
     noisy = np.clip(clean + 0.05 * np.random.default_rng(4).standard_normal(clean.shape), 0.01, 0.99)
-    analytic = _check_every_parameter_and_input(model, lambda: model.compute_loss(noisy, clean),
-                                                lambda: model.loss_and_grad(noisy, clean), noisy, h)
+    analytic = _check_every_parameter_and_input(model, (noisy, clean), h, loss=model.compute_loss)
     assert len(analytic) == 8                      # 2 convs + 2 transposed convs, weight and bias each
 
 
@@ -141,8 +115,7 @@ def test_conv_vae_loss_gradcheck_every_parameter_and_input(activation, seed):
                     dtype=np.float64, random_state=seed).fit(X)
     Xt = smooth_images(3, 4, 4, seed=6)
     eps = np.random.default_rng(7).standard_normal((3, 2))
-    analytic = _check_every_parameter_and_input(model, lambda: model.compute_loss(Xt, eps=eps)["loss"],
-                                                lambda: model.loss_and_grad(Xt, eps=eps), Xt)
+    analytic = _check_every_parameter_and_input(model, (Xt,), loss=model.compute_loss, loss_kwargs=dict(eps=eps))
     assert len(analytic) == 16                     # 2 convs, 2 Dense (encoder); 2 Dense, 2 conv-T (decoder)
 
 
@@ -155,13 +128,83 @@ def test_residual_denoiser_loss_gradcheck_every_parameter_and_input(architecture
     model.train()                                  # loss_and_grad uses batch statistics
     clean = smooth_images(4, 4, 4, seed=9)
     noisy = clean + 0.1 * np.random.default_rng(10).standard_normal(clean.shape)
-
-    def loss_fn():
-        return model._loss_forward_backward(noisy[:, None], clean[:, None], backward=False)[0]
-
-    analytic = _check_every_parameter_and_input(model, loss_fn, lambda: model.loss_and_grad(noisy, clean), noisy,
-                                                h=1e-4)
+    analytic = _check_every_parameter_and_input(model, (noisy, clean), h=1e-4)
     assert sum(np.any(g != 0) for g in analytic.values()) >= len(analytic) - 1   # every layer takes part
+
+
+# ------------------------------------------------------------------------------- ConvVAE: Gaussian likelihood
+def images(n, c=1, s=4, seed=0):
+    return np.random.default_rng(seed).uniform(0.05, 0.95, size=(n, c, s, s))
+
+
+@pytest.mark.parametrize("variance", [0.5, "learned"])
+def test_conv_vae_gaussian_loss_gradcheck_every_parameter_and_input(variance):
+    X = images(6, seed=5)
+    model = ConvVAE(latent_dim=2, channels=(2, 3), hidden=5, activation="tanh", likelihood="gaussian",
+                    output_variance=variance, epochs=1, batch_size=3, dtype=np.float64, random_state=0).fit(X)
+    if variance == "learned":
+        assert model.output_logvar_.data.shape == (1,) and model.output_logvar_.data[0] != 0   # it trained
+        model.output_logvar_.data[:] = -0.4                     # away from 0, where a wrong sign hides
+    Xt = images(3, seed=6)
+    eps = np.random.default_rng(7).standard_normal((3, 2))
+    loss, _ = model.loss_and_grad(Xt, eps=eps)
+    assert model.compute_loss(Xt, eps=eps)["loss"] == pytest.approx(loss, rel=1e-14)
+    # h = 1e-2: the smallest weight gradients are ~1e-7 of the loss, below the stencil's round-off at
+    # h = 1e-3 (errors grow as h shrinks: round-off, not truncation)
+    result = nnlite.check_loss_gradients(model, Xt, loss=model.compute_loss, loss_kwargs=dict(eps=eps), eps=1e-2)
+    assert len(result.errors) == 16 + (variance == "learned") + 1
+    assert result.passed, f"relative errors above {TOL}:\n{result}"
+
+
+def test_learned_variance_moves_towards_the_reconstruction_error():
+    X = images(16, seed=3).astype(np.float32)
+    model = ConvVAE(latent_dim=2, channels=(2,), hidden=4, likelihood="gaussian", output_variance="learned",
+                    epochs=3, batch_size=4, lr=3e-2, lr_schedule="constant", random_state=0).fit(X)
+    mse = float(np.mean((model.reconstruct(X) - X) ** 2))
+    logvar = float(model.output_logvar_.data[0])
+    # it starts at log 1 = 0 and the optimum for a fixed mean is log(mean squared error) < 0: it went down
+    assert np.log(mse) < logvar < -0.2, (logvar, np.log(mse))
+
+
+def test_bernoulli_is_the_default_and_refuses_out_of_range_data_the_gaussian_accepts():
+    X = images(4, seed=0) * 2 - 0.5
+    with pytest.raises(ValueError, match="Bernoulli decoder needs data in"):
+        ConvVAE(channels=(2, 2), hidden=4, epochs=1).fit(X)
+    ConvVAE(channels=(2, 2), hidden=4, epochs=1, likelihood="gaussian").fit(X)
+    for bad in (0, -1.0, "fixed", True):
+        with pytest.raises(ValueError, match="output_variance must be a number > 0 or 'learned', got"):
+            ConvVAE(likelihood="gaussian", output_variance=bad).fit(images(4))
+    with pytest.raises(ValueError, match="likelihood must be one of"):
+        ConvVAE(likelihood="laplace").fit(images(4))
+
+
+def test_five_layer_conv_vae_on_64x64_colour():
+    X = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
+    model = ConvVAE(latent_dim=8, channels=(32, 64, 128, 256, 512), hidden=0, likelihood="gaussian",
+                    activation="leaky_relu:0.2", epochs=1, batch_size=2, random_state=0).fit(X)
+    shapes, x = [], X.transpose(0, 3, 1, 2).reshape(2, -1)
+    for layer in model.encoder_:
+        x = layer(x)
+        if type(layer).__name__ == "Conv2d":
+            shapes.append(x.shape[1:])
+    assert shapes == [(32, 32, 32), (64, 16, 16), (128, 8, 8), (256, 4, 4), (512, 2, 2)]
+    convt = [m for m in model.decoder_ if type(m).__name__ == "ConvTranspose2d"]
+    assert [(m.in_channels, m.out_channels) for m in convt] == [(512, 256), (256, 128), (128, 64), (64, 32), (32, 3)]
+    assert model.sample(3, random_state=0).shape == (3, 64, 64, 3)
+    assert model.interpolate(X[0], X[1], n=4).shape == (4, 64, 64, 3)
+
+
+def test_conv_vae_denoising_elbo_gradcheck():
+    X = images(6, seed=5)
+    model = ConvVAE(latent_dim=2, channels=(2, 3), hidden=5, activation="tanh", noise="gaussian", epochs=1,
+                    batch_size=3, dtype=np.float64, random_state=0).fit(X)
+    clean = images(3, seed=6)
+    noisy = np.clip(clean + 0.1 * np.random.default_rng(1).standard_normal(clean.shape), 0.01, 0.99)
+    eps = np.random.default_rng(7).standard_normal((3, 2))
+    # h = 1e-2 as for the Gaussian likelihood: the smallest gradients sit below the round-off at 1e-3
+    result = nnlite.check_loss_gradients(model, noisy, loss=model.compute_loss, loss_kwargs=dict(eps=eps, Y=clean),
+                                         eps=1e-2)
+    assert result.passed, f"relative errors above {TOL}:\n{result}"
 
 
 # ------------------------------------------------------------------------------- the flagship at inference
@@ -226,7 +269,8 @@ def test_shape_errors_name_the_model_or_layer_and_the_expected_input(grey_unet, 
         dae.reconstruct(np.zeros((2, 20, 20)))
     with pytest.raises(ValueError, match=r"multiples of 4 .*got 30x30"):
         ConvDenoisingAutoencoder(epochs=1).fit(np.zeros((4, 30, 30)))
-    with pytest.raises(ValueError, match=r"ResidualDenoiser: X_noisy has 1 channel\(s\).*fitted on 3-channel"):
+    with pytest.raises(ValueError, match=r"ResidualDenoiser: a 3-D array is one image \(H, W, C\) for this "
+                                         r"3-channel model, but its last axis has 8 entries"):
         colour_dncnn.denoise(np.zeros((2, 8, 8)))
     with pytest.raises(ValueError, match=r"a 2-D image \(H, W\) is grey, but the model was fitted on 3-channel"):
         colour_dncnn.denoise(np.zeros((8, 8)))

@@ -2,8 +2,8 @@
 
 The adversarial losses themselves are tested in test_losses.py, the sample judges in test_metrics.py.
 
-Gradchecks run in float64 with CS231n's relative error (< 1e-7) and a central-difference step of 1e-4
-on scalar losses of size ~1 (with 1e-6, float64 round-off in the loss alone is ~1e-10 per difference,
+Gradchecks (:func:`nnlite.check_loss_gradients`) run in float64 with CS231n's relative error (< 1e-7) and
+a central-difference step of 1e-4 on scalar losses of size ~1 (with 1e-6, float64 round-off in the loss alone is ~1e-10 per difference,
 too close to the smallest gradient entries). The LeakyReLU kinks are measure-zero: with these random
 inputs no pre-activation lies within 1e-4 of 0 (the check would fail loudly if one did).
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from nnlite import LambdaCallback
-from nnlite.gradcheck import numerical_gradient, rel_error
+from nnlite.gradcheck import check_loss_gradients
 from nnlite.layers import Linear, Sequential, Tanh
 from nnlite.models import GAN, AdversarialDenoiser, NotFittedError, SaveSamples
 
@@ -31,29 +31,20 @@ def tiny_gan(seed=0, n=6, **kw):
     return GAN(**params).fit(X), X, rng.standard_normal((n, 3))
 
 
-def _check_all(model, loss_fn, names):
-    model.zero_grad()
-    loss_fn()
-    analytic = {name: p.grad.copy() for name, p in model.named_parameters()}
-    errors = {}
-    for name, p in model.named_parameters():
-        if name.split(".")[0] not in names:
-            continue
-        numeric = numerical_gradient(loss_fn, p.data, EPS)
-        errors[name] = rel_error(analytic[name], numeric)
-    model.zero_grad()
-    return analytic, errors
+def _check_all(model, loss_and_grad, inputs, names):
+    """Central differences (step EPS) of the parameters under ``names``; the model's dropout generators
+    are restored before every evaluation, so each one sees the same masks."""
+    return check_loss_gradients(model, *inputs, loss_and_grad=loss_and_grad, only=names, eps=EPS, stencil=3)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("generator_loss", ["non_saturating", "minimax"])
 def test_gradcheck_discriminator_loss_every_parameter(seed, generator_loss):
     model, X, Z = tiny_gan(seed, generator_loss=generator_loss)
-    analytic, errors = _check_all(model, lambda: model.discriminator_loss_and_grad(X, Z), {"discriminator_"})
-    assert len(errors) == 4
-    for name, (err, where) in errors.items():
-        assert err < TOL, f"{name}: relative error {err:.2e} at {where}"
-    for name, g in analytic.items():      # fakes are constants for L_D: nothing reaches the generator
+    result = _check_all(model, model.discriminator_loss_and_grad, (X, Z), "discriminator_")
+    assert len(result.errors) == 4
+    assert result.passed, f"relative errors above {TOL}:\n{result}"
+    for name, g in result.analytic.items():     # fakes are constants for L_D: nothing reaches the generator
         if name.startswith("generator_"):
             assert not g.any(), name
 
@@ -62,27 +53,22 @@ def test_gradcheck_discriminator_loss_every_parameter(seed, generator_loss):
 @pytest.mark.parametrize("generator_loss", ["non_saturating", "minimax"])
 def test_gradcheck_generator_loss_every_parameter_of_both_players(seed, generator_loss):
     model, X, Z = tiny_gan(seed, generator_loss=generator_loss)
-    _, errors = _check_all(model, lambda: model.generator_loss_and_grad(Z), {"generator_", "discriminator_"})
-    assert len(errors) == 8
-    for name, (err, where) in errors.items():
-        assert err < TOL, f"{name}: relative error {err:.2e} at {where}"
+    result = _check_all(model, model.generator_loss_and_grad, (Z,), ("generator_", "discriminator_"))
+    assert len(result.errors) == 8
+    assert result.passed, f"relative errors above {TOL}:\n{result}"
 
 
 def test_gradcheck_with_dropout_in_the_discriminator():
     model, X, Z = tiny_gan(2, dropout=0.3)
     gens = model.random_generators()
     assert gens, "the dropout layers should hold a generator"
-    states = [g.bit_generator.state for g in gens]
-
-    def loss():   # the same dropout masks at every evaluation
-        for g, s in zip(gens, states):
-            g.bit_generator.state = s
-        return model.generator_loss_and_grad(Z)
-
     model.train()
-    _, errors = _check_all(model, loss, {"generator_", "discriminator_"})
-    for name, (err, where) in errors.items():
-        assert err < TOL, f"{name}: relative error {err:.2e} at {where}"
+    result = _check_all(model, model.generator_loss_and_grad, (Z,), ("generator_", "discriminator_"))
+    assert len(result.errors) == 8
+    assert result.passed, f"relative errors above {TOL}:\n{result}"
+    # the masks matter: a fresh draw of them gives another loss
+    first = model.generator_loss_and_grad(Z)
+    assert model.generator_loss_and_grad(Z) != first
 
 
 def _params(module):
@@ -192,13 +178,9 @@ def test_dcgan_gradcheck_generator_loss():
     gan.generator_[2].weight.data *= 10
     gan.discriminator_[3].weight.data *= 10
     Z = rng.standard_normal((8, 3))
-    gan.zero_grad()
-    gan.generator_loss_and_grad(Z)
-    analytic = {n: p.grad.copy() for n, p in gan.named_parameters()}
-    for name, p in gan.named_parameters():
-        numeric = numerical_gradient(lambda: gan.generator_loss_and_grad(Z), p.data, 1e-5)
-        err, where = rel_error(analytic[name], numeric)
-        assert err < 1e-5, f"{name}: relative error {err:.2e} at {where}"
+    result = check_loss_gradients(gan, Z, loss_and_grad=gan.generator_loss_and_grad, eps=1e-5, stencil=3,
+                                  tol=1e-5)
+    assert len(result.errors) == len(gan.parameters()) and result.passed, str(result)
 
 
 def test_argument_errors_and_not_fitted():
@@ -258,21 +240,12 @@ def test_adversarial_denoiser_gradcheck_every_autoencoder_parameter():
     model = AdversarialDenoiser(adversarial_weight=0.5, latent_dim=3, hidden=(), discriminator_hidden=(4,),
                                 dropout=0.0, noise="gaussian", epochs=1, batch_size=4, dtype=np.float64,
                                 random_state=0).fit(clean)
-    model.zero_grad()
-    _, dx = model.loss_and_grad(noisy, clean)
-    analytic = {n: p.grad.copy() for n, p in model.named_parameters()}
-    x_in = noisy.copy()
-    err, where = rel_error(dx, numerical_gradient(lambda: model.loss_and_grad(x_in, clean)[0], x_in, EPS))
-    model.zero_grad()
-    assert err < TOL, f"input: relative error {err:.2e} at {where}"
-    for n, p in model.named_parameters():
+    autoencoder = [n for n, _ in model.named_parameters() if not n.startswith("discriminator_")]
+    result = check_loss_gradients(model, noisy, clean, only=("encoder_", "decoder_"), eps=EPS, stencil=3)
+    assert set(result.errors) == set(autoencoder) | {"input"} and result.passed, str(result)
+    for n, g in result.analytic.items():
         if n.startswith("discriminator_"):
-            assert not analytic[n].any(), f"{n}: the discriminator's share must be discarded"
-            continue
-        numeric = numerical_gradient(lambda: model.loss_and_grad(noisy, clean)[0], p.data, EPS)
-        model.zero_grad()
-        err, where = rel_error(analytic[n], numeric)
-        assert err < TOL, f"{n}: relative error {err:.2e} at {where}"
+            assert not g.any(), f"{n}: the discriminator's share must be discarded"
 
 
 def test_adversarial_weight_zero_is_the_reconstruction_loss():

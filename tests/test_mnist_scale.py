@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import nnlite
-from nnlite.gradcheck import rel_error
+from nnlite.gradcheck import check_loss_gradients
 from nnlite.metrics import psnr
 from nnlite.models import VAE, NotFittedError, vae_negative_elbo
 
@@ -109,12 +109,13 @@ def test_gradcheck_classic_vae_loss_784_pixels_every_parameter():
     a difference step h leaves the numerical derivative ~1e-9 wrong, far more than 1e-7 of the smallest
     gradient entries (~1e-6). So the numerical derivatives come from the same loss written out in plain
     NumPy in extended precision (longdouble, 64-bit mantissa on x86-64), first shown equal to the
-    model's loss, with the five-point stencil at h = 1e-4. For speed, 12 random coordinates per parameter
-    and 12 ink pixels of the input are checked, not all 652,824. ReLU has a kink at 0: a coordinate whose
-    +-2h perturbation switches any hidden ReLU is replaced by another one (the check runs away from kinks;
-    the number replaced is asserted small). Entries that are exactly 0 by structure (a pixel that is 0
-    feeds nothing into ``dW1``; a dead ReLU passes no gradient) are checked as ``|numerical| < 1e-11``
-    instead: the relative error's 1e-8 floor would turn the twin's last-bit rounding into ~1e-6 there.
+    model's loss, with the five-point stencil at h = 1e-4 (``check_loss_gradients`` with the twin as its
+    ``loss``). For speed, 12 random coordinates per parameter and 12 ink pixels of the input are checked,
+    not all 652,824. ReLU has a kink at 0: a coordinate whose +-2h perturbation switches any hidden ReLU
+    is replaced by another one (the check runs away from kinks; the number replaced is asserted small).
+    Entries that are exactly 0 by structure (a pixel that is 0 feeds nothing into ``dW1``; a dead ReLU
+    passes no gradient) are checked as ``|numerical| < 1e-11`` instead: the relative error's 1e-8 floor
+    would turn the twin's last-bit rounding into ~1e-6 there.
     """
     if np.finfo(np.longdouble).eps > 1e-18:
         pytest.skip("longdouble is plain float64 on this platform: the extended-precision twin cannot "
@@ -127,49 +128,24 @@ def test_gradcheck_classic_vae_loss_784_pixels_every_parameter():
         model = _classic_vae(epochs=1, batch_size=32).fit(X.astype(np.float32)).double()
     Xb = _synthetic_images(4, 2)                                          # (4, 784) float64
     eps = np.random.default_rng(3).standard_normal((4, 20))
-    model.zero_grad()
-    loss, dX = model.loss_and_grad(Xb, eps=eps)
-    names = [n for n, _ in model.named_parameters()]
-    assert len(names) == 8
-    P = [p.data.astype(LD) for _, p in model.named_parameters()]
-    analytic = [p.grad.copy() for _, p in model.named_parameters()] + [dX]
-    XL, epsL = Xb.astype(LD), eps.astype(LD)
-    twin, base_pattern = _twin_loss(P, XL, epsL)
-    assert float(twin) == pytest.approx(loss, rel=1e-13)                  # the twin is the model's loss
-    assert 300 < loss < 1000
+    loss, _ = model.loss_and_grad(Xb, eps=eps)
+    assert len(model.parameters()) == 8
+    pattern = {}
 
-    h = LD(1e-4)
-    pick = np.random.default_rng(4)
-    arrays = P + [XL]                                                     # the input last
-    errors, replaced = {}, 0
-    for k, (name, arr) in enumerate(zip(names + ["input"], arrays)):
-        flat = arr.reshape(-1)
-        candidates = pick.permutation(flat.size) if name != "input" else pick.permutation(
-            np.flatnonzero(Xb.reshape(-1) > 0.05))
-        num, ana = [], []
-        for i in candidates:
-            old = flat[i]
-            vals, crossed = [], False
-            for step in (2, 1, -1, -2):
-                flat[i] = old + step * h
-                v, pattern = _twin_loss(P, XL, epsL)
-                vals.append(v)
-                crossed |= not np.array_equal(pattern, base_pattern)
-            flat[i] = old
-            if crossed:
-                replaced += 1
-                continue
-            num.append(float((-vals[0] + 8 * vals[1] - 8 * vals[2] + vals[3]) / (12 * h)))
-            ana.append(analytic[k].reshape(-1)[i])
-            if len(num) == 12:
-                break
-        ana, num = np.array(ana), np.array(num)
-        zero = ana == 0                      # a dead ReLU or an empty pixel: exactly 0 by structure
-        assert np.all(np.abs(num[zero]) < 1e-11), f"{name}: analytic 0 but numerical {num[zero]}"
-        errors[name] = rel_error(ana[~zero], num[~zero])[0] if np.any(~zero) else 0.0
+    def twin(X, eps):               # the model's current (perturbed) parameters, in extended precision
+        P = [p.data.astype(LD) for p in model.parameters()]
+        value, pattern["relu"] = _twin_loss(P, X.astype(LD), eps.astype(LD))
+        return value
+
+    assert float(twin(Xb, eps)) == pytest.approx(loss, rel=1e-13)          # the twin is the model's loss
+    assert 300 < loss < 1000
+    result = check_loss_gradients(model, Xb, loss=twin, loss_kwargs=dict(eps=eps), eps=1e-4, n_coords=12,
+                                  candidates={"input": np.flatnonzero(Xb.reshape(-1) > 0.05)},
+                                  region=lambda: pattern["relu"], zero_atol=1e-11, random_state=4)
+    assert len(result.errors) == 9                                        # 8 parameters and the input
+    replaced = sum(result.skipped.values())
     assert replaced <= 10, f"{replaced} coordinates sat on a ReLU kink"
-    bad = {k: v for k, v in errors.items() if not v < TOL}
-    assert not bad, f"relative errors above {TOL}: {bad} (all: {errors})"
+    assert result.passed, f"relative errors above {TOL}:\n{result}"
 
 
 # ------------------------------------------------------------------------------- vae_negative_elbo

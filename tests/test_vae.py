@@ -1,23 +1,30 @@
-"""VAE: the reparameterisation and KL math, end-to-end gradient checks, sampling statistics, the estimator.
+"""VAE: the reparameterisation and KL math, end-to-end gradient checks, sampling statistics, the estimator,
+the Gaussian likelihood, the activation specs of its layers and the denoising ELBO (noise=).
 
 Gradient checks are in float64 against CS231n's elementwise relative error < 1e-7, with smooth
 activations (tanh) so no ReLU kink sits inside a difference. The pure functions (sampling step, KL)
-use plain central differences (eps 1e-6). The whole-model loss uses the five-point stencil with
-h = 1e-3 (see tests/test_autoencoder.py: plain central differences cannot resolve the gradient's
-smallest elements of a multi-layer loss to 1e-7).
+use plain central differences (eps 1e-6). The whole-model loss uses :func:`nnlite.check_loss_gradients`,
+the five-point stencil with h = 1e-3 (see tests/test_autoencoder.py: plain central differences cannot
+resolve the gradient's smallest elements of a multi-layer loss to 1e-7).
 """
 import numpy as np
 import pytest
-from conftest import numerical_gradient_5pt  # noqa: E402
 
 from nnlite.data import load_emoji12
-from nnlite.gradcheck import check_gradient, rel_error
+from nnlite.gradcheck import check_gradient, check_loss_gradients
 from nnlite.models import VAE, NotFittedError
-from nnlite.models.vae import LOGVAR_MAX, kl_divergence, kl_divergence_backward, reparameterize, reparameterize_backward
+from nnlite.models.conv import ConvVAE
+from nnlite.models.vae import (
+    LOGVAR_MAX,
+    gaussian_nll,
+    gaussian_nll_backward,
+    kl_divergence,
+    kl_divergence_backward,
+    reparameterize,
+    reparameterize_backward,
+)
 
 TOL = 1e-7
-
-
 
 
 @pytest.fixture
@@ -93,43 +100,24 @@ def test_gradcheck_negative_elbo_every_parameter_and_input(beta):
     model = fitted_tiny(beta=beta).double()
     X = tiny_data(4, seed=1)
     eps = np.random.default_rng(2).standard_normal((4, 2))
-    model.zero_grad()
-    loss, dX = model.loss_and_grad(X, eps=eps)
-    analytic = {n: p.grad.copy() for n, p in model.named_parameters()}
-    assert len(analytic) == 8                                    # 4 Linear layers x (weight, bias)
-
-    def f():
-        return model.compute_loss(X, eps=eps)["loss"]
-
-    assert f() == pytest.approx(loss, rel=1e-15)
-    errors = {n: rel_error(analytic[n], numerical_gradient_5pt(f, p.data))[0] for n, p in model.named_parameters()}
-    Xc = X.copy()
-    errors["input"] = rel_error(dX, numerical_gradient_5pt(lambda: model.compute_loss(Xc, eps=eps)["loss"], Xc))[0]
-    bad = {k: v for k, v in errors.items() if not v < TOL}
-    assert not bad, f"relative errors above {TOL}: {bad}"
+    assert model.compute_loss(X, eps=eps)["loss"] == pytest.approx(model.loss_and_grad(X, eps=eps)[0], rel=1e-15)
+    result = check_loss_gradients(model, X, loss=model.compute_loss, loss_kwargs=dict(eps=eps))
+    assert len(result.errors) == 8 + 1                          # 4 Linear layers x (weight, bias), the input
+    assert result.passed, f"relative errors above {TOL}:\n{result}"
 
 
 def test_module_interface_backward_through_sampling():
-    # forward(x) draws eps from the model's generator; restoring its state makes each evaluation
-    # see the same eps (what nnlite.gradcheck does with random_generators()).
+    # forward(x) draws eps from the model's generator; check_loss_gradients restores its state before
+    # every evaluation, so each one sees the same eps (as nnlite.gradcheck does with random_generators()).
     model = fitted_tiny().double()
-    x = tiny_data(3, seed=4)
     R = np.random.default_rng(5).standard_normal((3, 6))
-    gen = model._rng
-    assert model.random_generators() == [gen]
-    state = gen.bit_generator.state
+    assert model.random_generators() == [model._rng]
 
-    def L():
-        gen.bit_generator.state = state
-        return float(np.sum(model.forward(x) * R))
+    def projected(x):
+        return float(np.sum(model.forward(x) * R)), model.backward(R.copy())
 
-    model.zero_grad()
-    L()
-    dx = model.backward(R.copy())
-    analytic = {n: p.grad.copy() for n, p in model.named_parameters()}
-    assert rel_error(dx, numerical_gradient_5pt(L, x))[0] < TOL
-    for name, p in model.named_parameters():
-        assert rel_error(analytic[name], numerical_gradient_5pt(L, p.data))[0] < TOL, name
+    result = check_loss_gradients(model, tiny_data(3, seed=4), loss_and_grad=projected)
+    assert len(result.errors) == 8 + 1 and result.passed, str(result)
 
 
 def test_model_sampling_uses_exp_half_logvar_as_std():
@@ -236,3 +224,133 @@ def test_fit_on_no_samples_and_decode_of_non_finite_codes_are_refused(emoji):
         vae.decode([[np.nan, 0.0]])
     with pytest.raises(ValueError, match=r"n must be an int >= 1, got True"):
         vae.sample(True)
+
+
+# ------------------------------------------------------------------------------- Gaussian likelihood
+def test_gaussian_nll_value_is_the_gaussian_log_density():
+    g = np.random.default_rng(0)
+    logits, x = g.normal(size=(3, 4)), g.uniform(size=(3, 4))
+    mean = 1 / (1 + np.exp(-logits))
+    var = 0.3
+    # -log N(x | mean, var) per pixel, summed over each sample's pixels
+    ref = np.sum(0.5 * (x - mean) ** 2 / var + 0.5 * np.log(2 * np.pi * var), axis=1)
+    np.testing.assert_allclose(gaussian_nll(logits, x, np.log(var)), ref, rtol=1e-13)
+    # variance 1/2: the summed squared error plus n/2 log(pi)
+    np.testing.assert_allclose(gaussian_nll(logits, x, np.log(0.5)),
+                               np.sum((x - mean) ** 2, axis=1) + 2 * np.log(np.pi), rtol=1e-13)
+
+
+def test_gaussian_nll_gradcheck_logits_target_and_log_variance():
+    g = np.random.default_rng(1)
+    logits, x, lv = g.normal(size=(3, 5)), g.uniform(size=(3, 5)), np.array([-0.7])
+    for k, arg in enumerate((logits, x)):
+        def f(a, k=k):
+            args = [logits, x]
+            args[k] = a
+            return gaussian_nll(args[0], args[1], lv).sum()
+
+        def df(a, k=k):
+            args = [logits, x]
+            args[k] = a
+            return gaussian_nll_backward(args[0], args[1], lv)[k]
+
+        res = check_gradient(f, df, arg.copy())
+        assert res.passed, (k, str(res))
+    res = check_gradient(lambda s: gaussian_nll(logits, x, s).sum(),
+                         lambda s: np.array([gaussian_nll_backward(logits, x, s)[2]]), lv.copy())
+    assert res.passed, str(res)
+    assert gaussian_nll_backward(logits, x, np.array([LOGVAR_MAX + 1]))[2] == 0.0     # clamped: no gradient
+
+
+# ------------------------------------------------------------------------------- activation specs
+def images(n, c=1, s=4, seed=0):
+    return np.random.default_rng(seed).uniform(0.05, 0.95, size=(n, c, s, s))
+
+
+def test_leaky_relu_slope_reaches_every_hidden_layer():
+    from nnlite.layers import LeakyReLU
+
+    X = tiny_data(8, 6)
+    vae = VAE(latent_dim=2, hidden=(5,), activation="leaky_relu:0.2", decoder_activation="relu", epochs=1).fit(X)
+    assert vae.encoder_[0].alpha == 0.2 and vae.encoder_[0].activation == "leaky_relu"
+    assert vae.decoder_[0].activation == "relu"
+    assert VAE(hidden=(5,), activation="leaky_relu", epochs=1).fit(X).encoder_[0].alpha == 0.01
+    conv = ConvVAE(latent_dim=2, channels=(2,), hidden=3, activation="leaky_relu:0.2", epochs=1).fit(images(4))
+    slopes = [m.negative_slope for m in list(conv.encoder_) + list(conv.decoder_) if isinstance(m, LeakyReLU)]
+    assert slopes == [0.2]                  # the one conv of the encoder (the decoder ends with the output)
+    assert all(m.alpha == 0.2 for m in list(conv.encoder_)[:-1] + list(conv.decoder_) if hasattr(m, "alpha")
+               and m.activation == "leaky_relu")
+
+
+@pytest.mark.parametrize("spec,pattern", [
+    ("relu:0.2", "only elu and leaky_relu take one"),
+    ("leaky_relu:x", "the part after ':' must be a number, got 'x'"),
+    ("leaky_relu:-1", "must be a finite number >= 0, got -1.0"),
+    ("elu:0", "must be a finite number > 0, got 0.0"),
+    ("swish", r"activation must be one of \["),
+])
+def test_activation_spec_errors_name_what_arrived(spec, pattern):
+    from nnlite.models._base import parse_activation
+
+    with pytest.raises(ValueError, match=pattern):
+        parse_activation("VAE", spec)
+    with pytest.raises(ValueError, match=pattern):
+        VAE(activation=spec).fit(tiny_data())
+
+
+# ------------------------------------------------------------------------------- denoising ELBO
+def test_denoising_elbo_gradcheck_every_parameter_and_the_noisy_input():
+    model = VAE(latent_dim=2, hidden=(5,), activation="tanh", noise="gaussian", noise_level=0.1, epochs=2,
+                dtype=np.float64, random_state=0).fit(tiny_data())
+    clean = tiny_data(4, seed=1)
+    noisy = np.clip(clean + 0.1 * np.random.default_rng(3).standard_normal(clean.shape), 0.01, 0.99)
+    eps = np.random.default_rng(2).standard_normal((4, 2))
+    loss, _ = model.loss_and_grad(noisy, eps=eps, Y=clean)
+    assert model.compute_loss(noisy, eps=eps, Y=clean)["loss"] == pytest.approx(loss, rel=1e-15)
+    # the target is the clean image: not the loss of the noisy image against itself
+    assert abs(model.compute_loss(noisy, eps=eps)["loss"] - loss) > 1e-3
+    result = check_loss_gradients(model, noisy, loss=model.compute_loss, loss_kwargs=dict(eps=eps, Y=clean))
+    assert len(result.errors) == 8 + 1 and result.passed, f"relative errors above {TOL}:\n{result}"
+
+
+def test_training_feeds_the_encoder_noisy_batches_and_scores_against_clean_ones():
+    seen = []
+
+    def zero_noise(x, level, rng):                  # the encoder sees only zeros
+        seen.append(x.copy())
+        return np.zeros_like(x)
+
+    X = tiny_data(16, 6)
+    model = VAE(latent_dim=2, hidden=(5,), noise=zero_noise, noise_level=0.0, epochs=3, batch_size=8,
+                random_state=0).fit(X)
+    assert len(seen) == 3 * 2                       # one fresh corruption per training batch
+    assert sorted(map(tuple, np.concatenate(seen[:2]).round(6))) == sorted(map(tuple, X.astype(np.float32).round(6)))
+    # every code is that of the zero image: reconstructions are all the same
+    rec = model.reconstruct(np.zeros_like(X))
+    np.testing.assert_allclose(rec, rec[:1].repeat(len(X), 0), rtol=1e-6)
+    with pytest.raises(ValueError, match="Y \\(the clean targets\\) must match X"):
+        model.compute_loss(X, Y=X[:3])
+
+
+def test_denoising_vae_removes_noise_better_than_the_plain_vae():
+    g = np.random.default_rng(0)
+    # 16-pixel patterns: one of four bars
+    base = np.eye(4).repeat(4, axis=1)
+    X = np.clip(base[g.integers(0, 4, 400)] + 0.02 * g.standard_normal((400, 16)), 0, 1)
+    kw = dict(latent_dim=2, hidden=(16,), epochs=30, batch_size=40, lr=1e-2, random_state=0)
+    dvae = VAE(noise="gaussian", noise_level=0.5, **kw).fit(X)
+    plain = VAE(**kw).fit(X)
+    noisy = dvae.add_noise(X, random_state=1)
+    err = {name: float(np.mean((m.reconstruct(noisy) - X) ** 2)) for name, m in (("dvae", dvae), ("plain", plain))}
+    assert err["dvae"] < 0.9 * err["plain"], err          # measured 0.019 against 0.023
+
+
+def test_noise_options_are_validated_and_none_refuses_add_noise():
+    with pytest.raises(ValueError, match="unknown noise 'speckle'"):
+        VAE(noise="speckle").fit(tiny_data())
+    with pytest.raises(ValueError, match="noise_level .* must be in \\[0, 1\\], got 2"):
+        ConvVAE(noise="salt_and_pepper", noise_level=2).fit(images(4))
+    with pytest.raises(ValueError, match="add_noise needs a noise; this model has noise=None"):
+        VAE().add_noise(tiny_data())
+    noisy = VAE(noise="gaussian", noise_level=0.5).add_noise(np.full((2, 3), 0.5), random_state=0)
+    assert np.std(noisy - 0.5) > 0.1
