@@ -60,7 +60,7 @@ def test_conv2d_forward_matches_loops(case):
     conv = Conv2d(cin, cout, k, stride=s, padding=p, dilation=d, dtype=np.float64, random_state=1)
     x = _x(shape)
     y = conv(x)
-    pad = conv._pad_before
+    pad = tuple(before for before, _ in conv._pads)
     want = naive.conv2d(x, conv.weight.data, conv.bias.data, conv.stride, pad, conv.dilation, y.shape[2:])
     assert y.shape == conv.output_shape(x.shape)
     np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
@@ -94,18 +94,22 @@ def test_conv2d_fast_paths_float32_match_loops(cin, cout, k, s, p, bias):
     conv = Conv2d(cin, cout, k, stride=s, padding=p, bias=bias, random_state=4)
     x = _x((2, cin, 7, 6)).astype(np.float32)
     y = conv(x)
-    want = naive.conv2d(x, conv.weight.data, conv.bias.data if bias else None, conv.stride, conv._pad_before,
+    want = naive.conv2d(x, conv.weight.data, conv.bias.data if bias else None, conv.stride, _pad_before(conv),
                         conv.dilation, y.shape[2:])
     np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
     dy = _x(y.shape, seed=5).astype(np.float32)
     dx = conv.backward(dy)
     assert dx.dtype == np.float32 and dx.transpose(0, 2, 3, 1).flags.c_contiguous
-    want_dx, want_dw, want_db = naive.conv2d_backward(x, conv.weight.data, dy, conv.stride, conv._pad_before,
+    want_dx, want_dw, want_db = naive.conv2d_backward(x, conv.weight.data, dy, conv.stride, _pad_before(conv),
                                                       conv.dilation)
     np.testing.assert_allclose(dx, want_dx, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(conv.weight.grad, want_dw, rtol=1e-5, atol=1e-4)
     if bias:
         np.testing.assert_allclose(conv.bias.grad, want_db, rtol=1e-5, atol=1e-4)
+
+
+def _pad_before(conv):
+    return tuple(before for before, _ in conv._pads)
 
 
 # ------------------------------------------------------------------------------------------- ConvTranspose2d
@@ -422,7 +426,7 @@ def test_state_dict_round_trip_and_float64_cast():
 def test_huge_inputs_run_in_bands_with_the_same_results(monkeypatch):
     """Past COLS_BUDGET_BYTES the layers build their column matrices a band of rows at a time (a whole
     photo through 64 channels would need gigabytes): same outputs and gradients, and still gradchecked."""
-    import nnlite.layers._conv_base as conv_mod  # the budget both conv layers read
+    import nnlite.ops._fast_conv as conv_mod  # the budget both fast conv ops read
     import nnlite.ops._kernels.conv as kernels
     x = _x((2, 3, 7, 6))
     layers = [Conv2d(3, 4, 3, stride=2, padding=1, dtype=np.float64, random_state=0),
@@ -455,7 +459,8 @@ def test_conv_layers_keep_their_import_paths():
 
     import nnlite
     from nnlite.layers import conv, conv_transpose
-    from nnlite.layers.conv import COLS_BUDGET_BYTES, Conv2d, ConvTranspose2d
+    from nnlite.layers.conv import Conv2d, ConvTranspose2d
+    from nnlite.ops._fast_conv import COLS_BUDGET_BYTES
 
     assert ConvTranspose2d is conv_transpose.ConvTranspose2d is nnlite.ConvTranspose2d
     assert Conv2d is nnlite.Conv2d and conv.__all__ == ["Conv2d", "ConvTranspose2d"]

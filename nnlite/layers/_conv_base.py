@@ -1,9 +1,7 @@
-"""What ``Conv2d`` and ``ConvTranspose2d`` share: the column matrix's memory budget, work arrays, common arguments.
+"""What ``Conv2d`` and ``ConvTranspose2d`` share: common arguments, initialisation, output sizes and checks.
 
-Both layers (:mod:`nnlite.layers.conv`, :mod:`nnlite.layers.conv_transpose`) turn a convolution into
-matrix products over a column matrix: here are the memory budget of that matrix and the band sizing
-past it, the reusable work arrays, the checks of the arguments they have in common and PyTorch's
-initialisation.
+Both layers (:mod:`nnlite.layers.conv`, :mod:`nnlite.layers.conv_transpose`) hold their parameters and
+check their arguments here; the selected backend of :mod:`nnlite.ops` computes them.
 """
 from __future__ import annotations
 
@@ -16,49 +14,24 @@ from .._validation import pair, positive_int
 from ..module import Module
 from ..random import as_generator
 
-_EMPTY = {}
 
-#: Largest column matrix (bytes) a layer builds at once. Beyond it (a whole photo through 64 channels
-#: needs gigabytes) the layer works in bands of output rows, recomputing the columns in backward.
-COLS_BUDGET_BYTES = 64 * 2**20
-
-
-def _empty(dtype):
-    """A length-0 array: tells a kernel "no bias"."""
-    dtype = np.dtype(dtype)
-    if dtype not in _EMPTY:
-        _EMPTY[dtype] = np.zeros(0, dtype)
-    return _EMPTY[dtype]
+def conv_output_size(size: int, kernel: int, stride: int, pad_total: int, dilation: int = 1) -> int:
+    """PyTorch's ``floor((size + pad_total - dilation * (kernel - 1) - 1) / stride) + 1``."""
+    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
 
 
-class _ScratchMixin:
-    """Reusable work arrays (column matrices are megabytes: allocate them once per input shape)."""
-
-    def _scratch(self, name: str, shape: tuple, dtype) -> np.ndarray:
-        cache = self.__dict__.setdefault("_scratch_arrays", {})
-        arr = cache.get(name)
-        if arr is None or arr.shape != shape or arr.dtype != dtype:
-            arr = np.empty(shape, dtype)
-            cache[name] = arr
-        return arr
-
-    def _ones(self, n: int, dtype) -> np.ndarray:
-        """A cached ``(1, n)`` row of ones (column sums as a matrix product)."""
-        cache = self.__dict__.setdefault("_scratch_arrays", {})
-        ones = cache.get("ones")
-        if ones is None or ones.shape != (1, n) or ones.dtype != dtype:
-            ones = cache["ones"] = np.ones((1, n), dtype)
-        return ones
-
-    def __getstate__(self):  # deepcopy / pickle without the work arrays
-        state = self.__dict__.copy()
-        state.pop("_scratch_arrays", None)
-        state.pop("_saved", None)
-        return state
+def conv_transpose_output_size(size: int, kernel: int, stride: int, padding: int, output_padding: int,
+                               dilation: int = 1) -> int:
+    """PyTorch's ``(size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 
-class _ConvBase(_ScratchMixin, Module):
-    """Arguments, initialisation and checks common to Conv2d and ConvTranspose2d."""
+class _ConvBase(Module):
+    """Arguments, initialisation and checks common to Conv2d and ConvTranspose2d.
+
+    ``_ctx`` is what the last forward pass saved for backward; ``_workspace`` a dict where the backend
+    may keep work arrays (column matrices are megabytes: allocated once per input shape).
+    """
 
     def _init_common(self, in_channels, out_channels, kernel_size, stride, dilation, dtype):
         name = type(self).__name__
@@ -70,6 +43,7 @@ class _ConvBase(_ScratchMixin, Module):
         self.dtype = np.dtype(dtype)
         if not np.issubdtype(self.dtype, np.floating):
             raise TypeError(f"{name}: dtype must be a floating type, got {self.dtype}")
+        self._ctx, self._workspace = None, {}
 
     def reset_parameters(self, random_state=None):
         """PyTorch's default: ``kaiming_uniform_(a=sqrt(5))`` = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the
@@ -83,22 +57,31 @@ class _ConvBase(_ScratchMixin, Module):
         if self.bias is not None:
             self.bias.data[...] = _init.uniform(self.bias.shape, bound, rng, self.dtype)
 
-    def _saved_state(self):
-        if getattr(self, "_saved", None) is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._saved
+    def _checked_output_shape(self, x_shape, why: str):
+        """:meth:`output_shape`, or a ValueError naming the layer, the input shape and ``why`` it is empty."""
+        shape = self.output_shape(x_shape)
+        if shape[2] < 1 or shape[3] < 1:
+            raise ValueError(f"{_describe(self)}: input of shape {x_shape} {why}")
+        self._y_shape = shape
+        return shape
 
-    def _check_dy(self, dy, shape):
+    def _check_dy(self, dy):
+        if getattr(self, "_ctx", None) is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         dy = np.asarray(dy)
-        if dy.shape != shape:
-            raise ValueError(f"{type(self).__name__}.backward expects dy of shape {shape} (the output of the "
-                             f"last forward), got {dy.shape}")
+        if dy.shape != self._y_shape:
+            raise ValueError(f"{type(self).__name__}.backward expects dy of shape {self._y_shape} (the output of "
+                             f"the last forward), got {dy.shape}")
         return dy
 
+    def _grads(self):
+        """``(weight.grad, bias.grad or None)``: where backward adds the parameter gradients."""
+        return self.weight.grad, None if self.bias is None else self.bias.grad
 
-def _band_rows(rows: int, bytes_per_row: int) -> int:
-    """How many rows of a column matrix fit in ``COLS_BUDGET_BYTES`` (at least 1, at most ``rows``)."""
-    return int(min(rows, max(1, COLS_BUDGET_BYTES // max(1, bytes_per_row))))
+    def __getstate__(self):  # deepcopy / pickle without the work arrays and the saved forward pass
+        state = self.__dict__.copy()
+        state["_ctx"], state["_workspace"] = None, {}
+        return state
 
 
 def _describe(layer) -> str:

@@ -5,9 +5,8 @@ import numbers
 
 import numpy as np
 
+from .. import ops
 from ..module import DEFAULT_DTYPE, Module, Parameter, check_input
-from ..ops._kernels import conv as K
-from ..ops._kernels import norm as KN
 
 
 class _BatchNorm(Module):
@@ -29,9 +28,9 @@ class _BatchNorm(Module):
     statistics move by ``momentum``: ``running = (1 - momentum) * running + momentum * batch``, with the
     unbiased variance ``sigma^2 * M / (M - 1)`` (PyTorch's rule); ``momentum=None`` gives the cumulative
     average over all batches seen. Evaluation mode normalises with the running statistics, an affine
-    map whose backward is ``dx = g * gamma / sqrt(running_var + eps)``. Training mode runs Numba kernels
-    (:mod:`nnlite.ops._kernels.norm`): float64 per-channel sums over fixed blocks of rows, then one pass
-    writing ``xhat`` and ``y`` (forward) or ``dx`` (backward).
+    map whose backward is ``dx = g * gamma / sqrt(running_var + eps)``. The selected backend of
+    :mod:`nnlite.ops` computes both directions (:func:`nnlite.ops.reference.batch_norm_forward`,
+    :func:`~nnlite.ops.reference.batch_norm_backward`).
     """
 
     _expected = ""
@@ -82,19 +81,11 @@ class _BatchNorm(Module):
             if M < 2:
                 raise ValueError(f"{type(self).__name__}: training needs more than 1 value per channel, got input "
                                  f"of shape {x.shape} (use eval() for single samples)")
-            X = np.ascontiguousarray(X)
-            mean, var = np.empty(C, np.float64), np.empty(C, np.float64)
-            KN.batchnorm_stats(X, mean, var)                                # (C,) each; var biased
-            invstd = (1.0 / np.sqrt(var + self.eps)).astype(X.dtype)
-            xhat, y = np.empty_like(X), np.empty_like(X)                   # (M, C) each, one pass
-            KN.batchnorm_forward(X, mean.astype(X.dtype), invstd, gamma.astype(X.dtype, copy=False),
-                                 beta.astype(X.dtype, copy=False), xhat, y)
+            y, mean, var, self._ctx = ops.batch_norm_forward(X, gamma, beta, self.eps)   # the batch's statistics
             self._update_running(mean, var, M)
         else:
-            invstd = (1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps)).astype(X.dtype)
-            xhat = (X - self.running_mean.astype(X.dtype)) * invstd
-            y = xhat * gamma + beta
-        self._saved = (xhat, invstd, self.training, x.shape)
+            y, _, _, self._ctx = ops.batch_norm_forward(X, gamma, beta, self.eps, self.running_mean, self.running_var)
+        self._x_shape = x.shape
         return self._from_matrix(y, x.shape)
 
     def _update_running(self, mean, var, M):
@@ -106,29 +97,14 @@ class _BatchNorm(Module):
         self.running_var[...] = ((1 - m) * self.running_var + m * unbiased).astype(dt)
 
     def backward(self, dy):
-        if getattr(self, "_saved", None) is None:
+        if getattr(self, "_ctx", None) is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        xhat, invstd, training, x_shape = self._saved
         dy = np.asarray(dy)
-        if dy.shape != x_shape:
-            raise ValueError(f"{type(self).__name__}.backward expects dy of shape {x_shape}, got {dy.shape}")
-        G = self._to_matrix(dy.astype(xhat.dtype, copy=False))             # (M, C)
-        M, C = G.shape
-        gamma = self.weight.data if self.affine else np.ones(C, xhat.dtype)
-        dt = xhat.dtype
-        G = np.ascontiguousarray(G)
-        sum_g, sum_gx = np.empty(C, np.float64), np.empty(C, np.float64)   # dL/dbeta, dL/dgamma
-        KN.batchnorm_grad_sums(G, xhat, sum_g, sum_gx)
-        if self.affine:
-            self.weight.grad += sum_gx.astype(dt)
-            self.bias.grad += sum_g.astype(dt)
-        k = (gamma * invstd).astype(dt)
-        if training:
-            dx = np.empty_like(G)
-            KN.batchnorm_backward(G, xhat, (k / M).astype(dt), dt.type(M), sum_g.astype(dt), sum_gx.astype(dt), dx)
-        else:
-            dx = G * k
-        return self._from_matrix(dx, x_shape)
+        if dy.shape != self._x_shape:
+            raise ValueError(f"{type(self).__name__}.backward expects dy of shape {self._x_shape}, got {dy.shape}")
+        grads = (self.weight.grad, self.bias.grad) if self.affine else (None, None)
+        dx = ops.batch_norm_backward(self._to_matrix(dy), self._ctx, *grads)   # (M, C); adds dL/dgamma, dL/dbeta
+        return self._from_matrix(dx, self._x_shape)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
@@ -158,13 +134,12 @@ class BatchNorm2d(_BatchNorm):
         x = check_input(self, x, ndim=4, features=self.num_features, axis=1, what="channels (NCHW)")
         if not np.issubdtype(x.dtype, np.floating):
             x = x.astype(self.dtype)
-        xc = K.channels_last(x)                                          # (N, H, W, C)
-        N, H, W, C = xc.shape
-        return xc.reshape(N * H * W, C)
+        N, C, H, W = x.shape
+        return x.transpose(0, 2, 3, 1).reshape(N * H * W, C)            # (N*H*W, C); a view if channels-last
 
     def _from_matrix(self, m, shape):
         N, C, H, W = shape
-        return K.nchw_view(m.reshape(N, H, W, C))
+        return m.reshape(N, H, W, C).transpose(0, 3, 1, 2)
 
 
 class BatchNorm1d(_BatchNorm):

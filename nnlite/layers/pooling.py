@@ -1,11 +1,12 @@
-"""Max and average pooling over NCHW batches (Numba kernels, channels-last memory like the conv layers)."""
+"""Max and average pooling over NCHW batches, computed by the selected backend of :mod:`nnlite.ops`."""
 from __future__ import annotations
 
 import numpy as np
 
+from .. import ops
 from .._validation import pair
 from ..module import Module, check_input
-from ..ops._kernels import conv as K
+from ._conv_base import conv_output_size
 
 
 class _Pool2d(Module):
@@ -24,28 +25,28 @@ class _Pool2d(Module):
     def output_shape(self, input_shape):
         """``(N, C, OH, OW)`` with ``OH = floor((H + 2*padding - kernel_size) / stride) + 1``, as PyTorch."""
         N, C, H, W = input_shape
-        OH = K.conv_output_size(H, self.kernel_size[0], self.stride[0], 2 * self.padding[0])
-        OW = K.conv_output_size(W, self.kernel_size[1], self.stride[1], 2 * self.padding[1])
+        OH = conv_output_size(H, self.kernel_size[0], self.stride[0], 2 * self.padding[0])
+        OW = conv_output_size(W, self.kernel_size[1], self.stride[1], 2 * self.padding[1])
         return N, C, OH, OW
 
     def _prepare(self, x):
         x = check_input(self, x, ndim=4)
         if not np.issubdtype(x.dtype, np.floating):
             x = x.astype(np.float32)
-        shape = self.output_shape(x.shape)
-        if shape[2] < 1 or shape[3] < 1:
+        self._y_shape = self.output_shape(x.shape)
+        if self._y_shape[2] < 1 or self._y_shape[3] < 1:
             raise ValueError(f"{type(self).__name__}({self.extra_repr()}): input of shape {x.shape} is smaller "
                              f"than the window {self.kernel_size} after padding {self.padding}")
-        return K.channels_last(x), shape
+        return x
 
     def _check_dy(self, dy):
-        if getattr(self, "_x_shape", None) is None:
+        if getattr(self, "_ctx", None) is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         dy = np.asarray(dy)
         if dy.shape != self._y_shape:
             raise ValueError(f"{type(self).__name__}.backward expects dy of shape {self._y_shape} (the output of "
                              f"the last forward), got {dy.shape}")
-        return K.channels_last(dy, self._dtype)
+        return dy
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -77,20 +78,11 @@ class MaxPool2d(_Pool2d):
         super().__init__(kernel_size, stride, padding)
 
     def forward(self, x):
-        xc, (N, C, OH, OW) = self._prepare(x)                               # (N, H, W, C)
-        y = np.empty((N, OH, OW, C), xc.dtype)
-        argmax = np.empty((N, OH, OW, C), np.int32)                          # flat index ih*W + iw
-        (KH, KW), (SH, SW), (PH, PW) = self.kernel_size, self.stride, self.padding
-        K.maxpool_forward(xc, KH, KW, SH, SW, PH, PW, y, argmax)
-        self._argmax, self._x_shape, self._y_shape, self._dtype = argmax, x.shape, (N, C, OH, OW), xc.dtype
-        return K.nchw_view(y)
+        y, self._ctx = ops.max_pool2d_forward(self._prepare(x), self.kernel_size, self.stride, self.padding)
+        return y                                                            # (N, C, OH, OW)
 
     def backward(self, dy):
-        g = self._check_dy(dy)                                              # (N, OH, OW, C)
-        N, C, H, W = self._x_shape
-        dx = np.empty((N, H, W, C), self._dtype)
-        K.maxpool_backward(g, self._argmax, dx)
-        return K.nchw_view(dx)
+        return ops.max_pool2d_backward(self._check_dy(dy), self._ctx)
 
 
 class AvgPool2d(_Pool2d):
@@ -119,20 +111,12 @@ class AvgPool2d(_Pool2d):
         self.count_include_pad = bool(count_include_pad)
 
     def forward(self, x):
-        xc, (N, C, OH, OW) = self._prepare(x)
-        y = np.empty((N, OH, OW, C), xc.dtype)
-        (KH, KW), (SH, SW), (PH, PW) = self.kernel_size, self.stride, self.padding
-        K.avgpool_forward(xc, KH, KW, SH, SW, PH, PW, self.count_include_pad, y)
-        self._x_shape, self._y_shape, self._dtype = x.shape, (N, C, OH, OW), xc.dtype
-        return K.nchw_view(y)
+        y, self._ctx = ops.avg_pool2d_forward(self._prepare(x), self.kernel_size, self.stride, self.padding,
+                                              self.count_include_pad)
+        return y                                                            # (N, C, OH, OW)
 
     def backward(self, dy):
-        g = self._check_dy(dy)
-        N, C, H, W = self._x_shape
-        dx = np.empty((N, H, W, C), self._dtype)
-        (KH, KW), (SH, SW), (PH, PW) = self.kernel_size, self.stride, self.padding
-        K.avgpool_backward(g, KH, KW, SH, SW, PH, PW, self.count_include_pad, dx)
-        return K.nchw_view(dx)
+        return ops.avg_pool2d_backward(self._check_dy(dy), self._ctx)
 
     def extra_repr(self):
         s = super().extra_repr()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ops
 from ..module import Module
 
 
@@ -106,9 +107,9 @@ class Concat(Module):
     Shape
     -----
     Every ``f_i(x)`` must agree on all axes but ``dim``; the output has the sum of their sizes on
-    ``dim``. ``state_dict`` keys: ``'<branch index>.*'``. Joining the channels of NCHW batches
-    (``dim=1``), the output is channels-last in memory, as the conv layers' (the branches are copied
-    straight into their channel slices).
+    ``dim``. ``state_dict`` keys: ``'<branch index>.*'``. The channels of NCHW batches (``dim=1``) are
+    joined by the backend's ``concat_channels`` op (channels-last in memory under the fast backend, as
+    the conv layers' outputs).
     """
 
     def __init__(self, *branches, dim: int = 1):
@@ -135,15 +136,7 @@ class Concat(Module):
         self._axis = d
         self._y_shape = None
         if ref.ndim == 4 and d == 1:
-            # channels of NCHW batches: each branch written straight into its channel slice of one
-            # channels-last buffer, the layout the next conv layer reads without a copy
-            N, _, H, W = ref.shape
-            buf = np.empty((N, H, W, sum(self._sizes)), np.result_type(*outs))   # (N, H, W, C_total)
-            start = 0
-            for o, size in zip(outs, self._sizes):
-                buf[..., start:start + size] = o.transpose(0, 2, 3, 1)
-                start += size
-            y = buf.transpose(0, 3, 1, 2)                                        # (N, C_total, H, W) view
+            y = ops.concat_channels(outs)                                        # (N, C_total, H, W)
         else:
             y = np.concatenate(outs, axis=d)
         self._y_shape = y.shape

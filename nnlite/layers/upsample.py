@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 
+from .. import ops
 from ..module import Module, check_input
-from ..ops._kernels import conv as K
 
 #: Valid ``mode`` names.
 UPSAMPLE_MODES = ("nearest",)
@@ -90,24 +90,18 @@ class Upsample(Module):
         H, W = x.shape[2], x.shape[3]
         sh = self.scale_factor[0] if self.scale_factor else None
         sw = self.scale_factor[1] if self.scale_factor else None
-        self._src_h = nearest_source_index(H, OH, sh)                     # (OH,)
-        self._src_w = nearest_source_index(W, OW, sw)                     # (OW,)
-        xc = K.channels_last(x)                                            # (N, H, W, C)
-        y = np.empty((N, OH, OW, C), xc.dtype)
-        K.upsample_nearest_forward(xc, self._src_h, self._src_w, y)
-        self._x_shape, self._y_shape, self._dtype = x.shape, (N, C, OH, OW), xc.dtype
-        return K.nchw_view(y)
+        src_h, src_w = nearest_source_index(H, OH, sh), nearest_source_index(W, OW, sw)   # (OH,), (OW,)
+        y, self._ctx = ops.upsample_nearest2d_forward(x, src_h, src_w)
+        self._y_shape = y.shape
+        return y                                                           # (N, C, OH, OW)
 
     def backward(self, dy):
-        if getattr(self, "_x_shape", None) is None:
+        if getattr(self, "_ctx", None) is None:
             raise RuntimeError("Upsample.backward called before forward")
         dy = np.asarray(dy)
         if dy.shape != self._y_shape:
             raise ValueError(f"Upsample.backward expects dy of shape {self._y_shape}, got {dy.shape}")
-        N, C, H, W = self._x_shape
-        dx = np.empty((N, H, W, C), self._dtype)
-        K.upsample_nearest_backward(K.channels_last(dy, self._dtype), self._src_h, self._src_w, dx)
-        return K.nchw_view(dx)
+        return ops.upsample_nearest2d_backward(dy, self._ctx)
 
     def extra_repr(self):
         what = f"scale_factor={self.scale_factor}" if self.scale_factor else f"size={self.size}"

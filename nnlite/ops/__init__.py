@@ -37,6 +37,10 @@ _DENSE_OPS: tuple[str, ...] = (
 )
 _CONV_OPS: tuple[str, ...] = (
     # conv2d (forward, data gradient, weight gradient), its transpose, batch norm, pooling, upsampling
+    "conv2d_forward", "conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward",
+    "batch_norm_forward", "batch_norm_backward", "max_pool2d_forward", "max_pool2d_backward",
+    "avg_pool2d_forward", "avg_pool2d_backward", "upsample_nearest2d_forward", "upsample_nearest2d_backward",
+    "concat_channels",
 )
 _OPTIM_OPS: tuple[str, ...] = (
     # the optimizers' update rules

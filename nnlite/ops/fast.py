@@ -78,6 +78,21 @@ def gaussian_sample_kl_backward(dz, h, std, eps, kl_scale, logvar_min=-np.inf, l
 
 
 # --- convolution, batch norm, pooling, upsampling ---------------------------------------------------
+from ._fast_conv import (  # noqa: E402, F401 (the conv half of the ops, in its own module)
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    batch_norm_backward,
+    batch_norm_forward,
+    concat_channels,
+    conv2d_backward,
+    conv2d_forward,
+    conv_transpose2d_backward,
+    conv_transpose2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+    upsample_nearest2d_backward,
+    upsample_nearest2d_forward,
+)
 
 # --- optimizers' update rules -----------------------------------------------------------------------
 # SGD and RMSprop are the reference's NumPy: a few in-place array operations, no kernel pays off.

@@ -5,6 +5,8 @@ against. It imports nothing but NumPy.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 
@@ -121,6 +123,258 @@ def gaussian_sample_kl_backward(dz, h, std, eps, kl_scale, logvar_min=-np.inf, l
 
 
 # --- convolution, batch norm, pooling, upsampling ---------------------------------------------------
+# Images are NCHW: (N, C, H, W). ``padding`` of a convolution is ((top, bottom), (left, right));
+# ``stride``, ``dilation``, ``kernel_size`` are (rows, columns) pairs.
+class ConvContext(NamedTuple):
+    """What a convolution's backward needs from its forward pass."""
+    cols: np.ndarray         # conv2d: im2col(x) (N*OH*OW, C_in*KH*KW); conv_transpose2d: x as (N*H*W, C_in)
+    weight: np.ndarray       # the layer's weight
+    x_shape: tuple           # (N, C_in, H, W)
+    stride: tuple
+    padding: tuple           # ((top, bottom), (left, right))
+    dilation: tuple
+
+
+def _im2col(x, kernel_size, stride, padding, dilation, out_hw):
+    """Every receptive field of ``x`` ``(N, C, H, W)`` as one row: ``(N*OH*OW, C*KH*KW)``, its columns in
+    the order ``(c, kh, kw)`` of a flattened weight row. One strided slice of the padded image per tap."""
+    (KH, KW), (SH, SW), (DH, DW), (OH, OW) = kernel_size, stride, dilation, out_hw
+    N, C = x.shape[:2]
+    xp = np.pad(x, ((0, 0), (0, 0), *padding))                    # (N, C, pt + H + pb, pl + W + pr)
+    cols = np.empty((N, OH, OW, C, KH, KW), x.dtype)
+    for kh in range(KH):
+        for kw in range(KW):
+            i, j = kh * DH, kw * DW                                # tap (kh, kw) of output (oh, ow) reads
+            cols[..., kh, kw] = xp[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW].transpose(0, 2, 3, 1)  # xp[i + SH*oh, ..]
+    return cols.reshape(N * OH * OW, C * KH * KW)
+
+
+def _col2im(cols, x_shape, kernel_size, stride, padding, dilation, out_hw):
+    """The adjoint of :func:`_im2col`: adds every entry of ``cols`` back onto the pixel it was copied from."""
+    (KH, KW), (SH, SW), (DH, DW), (OH, OW) = kernel_size, stride, dilation, out_hw
+    N, C, H, W = x_shape
+    (pt, pb), (pl, pr) = padding
+    cols = cols.reshape(N, OH, OW, C, KH, KW)
+    xp = np.zeros((N, C, pt + H + pb, pl + W + pr), cols.dtype)
+    for kh in range(KH):
+        for kw in range(KW):
+            i, j = kh * DH, kw * DW
+            xp[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW] += cols[..., kh, kw].transpose(0, 3, 1, 2)
+    return xp[:, :, pt:pt + H, pl:pl + W]                          # (N, C, H, W), the padding dropped
+
+
+def conv2d_forward(x, weight, bias, stride, padding, dilation, workspace=None):
+    r"""2-D convolution (cross-correlation) as one matrix product over the column matrix ``X = im2col(x)``:
+
+    .. math::
+        Y = X W_r^\top + b, \qquad X: (N \cdot OH \cdot OW,\ C_{in} K_h K_w), \quad
+        W_r = W \text{ as } (C_{out},\ C_{in} K_h K_w)
+
+    ``x`` ``(N, C_in, H, W)``, ``weight`` ``(C_out, C_in, KH, KW)``, ``bias`` ``(C_out,)`` or None.
+    Returns ``y`` ``(N, C_out, OH, OW)`` and the context for :func:`conv2d_backward`. ``workspace`` is
+    the caller's dict where a backend may keep work arrays between calls (unused here).
+    """
+    C_out, _, KH, KW = weight.shape
+    N, _, H, W = x.shape
+    OH = (H + sum(padding[0]) - dilation[0] * (KH - 1) - 1) // stride[0] + 1
+    OW = (W + sum(padding[1]) - dilation[1] * (KW - 1) - 1) // stride[1] + 1
+    cols = _im2col(x.astype(weight.dtype, copy=False), (KH, KW), stride, padding, dilation, (OH, OW))
+    y = cols @ weight.reshape(C_out, -1).T                        # (N*OH*OW, C_out)
+    if bias is not None:
+        y += bias
+    return y.reshape(N, OH, OW, C_out).transpose(0, 3, 1, 2), ConvContext(cols, weight, x.shape, stride, padding,
+                                                                          dilation)
+
+
+def conv2d_backward(dy, ctx, weight_grad, bias_grad=None):
+    r"""The gradients of :func:`conv2d_forward`, with ``G = dL/dy`` as ``(N*OH*OW, C_out)``:
+
+    .. math::
+        \frac{\partial L}{\partial W_r} = G^\top X, \quad \frac{\partial L}{\partial b} = \mathbf{1}^\top G,
+        \quad \frac{\partial L}{\partial x} = \mathrm{col2im}(G W_r)
+
+    adding the first two into ``weight_grad`` and ``bias_grad`` (None: no bias); returns ``dL/dx``.
+    """
+    X, weight, x_shape, stride, padding, dilation = ctx
+    C_out, _, KH, KW = weight.shape
+    OH, OW = dy.shape[2:]
+    G = dy.astype(weight.dtype, copy=False).transpose(0, 2, 3, 1).reshape(-1, C_out)   # (N*OH*OW, C_out)
+    weight_grad += (G.T @ X).reshape(weight.shape)
+    if bias_grad is not None:
+        bias_grad += G.sum(axis=0)
+    return _col2im(G @ weight.reshape(C_out, -1), x_shape, (KH, KW), stride, padding, dilation, (OH, OW))
+
+
+def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, dilation, workspace=None):
+    r"""Transposed convolution: the input gradient of :func:`conv2d_forward` (its adjoint), plus a bias.
+
+    Each input pixel adds a weighted copy of the kernel into the output: with ``X`` = ``x`` as
+    ``(N*H*W, C_in)`` and ``W_t`` = ``weight`` ``(C_in, C_out, KH, KW)`` as ``(C_in, C_out*KH*KW)``,
+
+    .. math::
+        y = \mathrm{col2im}(X W_t) + b
+
+    ``padding`` (a pair) rows/columns are cut from each border of the full output and
+    ``output_padding`` extra ones added at the bottom/right. Returns ``y`` ``(N, C_out, OH, OW)`` and the
+    context for :func:`conv_transpose2d_backward`.
+    """
+    C_in, C_out, KH, KW = weight.shape
+    N, _, H, W = x.shape
+    OH = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (KH - 1) + output_padding[0] + 1
+    OW = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (KW - 1) + output_padding[1] + 1
+    pads = ((padding[0], padding[0]), (padding[1], padding[1]))
+    X = x.astype(weight.dtype, copy=False).transpose(0, 2, 3, 1).reshape(-1, C_in)       # (N*H*W, C_in)
+    y = _col2im(X @ weight.reshape(C_in, -1), (N, C_out, OH, OW), (KH, KW), stride, pads, dilation, (H, W))
+    if bias is not None:
+        y += bias[:, None, None]
+    return y, ConvContext(X, weight, x.shape, stride, pads, dilation)
+
+
+def conv_transpose2d_backward(dy, ctx, weight_grad, bias_grad=None):
+    r"""The gradients of :func:`conv_transpose2d_forward`, with ``G = im2col(dL/dy)`` ``(N*H*W, C_out*KH*KW)``:
+
+    .. math::
+        \frac{\partial L}{\partial W_t} = X^\top G, \quad
+        \frac{\partial L}{\partial b_o} = \sum_{n,i,j} \frac{\partial L}{\partial y_{n,o,i,j}}, \quad
+        \frac{\partial L}{\partial X} = G W_t^\top
+
+    adding the first two into ``weight_grad`` and ``bias_grad`` (None: no bias); returns ``dL/dx``.
+    """
+    X, weight, (N, _, H, W), stride, pads, dilation = ctx
+    C_in, C_out, KH, KW = weight.shape
+    G = _im2col(dy.astype(weight.dtype, copy=False), (KH, KW), stride, pads, dilation, (H, W))
+    weight_grad += (X.T @ G).reshape(weight.shape)
+    if bias_grad is not None:
+        bias_grad += dy.sum(axis=(0, 2, 3), dtype=weight.dtype)
+    dX = G @ weight.reshape(C_in, -1).T                           # (N*H*W, C_in)
+    return dX.reshape(N, H, W, C_in).transpose(0, 3, 1, 2)
+
+
+class BatchNormContext(NamedTuple):
+    xhat: np.ndarray         # (M, C) normalised input
+    invstd: np.ndarray       # (C,) 1 / sqrt(var + eps)
+    gamma: np.ndarray        # (C,)
+    batch: bool              # normalised by the batch's own statistics (training), not given ones
+
+
+def batch_norm_forward(x, gamma, beta, eps, mean=None, var=None):
+    r"""Batch normalisation of ``x`` ``(M, C)``, per column:
+
+    .. math::
+        \hat x = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}, \qquad y = \gamma \hat x + \beta
+
+    with the batch's mean and biased variance (training) when ``mean`` and ``var`` are None, else the
+    given ones (evaluation, the running statistics). Returns ``y``, the ``mean`` and ``var`` used
+    (float64 batch statistics in training) and the context for :func:`batch_norm_backward`.
+    """
+    batch = mean is None
+    if batch:
+        mean = x.mean(axis=0, dtype=np.float64)                   # (C,)
+        var = ((x - mean) ** 2).mean(axis=0)                      # (C,) biased
+    invstd = (1 / np.sqrt(np.asarray(var, np.float64) + eps)).astype(x.dtype)
+    xhat = ((x - mean) * invstd).astype(x.dtype)                  # (M, C)
+    return gamma * xhat + beta, mean, var, BatchNormContext(xhat, invstd, gamma, batch)
+
+
+def batch_norm_backward(dy, ctx, gamma_grad=None, beta_grad=None):
+    r"""The gradients of :func:`batch_norm_forward`, with ``g = dL/dy`` ``(M, C)``:
+
+    .. math::
+        \frac{\partial L}{\partial \beta} = \sum g, \quad
+        \frac{\partial L}{\partial \gamma} = \sum g \hat x, \quad
+        \frac{\partial L}{\partial x} = \frac{\gamma}{M\sqrt{\sigma^2 + \epsilon}}
+        \Big(M g - \sum g - \hat x \sum g \hat x\Big)
+
+    (sums over the ``M`` rows; the last two terms are the paths through the batch's mean and variance,
+    absent when the statistics were given: then ``dL/dx = g \gamma / \sqrt{\sigma^2 + \epsilon}``).
+    Adds into ``gamma_grad`` and ``beta_grad`` (None: not affine); returns ``dL/dx``.
+    """
+    xhat, invstd, gamma, batch = ctx
+    g = dy.astype(xhat.dtype, copy=False)
+    if gamma_grad is not None:
+        gamma_grad += (g * xhat).sum(axis=0)
+        beta_grad += g.sum(axis=0)
+    if not batch:
+        return g * (gamma * invstd)
+    M = g.shape[0]
+    return gamma * invstd / M * (M * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))
+
+
+def _windows(x, kernel_size, stride, out_hw):
+    """Yield ``(kh, kw, view)``: for each window offset, the ``(N, C, OH, OW)`` strided view of ``x`` that
+    offset reads (``x`` already padded)."""
+    (KH, KW), (SH, SW), (OH, OW) = kernel_size, stride, out_hw
+    for kh in range(KH):
+        for kw in range(KW):
+            yield kh, kw, x[:, :, kh:kh + SH * OH:SH, kw:kw + SW * OW:SW]
+
+
+def _pool_out(x_shape, kernel_size, stride, padding):
+    return tuple((x_shape[2 + a] + 2 * padding[a] - kernel_size[a]) // stride[a] + 1 for a in range(2))
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding):
+    r"""``y[n, c, i, j]`` = the maximum of window ``(i, j)``; the padding (``-inf``) never wins, the first
+    maximum wins a tie. Returns ``y`` and the context: ``x``'s shape and which tap won each window."""
+    out_hw = _pool_out(x.shape, kernel_size, stride, padding)
+    PH, PW = padding
+    xp = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)), constant_values=-np.inf)
+    taps = np.stack([v for _, _, v in _windows(xp, kernel_size, stride, out_hw)], axis=-1)  # (N, C, OH, OW, KH*KW)
+    won = taps.argmax(axis=-1)                                    # tap kh*KW + kw of each window's maximum
+    return taps.max(axis=-1), (x.shape, kernel_size, stride, padding, won)
+
+
+def max_pool2d_backward(dy, ctx):
+    r"""Each window's gradient goes to its maximum: :math:`\partial L/\partial x_{k,l} = \sum_{(i,j):
+    \operatorname{argmax}(i,j) = (k,l)} \partial L/\partial y_{i,j}`."""
+    (N, C, H, W), kernel_size, stride, (PH, PW), won = ctx
+    dxp = np.zeros((N, C, H + 2 * PH, W + 2 * PW), dy.dtype)
+    for kh, kw, view in _windows(dxp, kernel_size, stride, dy.shape[2:]):
+        view += np.where(won == kh * kernel_size[1] + kw, dy, 0)  # adds into dxp through the view
+    return dxp[:, :, PH:PH + H, PW:PW + W]
+
+
+def avg_pool2d_forward(x, kernel_size, stride, padding, count_include_pad=True):
+    r"""``y[n, c, i, j]`` = the sum of window ``(i, j)`` / ``D``, ``D = KH*KW`` (zero padding counts) or,
+    with ``count_include_pad=False``, the number of real pixels in the window."""
+    out_hw = _pool_out(x.shape, kernel_size, stride, padding)
+    (PH, PW) = padding
+    pads = ((0, 0), (0, 0), (PH, PH), (PW, PW))
+    total = sum(v for _, _, v in _windows(np.pad(x, pads), kernel_size, stride, out_hw))
+    if count_include_pad:
+        divisor = np.full(out_hw, kernel_size[0] * kernel_size[1], x.dtype)
+    else:                                                          # real pixels per window: pool a field of ones
+        ones = np.pad(np.ones((1, 1) + x.shape[2:], x.dtype), pads)
+        divisor = sum(v for _, _, v in _windows(ones, kernel_size, stride, out_hw))[0, 0]
+    return total / divisor, (x.shape, kernel_size, stride, padding, divisor)
+
+
+def avg_pool2d_backward(dy, ctx):
+    r"""Every window adds ``dy / D`` to each of its pixels: the adjoint of :func:`avg_pool2d_forward`."""
+    (N, C, H, W), kernel_size, stride, (PH, PW), divisor = ctx
+    dxp = np.zeros((N, C, H + 2 * PH, W + 2 * PW), dy.dtype)
+    for _, _, view in _windows(dxp, kernel_size, stride, dy.shape[2:]):
+        view += dy / divisor
+    return dxp[:, :, PH:PH + H, PW:PW + W]
+
+
+def upsample_nearest2d_forward(x, src_h, src_w):
+    r"""``y[n, c, i, j] = x[n, c, src_h[i], src_w[j]]`` (each output pixel copies its source pixel)."""
+    return x[:, :, src_h[:, None], src_w[None, :]], (x.shape, src_h, src_w)
+
+
+def upsample_nearest2d_backward(dy, ctx):
+    r"""The adjoint: every source pixel sums the gradients of its copies."""
+    x_shape, src_h, src_w = ctx
+    dx = np.zeros(x_shape, dy.dtype)
+    np.add.at(dx, (slice(None), slice(None), src_h[:, None], src_w[None, :]), dy)
+    return dx
+
+
+def concat_channels(xs):
+    """The arrays of ``xs`` ``(N, C_i, H, W)`` joined along the channels: ``(N, sum C_i, H, W)``."""
+    return np.concatenate(xs, axis=1)
+
 
 # --- optimizers' update rules -----------------------------------------------------------------------
 def sgd_update(p, g, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, first=False):
