@@ -174,3 +174,5 @@ assert result.passed, result
 #   and check your three lines with :func:`nnlite.check_gradient`.
 # - ``docs/course/exercises/swish.py``: the activation :math:`x\,\sigma(x)` uses :math:`x` twice;
 #   derive its backward, write it, and grade it with ``nnlite gradcheck docs/course/exercises/swish.py``.
+# - ``docs/course/exercises/residual_block.py``: the fork inside a Module, as in :class:`nnlite.Residual`
+#   above; wire its backward through its three layers by hand.

@@ -118,9 +118,10 @@ assert result.passed, result
 # %%
 # Exercises
 # ---------
-# - ``docs/course/exercises/`` holds a whole new Module to write (forward, backward and parameters),
-#   graded like every exercise with ``nnlite gradcheck FILE.py``; start from :class:`nnlite.Linear`'s
-#   contract above: ``backward`` returns :math:`\partial L/\partial x` and **adds** into ``.grad``.
+# - ``docs/course/exercises/residual_block.py``: a whole Module to write, two Linear layers and a skip
+#   connection, with its parameters; the contract is :class:`nnlite.Linear`'s above: ``backward``
+#   returns :math:`\partial L/\partial x` and **adds** into ``.grad``. Grade it with
+#   ``nnlite gradcheck docs/course/exercises/residual_block.py``.
 # - By hand: a Linear layer without bias applied to a batch of shape ``(N, T, n_in)`` (a sequence per
 #   sample). Derive :math:`\partial L / \partial W` and check your formula against the layer, which
 #   flattens the leading axes.
