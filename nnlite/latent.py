@@ -142,9 +142,9 @@ def tsne(X, n_components: int = 2, perplexity: float = 30.0, random_state=0, ini
         raise TypeError(f"tsne: random_state must be an int or None (scikit-learn's TSNE), got {random_state!r}")
     from threadpoolctl import threadpool_limits
 
-    from .ops import threads
+    from . import ops
 
-    n = threads.parallel_threads() if n_threads is None else int(n_threads)
+    n = ops.threads.parallel_threads() if n_threads is None else int(n_threads)
     model = TSNE(n_components=n_components, perplexity=perplexity, random_state=random_state, init=init, **kwargs)
     with threadpool_limits(limits=max(n, 1)):
         return model.fit_transform(X)

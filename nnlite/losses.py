@@ -11,16 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import ops
 from .layers.activations import sigmoid
-from .ops._kernels import dense as _kd
 
 _REDUCTIONS = ("mean", "sum")
-
-
-def _fusable(pred, target) -> bool:
-    """Whether the fused Numba kernels of :mod:`nnlite.ops._kernels.dense` apply (else plain NumPy)."""
-    return (pred.dtype in (np.float32, np.float64) and target.dtype == pred.dtype and pred.ndim >= 1
-            and pred.size > 0 and pred.flags.c_contiguous and target.flags.c_contiguous)
 
 
 class Loss:
@@ -58,24 +52,16 @@ class Loss:
 
 
 class MSELoss(Loss):
-    r"""``L = mean((pred - target)^2)``; ``dL/dpred = 2 (pred - target) / n``."""
+    r"""``L = mean((pred - target)^2)``; ``dL/dpred = 2 (pred - target) / n`` (the op ``mse``)."""
 
     def forward(self, pred, target):
         pred, target = self._check_same_shape(pred, target)
         self._n = pred.size
-        if _fusable(pred, target):  # one Numba pass: the sum and the gradient together
-            self._grad = np.empty_like(pred)
-            self._diff = None
-            total = _kd.mse(pred, target, self._grad, self._scale(self._n))
-            return total / self._n if self.reduction == "mean" else total
-        self._grad = None
-        self._diff = pred - target
-        return self._reduce(self._diff * self._diff, self._n)
+        total, self._grad = ops.mse(pred, target, self._scale(self._n))    # the sum and the gradient together
+        return total / self._n if self.reduction == "mean" else total
 
     def backward(self):
-        if self._grad is not None:
-            return self._grad
-        return self._diff * np.asarray(2.0 * self._scale(self._n), dtype=self._diff.dtype)
+        return self._grad
 
 
 class L1Loss(Loss):
@@ -135,23 +121,17 @@ class BCEWithLogitsLoss(Loss):
               \frac{\partial L}{\partial x} = \frac{\sigma(x) - t}{n}
 
     (derived in :func:`bce_with_logits`, the same loss as a function of a logit array and a target that
-    may be a number).
+    may be a number; computed by the op ``bce_with_logits``).
     """
 
     def forward(self, pred, target):
         x, t = self._check_same_shape(pred, target)
-        self._x, self._t, self._n = x, t, x.size
-        if _fusable(x, t):  # one Numba pass: the sum and the gradient together
-            self._grad = np.empty_like(x)
-            total = _kd.bce_with_logits(x, t, self._grad, self._scale(self._n))
-            return total / self._n if self.reduction == "mean" else total
-        self._grad = None
-        return self._reduce(_bce_with_logits_terms(x, t), self._n)
+        self._n = x.size
+        total, self._grad = ops.bce_with_logits(x, t, self._scale(self._n))    # the sum and the gradient
+        return total / self._n if self.reduction == "mean" else total
 
     def backward(self):
-        if self._grad is not None:
-            return self._grad
-        return (sigmoid(self._x) - self._t) * np.asarray(self._scale(self._n), dtype=self._x.dtype)
+        return self._grad
 
 
 class CrossEntropyLoss(Loss):

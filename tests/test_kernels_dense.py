@@ -18,6 +18,7 @@ import pytest
 
 import nnlite
 from nnlite.layers.dense import Dense
+from nnlite.ops import fast
 from nnlite.ops._kernels import blas
 from nnlite.ops._kernels import dense as kd
 from nnlite.ops._kernels import elementwise as ew
@@ -29,8 +30,8 @@ ACTS = ["identity", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus"]
 
 
 def code(act):
-    """The fused kernels' branch for an activation name, as the registry gives it to Dense."""
-    return nnlite.layers.ACTIVATIONS[act].dense_kernel
+    """The fused kernels' branch for an activation name, as the fast backend's dense ops choose it."""
+    return fast._ACT_CODES[act]
 
 
 def tol(dtype):
@@ -420,8 +421,9 @@ def test_dense_fuses_exactly_the_registrys_elementwise_activations():
     for name in nnlite.layers.ELEMENTWISE_ACTIVATIONS:
         cls = nnlite.layers.ACTIVATIONS[name]
         layer = Dense(2, 2, name)
-        assert nnlite.layers.ACTIVATIONS[layer.activation] is cls and layer._code == cls.dense_kernel
-    codes = {nnlite.layers.ACTIVATIONS[a].dense_kernel for a in ACTS}
+        assert nnlite.layers.ACTIVATIONS[layer.activation] is cls
+        assert layer.activation in fast._ACT_CODES and layer.activation in nnlite.ops.reference.ACTIVATIONS
+    codes = {fast._ACT_CODES[a] for a in ACTS}
     assert codes == {kd.IDENTITY, kd.RELU, kd.LEAKY_RELU, kd.ELU, kd.SIGMOID, kd.TANH, kd.SOFTPLUS}
 
 
@@ -487,9 +489,12 @@ def test_dense_accepts_activation_instances_and_rejects_bad_arguments():
 def test_fused_loss_equals_numpy_path(cls, reduction, rng):
     x = (rng.standard_normal((6, 10)) * 3).astype(np.float32)
     t = rng.random((6, 10)).astype(np.float32)
-    fused, plain = cls(reduction=reduction), cls(reduction=reduction)
+    fused, plain, ref = cls(reduction=reduction), cls(reduction=reduction), cls(reduction=reduction)
     v1 = fused(x, t)                                   # C-contiguous: the Numba kernel
-    v2 = plain(np.asfortranarray(x), np.asfortranarray(t))  # not C-contiguous: the NumPy expressions
-    assert fused._grad is not None and plain._grad is None
+    v2 = plain(np.asfortranarray(x), np.asfortranarray(t))  # not C-contiguous: the fast op falls back to NumPy
+    with nnlite.ops.using("reference"):
+        v3 = ref(x, t)                                 # the reference backend's NumPy
     np.testing.assert_allclose(v1, v2, rtol=2e-6)
+    np.testing.assert_allclose(v1, v3, rtol=2e-6)
     np.testing.assert_allclose(fused.backward(), plain.backward(), rtol=2e-6, atol=1e-8)
+    np.testing.assert_allclose(fused.backward(), ref.backward(), rtol=2e-6, atol=1e-8)

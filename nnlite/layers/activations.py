@@ -7,11 +7,11 @@ of any shape ``(N, ...)`` to an array of the same shape (Softmax normalises alon
 
 :data:`ACTIVATIONS` maps each name to its class. Everything else that speaks of activations by name
 derives from it: :data:`ELEMENTWISE_ACTIVATIONS` (what a hidden layer of a model may use), and
-:class:`~nnlite.Dense`, which fuses an activation class through the two class attributes below.
+:class:`~nnlite.Dense`, which fuses an activation class through the two class attributes below (the
+backend's ``dense_forward`` op computes it by its registry name).
 
-``dense_kernel``
-    The branch of the fused kernels of :mod:`nnlite.ops._kernels.dense` that computes this activation, or
-    ``None`` (Softmax, not elementwise).
+``elementwise``
+    Whether ``y_i`` depends on ``x_i`` alone (every activation but Softmax): what Dense can fuse.
 ``dense_alpha``
     The constructor argument that ``Dense(..., alpha=)`` stands for (``'negative_slope'``, ``'alpha'``),
     or ``None`` when the activation has no parameter.
@@ -21,14 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..module import Module, check_input
-from ..ops._kernels import dense as _kd
 
 #: Input ranks an activation accepts: a batch of vectors (N, D) up to images and beyond, (N, C, H, W, ...).
 _RANKS = tuple(range(1, 7))
 
 
 class _Elementwise(Module):
-    dense_kernel: int | None = None
+    elementwise: bool = True
     dense_alpha: str | None = None
 
     def _check(self, x: np.ndarray) -> np.ndarray:
@@ -41,7 +40,7 @@ class _Elementwise(Module):
 class Identity(Module):
     """``y = x``; ``dx = dy``. Accepts any shape."""
 
-    dense_kernel: int | None = _kd.IDENTITY
+    elementwise: bool = True
     dense_alpha: str | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -56,8 +55,6 @@ class ReLU(_Elementwise):
 
     .. math:: y = \max(x, 0), \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} [x > 0]
     """
-
-    dense_kernel = _kd.RELU
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
@@ -75,7 +72,6 @@ class LeakyReLU(_Elementwise):
         \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} \cdot (1 \text{ or } a)
     """
 
-    dense_kernel = _kd.LEAKY_RELU
     dense_alpha = "negative_slope"
 
     def __init__(self, negative_slope: float = 0.01):
@@ -104,7 +100,6 @@ class ELU(_Elementwise):
         \begin{cases} 1 & x > 0 \\ y + a & x \le 0 \end{cases}
     """
 
-    dense_kernel = _kd.ELU
     dense_alpha = "alpha"
 
     def __init__(self, alpha: float = 1.0):
@@ -144,8 +139,6 @@ class Sigmoid(_Elementwise):
     .. math:: y = \frac{1}{1 + e^{-x}}, \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\, y (1 - y)
     """
 
-    dense_kernel = _kd.SIGMOID
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._y = sigmoid(self._check(x))
         return self._y
@@ -161,8 +154,6 @@ class Tanh(_Elementwise):
     .. math:: y = \tanh x, \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} (1 - y^2)
     """
 
-    dense_kernel = _kd.TANH
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._y = np.tanh(self._check(x))
         return self._y
@@ -177,8 +168,6 @@ class Softplus(_Elementwise):
     .. math:: y = \log(1 + e^x), \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\,
         \mathrm{sigmoid}(x)
     """
-
-    dense_kernel = _kd.SOFTPLUS
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
@@ -196,6 +185,8 @@ class Softmax(_Elementwise):
         \frac{\partial L}{\partial x_i} = y_i \Big(\frac{\partial L}{\partial y_i}
         - \sum_j \frac{\partial L}{\partial y_j} y_j\Big)
     """
+
+    elementwise = False
 
     def __init__(self, axis: int = -1):
         super().__init__()
@@ -224,7 +215,7 @@ ACTIVATIONS: dict[str, type[Module]] = {
 #: Names of the elementwise activations (every one but softmax), sorted: what a model's hidden layers
 #: may use, and what :class:`~nnlite.Dense` fuses.
 ELEMENTWISE_ACTIVATIONS: tuple[str, ...] = tuple(sorted(name for name, cls in ACTIVATIONS.items()
-                                                        if cls.dense_kernel is not None))
+                                                        if cls.elementwise))
 
 
 def activation_name(cls: type) -> str | None:

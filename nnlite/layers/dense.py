@@ -1,17 +1,14 @@
-"""Dense: a Linear layer and its activation in one layer, with one fused Numba pass on each side."""
+"""Dense: a Linear layer and its activation in one layer (the backend's dense ops fuse the two)."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..module import DEFAULT_DTYPE, Module, check_input
-from ..ops import threads as _threads
-from ..ops._kernels import dense as _k
-from ..ops._kernels.blas import matmul_acc
+from ..module import DEFAULT_DTYPE, Module
 from .activations import ACTIVATIONS, ELEMENTWISE_ACTIVATIONS, activation_name
 from .linear import Linear
 
-#: The activation classes Dense fuses: those of the registry with a fused kernel, in registry order.
-_FUSABLE = tuple(dict.fromkeys(c for c in ACTIVATIONS.values() if c.dense_kernel is not None))
+#: The activation classes Dense fuses: the elementwise ones of the registry, in registry order.
+_FUSABLE = tuple(dict.fromkeys(c for c in ACTIVATIONS.values() if c.elementwise))
 
 
 def _resolve_activation(activation, alpha) -> tuple[type[Module], float]:
@@ -54,18 +51,13 @@ def _resolve_activation(activation, alpha) -> tuple[type[Module], float]:
 class Dense(Linear):
     r"""Fully connected layer with a fused activation: ``y = act(x @ W + b)``.
 
-    Its twin is ``Sequential(Linear(n_in, n_out), act)``, the plain NumPy reference: the same
-    parameters, layout, initialisation draws and maths (``tests/test_kernels_dense.py`` proves the
-    forward output, ``dx``, ``dW`` and ``db`` equal in float32 and float64 for every activation), and it
-    loads the twin's weights (``state_dict`` keys ``weight``/``bias`` here, ``0.weight``/``0.bias``
-    there). Dense is the faster of the two, which is why the models build on it:
-
-    * forward: the product goes to BLAS (thread count chosen by :mod:`nnlite.ops.threads`), then **one**
-      Numba pass adds the bias and applies the activation in place over the product;
-    * backward: one Numba pass computes ``dz = dy * act'`` and the bias gradient, then
-      ``W.grad += x^T dz`` is a single BLAS ``gemm`` straight into the gradient (no temporary; when
-      ``zero_grad`` left the gradient cleared, the ``gemm`` writes it instead of adding to zeros, see
-      :class:`~nnlite.Parameter`), then ``dx = dz W^T``.
+    Its twin is ``Sequential(Linear(n_in, n_out), act)``: the same parameters, layout, initialisation
+    draws and maths (``tests/test_kernels_dense.py`` proves the forward output, ``dx``, ``dW`` and ``db``
+    equal in float32 and float64 for every activation), and it loads the twin's weights (``state_dict``
+    keys ``weight``/``bias`` here, ``0.weight``/``0.bias`` there). ``forward`` and ``backward`` are
+    :class:`Linear`'s, with the activation passed to the ops :func:`nnlite.ops.reference.dense_forward`
+    and :func:`~nnlite.ops.reference.dense_backward`; the fast backend fuses the bias and the activation
+    into one Numba pass over the product on each side, and writes ``W.grad`` with one BLAS ``gemm``.
 
     .. math::
         z = x W + b, \quad y = \mathrm{act}(z), \qquad
@@ -74,7 +66,7 @@ class Dense(Linear):
         \frac{\partial L}{\partial b} = \sum_{\text{rows}} \frac{\partial L}{\partial z}, \quad
         \frac{\partial L}{\partial x} = \frac{\partial L}{\partial z} W^\top
 
-    ``act'`` is computed from the output ``y`` (see :mod:`nnlite.ops._kernels.dense`), so the layer keeps
+    ``act'`` is computed from the output ``y`` (see :data:`nnlite.ops.reference.ACTIVATIONS`), so the layer keeps
     ``x`` and ``y`` only. Do not modify the returned ``y`` in place before calling ``backward``.
 
     Parameters
@@ -123,44 +115,6 @@ class Dense(Linear):
         self.activation = activation_name(act_cls)
         self.alpha = alpha
         self._act_cls = act_cls
-        self._code = act_cls.dense_kernel             # the fused kernels' branch for this activation
-        self.needs_input_grad = True
-        self._dz = None                               # scratch (N, n_out), reused between steps
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = check_input(self, x, ndim=(2, 3, 4), features=self.n_in)
-        W = self.weight.data                                                 # (n_in, n_out)
-        lead = x.shape[:-1]                                                  # (N,) or (N, ...)
-        x2 = np.ascontiguousarray(x.reshape(-1, self.n_in), dtype=W.dtype)   # (N, n_in)
-        y = _threads.matmul(x2, W)                                           # (N, n_out), z without b
-        _k.bias_act_forward(y, None if self.bias is None else self.bias.data, self._code, self.alpha)  # y = act(z)
-        self._x, self._y = x2, y
-        return y.reshape(lead + (self.n_out,))
-
-    def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        if getattr(self, "_y", None) is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        y, x2 = self._y, self._x                                               # (N, n_out), (N, n_in)
-        W = self.weight.data                                                   # (n_in, n_out)
-        dy2 = np.ascontiguousarray(np.reshape(dy, (-1, self.n_out)), dtype=y.dtype)   # (N, n_out)
-        if dy2.shape != y.shape:
-            raise ValueError(f"{type(self).__name__}.backward: dy has shape {np.shape(dy)}, "
-                             f"the forward output had {y.shape}")
-        db = None if self.bias is None else self.bias.grad                     # (n_out,)
-        if self._code == _k.IDENTITY:
-            dz = dy2                                                           # act' = 1
-            if db is not None:
-                db += dz.sum(axis=0)
-        else:
-            if self._dz is None or self._dz.shape != y.shape or self._dz.dtype != y.dtype:
-                self._dz = np.empty_like(y)
-            dz = _k.act_backward(dy2, y, self._code, self.alpha, out=self._dz, db=db)   # (N, n_out); db += sum
-        dW, overwrite = self.weight.grad_to_write()                            # overwrite: cleared by zero_grad
-        matmul_acc(dW, x2.T, dz, overwrite=overwrite)                          # (n_in, n_out) += x^T dz
-        if not self.needs_input_grad:
-            return None
-        dx = _threads.matmul(dz, W.T)                                          # (N, n_in)
-        return dx.reshape(np.shape(dy)[:-1] + (self.n_in,))
 
     def extra_repr(self) -> str:
         act = repr(self.activation)

@@ -1,4 +1,4 @@
-"""Fully connected layer: the plain NumPy reference that :class:`~nnlite.Dense` fuses and speeds up."""
+"""Fully connected layer ``y = x @ W + b``: its forward and backward, computed by the backend's dense ops."""
 from __future__ import annotations
 
 import math
@@ -6,16 +6,19 @@ import math
 import numpy as np
 
 from .. import init as _init
+from .. import ops
 from ..module import DEFAULT_DTYPE, Module, Parameter, check_input
 from ..random import as_generator
 
 
 class Linear(Module):
-    r"""Affine map ``y = x @ W + b``, written as plainly as the maths.
+    r"""Affine map ``y = x @ W + b``.
 
-    Its backward is the reference every fused layer is tested against: ``W.grad += x^T dy``,
-    ``b.grad += sum_rows(dy)``, ``dx = dy W^T`` in NumPy. The models use :class:`~nnlite.Dense`, which
-    is ``Sequential(Linear, activation)`` fused into one layer (same weights, same results).
+    ``forward`` and ``backward`` call :func:`nnlite.ops.reference.dense_forward` and
+    :func:`~nnlite.ops.reference.dense_backward` (or their fast twins) with the activation
+    :attr:`activation`: ``'identity'`` here, any elementwise activation in the subclass
+    :class:`~nnlite.Dense`, which the models build on. Backward adds ``x^T dy`` into ``W.grad`` and
+    ``sum_rows(dy)`` into ``b.grad`` and returns ``dy W^T``.
 
     .. math::
         y = x W + b, \qquad
@@ -34,10 +37,21 @@ class Linear(Module):
         ``nnlite.init.INITIALIZERS`` ('xavier_uniform', 'kaiming_normal', ...) for W, with b = 0.
     random_state : None, int or numpy.random.Generator
 
+    Attributes
+    ----------
+    needs_input_grad : bool
+        ``True`` (default). Set it to ``False`` on a network's first layer: ``backward`` then skips the
+        product ``dz W^T`` (a third of the layer's backward cost) and returns ``None``, as PyTorch skips
+        the gradient of an input that does not require one.
+
     Shape
     -----
     x : ``(N, n_in)`` (or ``(..., n_in)``) -> y : ``(N, n_out)``; ``weight`` ``(n_in, n_out)``, ``bias`` ``(n_out,)``.
     """
+
+    #: The activation after the affine map, a name of ``nnlite.layers.ACTIVATIONS``, and its parameter.
+    activation, alpha = "identity", 0.0
+    needs_input_grad = True
 
     def __init__(self, n_in: int, n_out: int, bias: bool = True, init: str | None = None,
                  dtype=DEFAULT_DTYPE, random_state=None) -> None:
@@ -68,20 +82,23 @@ class Linear(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = check_input(self, x, ndim=(2, 3, 4), features=self.n_in)
-        x = np.asarray(x, dtype=self.weight.data.dtype)
-        self._x = x                                   # (N, n_in), kept for dW
-        y = x @ self.weight.data                      # (N, n_out)
-        if self.bias is not None:
-            y += self.bias.data
-        return y
+        W, b = self.weight.data, None if self.bias is None else self.bias.data
+        self._x = np.ascontiguousarray(x.reshape(-1, self.n_in), dtype=W.dtype)    # (N, n_in), leading axes flat
+        self._y = ops.dense_forward(self._x, W, b, self.activation, self.alpha)      # (N, n_out)
+        return self._y.reshape(x.shape[:-1] + (self.n_out,))
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        x2 = self._x.reshape(-1, self.n_in)           # (N, n_in), leading axes flattened
-        dy2 = dy.reshape(-1, self.n_out)              # (N, n_out)
-        self.weight.grad += x2.T @ dy2                # (n_in, n_out)
-        if self.bias is not None:
-            self.bias.grad += dy2.sum(axis=0)         # (n_out,)
-        return dy @ self.weight.data.T                # (N, n_in)
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        if getattr(self, "_y", None) is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dy2 = np.ascontiguousarray(np.reshape(dy, (-1, self.n_out)), dtype=self._y.dtype)   # (N, n_out)
+        if dy2.shape != self._y.shape:
+            raise ValueError(f"{type(self).__name__}.backward: dy has shape {np.shape(dy)}, "
+                             f"the forward output had {self._y.shape}")
+        dW, overwrite = self.weight.grad_to_write()   # overwrite: cleared by zero_grad, so write, not add
+        db = None if self.bias is None else self.bias.grad
+        dx = ops.dense_backward(dy2, self._x, self.weight.data, self._y, self.activation, self.alpha, dW, db,
+                                overwrite, self.needs_input_grad)                    # (N, n_in) or None
+        return None if dx is None else dx.reshape(np.shape(dy)[:-1] + (self.n_in,))
 
     def extra_repr(self) -> str:
         return f"{self.n_in}, {self.n_out}, bias={self.bias is not None}"

@@ -58,7 +58,7 @@ def vae_negative_elbo(model, X, n_samples: int = 1, random_state=None, reduction
     layers = list(model.decoder_)
     if not layers or not isinstance(layers[-1], Sigmoid):
         raise ValueError("vae_negative_elbo: the model's decoder_ must end with a Sigmoid (Bernoulli decoder)")
-    body = layers[:-1]
+    body = model._decoder_body()                                            # up to the logits
     rng = as_generator(random_state)
     m = model.latent_dim
     recon = np.zeros(len(X))
@@ -74,7 +74,7 @@ def vae_negative_elbo(model, X, n_samples: int = 1, random_state=None, reduction
             z, _ = reparameterize(mu, logvar, eps)                         # (B, m)
             logits = z
             for layer in body:
-                logits = layer(logits)                                      # (B, n)
+                logits = layer(logits)                                      # (B, n), before the Sigmoid
             l64 = logits.astype(np.float64)
             recon[s:s + len(xb)] += np.sum(np.logaddexp(0.0, l64) - x64 * l64, axis=1) / n_samples
     nelbo = recon + kl

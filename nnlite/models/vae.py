@@ -44,20 +44,22 @@ The BCE is computed on the decoder's logits (``BCEWithLogitsLoss``): exact and f
 ``logvar`` is clamped to [-30, 20] before it is exponentiated (``exp(20)`` is a variance of 5e8; float32
 overflows near ``exp(88)``); where the clamp is active its derivative is 0.
 
-The pure functions below (``reparameterize``, ``kl_divergence`` and their backwards) are these formulas
-in NumPy. Training runs the same maths as one fused Numba pass each way
-(:func:`nnlite.ops._kernels.dense.gaussian_sample_kl` and its backward), which
-``tests/test_kernels_dense.py`` checks against these functions.
+One ELBO step (:meth:`VAE._elbo_step`) computes the loss and its gradients for training, evaluation and
+:meth:`VAE.loss_and_grad` alike: the sampling and the KL are the op ``gaussian_sample_kl`` and its
+backward, the reconstruction term the op ``bce_with_logits`` (read them in
+:mod:`nnlite.ops.reference`; ``nnlite.use("reference")`` runs exactly that code). The pure functions
+below (``reparameterize``, ``kl_divergence`` and their backwards) are the same formulas one term at a
+time, for evaluation (:func:`nnlite.models.elbo.vae_negative_elbo`) and for tests of the ops.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .. import ops
 from .._validation import check_int
-from ..losses import BCEWithLogitsLoss
-from ..ops._kernels import dense as _kd
+from ..layers.activations import Sigmoid
 from ..random import as_generator
-from ._base import BaseModel, _NoInputGrad, backward_layers, mlp, parse_activation, run_layers
+from ._base import BaseModel, mlp, parse_activation
 from ._noise import _NoisyInputs
 
 __all__ = ["VAE", "reparameterize", "reparameterize_backward", "kl_divergence", "kl_divergence_backward",
@@ -232,7 +234,6 @@ class VAE(_NoisyInputs, BaseModel):
         self.encoder_ = mlp((n_features, *hidden, 2 * m), self.activation, rng, dtype)
         self.decoder_ = mlp((m, *hidden[::-1], n_features), self._decoder_act(), rng, dtype,
                             output_activation="sigmoid")
-        self._bce = BCEWithLogitsLoss(reduction="sum")
 
     def _check_data_range(self, X):
         if X.min() < 0 or X.max() > 1:
@@ -247,45 +248,57 @@ class VAE(_NoisyInputs, BaseModel):
     def _draw_eps(self, shape, dtype, rng):
         return rng.standard_normal(shape, dtype=dtype if dtype in (np.float32, np.float64) else np.float64)
 
-    def _elbo_forward_backward(self, X, eps, backward=True, X_in=None):
-        """Negative ELBO of the batch ``X`` with noise ``eps``; returns ``(loss, recon, kl, dX)``.
+    def _decoder_body(self):
+        """The decoder's layers before its output Sigmoid: they map ``z`` to the logits, on which the
+        reconstruction term is computed (the BCE of logits is exact for any logit)."""
+        *body, out = self.decoder_.children()
+        assert isinstance(out, Sigmoid), f"{self._name()}: decoder_ must end with a Sigmoid, got {out!r}"
+        return body
+
+    def _elbo_step(self, X, eps, X_in=None, backward=True, need_dx=True):
+        """The negative ELBO of the batch ``X`` with noise ``eps`` (the module docstring's maths) and, with
+        ``backward``, its gradients. Returns ``(loss, recon, kl, dX)``.
 
         The encoder sees ``X_in`` (a corrupted ``X``: the denoising ELBO) or, if ``None``, ``X`` itself;
-        ``X`` is the reconstruction target. ``dX`` is then ``dL/dX_in`` through the encoder, and without
-        ``X_in`` also the target's share. With ``backward`` the gradients are added into the parameters'
-        ``.grad``.
+        ``X`` is the reconstruction target. The gradients are added into the parameters' ``.grad``;
+        ``dX`` is ``dL/dX_in`` through the encoder, plus the target's share without ``X_in`` (``None``
+        when not ``need_dx``: training needs none, and the first layer then skips that product).
         """
-        B, m = len(X), self.latent_dim
-        h = self.encoder_(X if X_in is None else X_in)       # (B, 2m) = [mu | logvar]
-        mu, logvar = self._split(h)
-        z, std = np.empty(mu.shape, mu.dtype), np.empty(mu.shape, mu.dtype)   # (B, m)
-        # reparameterize and kl_divergence in one fused pass: fills z and std, returns the summed KL
-        kl = _kd.gaussian_sample_kl(mu, logvar, eps, z, std, LOGVAR_MIN, LOGVAR_MAX) / B
-        body = list(self.decoder_)[:-1]                      # decoder without its Sigmoid
-        logits = run_layers(body, z)                         # (B, n)
-        recon = self._recon_forward(logits, X) / B           # summed over pixels, mean over batch
-        beta = float(self.beta)
+        B, beta = len(X), float(self.beta)
+        encoder, decoder = list(self.encoder_.children()), self._decoder_body()
+        h = X if X_in is None else X_in
+        for layer in encoder:
+            h = layer(h)                                                        # (B, 2m) = [mu | logvar]
+        z, std, kl = ops.gaussian_sample_kl(h, eps, LOGVAR_MIN, LOGVAR_MAX)     # (B, m) each; KL summed
+        logits = z
+        for layer in decoder:
+            logits = layer(logits)                                              # (B, n)
+        recon, kl = self._recon_forward(logits, X) / B, kl / B                  # per-sample means
         loss = recon + beta * kl
         if not backward:
             return loss, recon, kl, None
-        dlogits, dtarget = self._recon_backward(logits, X, np.asarray(1.0 / B, dtype=logits.dtype))
-        dz = backward_layers(body, dlogits)                  # (B, m)
-        dh = np.empty_like(h)                                # (B, 2m) = [dL/dmu | dL/dlogvar]
-        # reparameterize_backward + (beta / B) * kl_divergence_backward, in one fused pass
-        _kd.gaussian_sample_kl_backward(dz, mu, logvar, std, eps, beta / B, dh[:, :m], dh[:, m:],
-                                        LOGVAR_MIN, LOGVAR_MAX)
-        dX = self.encoder_.backward(dh)                      # through the encoder ...
-        if dX is not None and X_in is None:                  # (None while training: not needed)
-            dX += dtarget                                    # ... and as the reconstruction target
-        return loss, recon, kl, dX
+        dz, dtarget = self._recon_backward(logits, X, np.asarray(1.0 / B, dtype=logits.dtype))
+        for layer in reversed(decoder):
+            dz = layer.backward(dz)                                             # (B, m) at the end
+        dh = ops.gaussian_sample_kl_backward(dz, h, std, eps, beta / B, LOGVAR_MIN, LOGVAR_MAX)   # (B, 2m)
+        encoder[0].needs_input_grad = need_dx
+        try:
+            for layer in reversed(encoder):
+                dh = layer.backward(dh)                                         # (B, n) at the end, or None
+        finally:
+            encoder[0].needs_input_grad = True
+        if dh is not None and X_in is None:
+            dh += dtarget                                                       # X is also the target
+        return loss, recon, kl, dh
 
     def _recon_forward(self, logits, X):
         """The reconstruction term summed over the batch: BCE of the decoder's logits against ``X``."""
-        return self._bce.forward(logits, X)
+        recon, self._dlogits = ops.bce_with_logits(logits, X, 1.0)
+        return recon
 
     def _recon_backward(self, logits, X, scale):
         """``(dL/dlogits, dL/dX)`` of ``scale * recon`` (``d BCE / d target = -logit``)."""
-        return self._bce.backward() * scale, -(logits * scale)
+        return self._dlogits * scale, -(logits * scale)
 
     def loss_and_grad(self, X, eps=None, random_state=None, Y=None):
         """Negative ELBO of ``X`` and its gradients; ``eps`` ``(N, latent_dim)`` is the reparameterisation
@@ -299,15 +312,15 @@ class VAE(_NoisyInputs, BaseModel):
         (``model.double()`` for gradient checks).
         """
         X, Y, eps = self._loss_inputs(X, Y, eps, random_state)
-        loss, _, _, dX = self._elbo_forward_backward(Y if Y is not None else X, eps, X_in=None if Y is None else X)
+        loss, _, _, dX = self._elbo_step(Y if Y is not None else X, eps, X_in=None if Y is None else X)
         return loss, dX
 
     def compute_loss(self, X, eps=None, random_state=None, Y=None) -> dict:
         """``{'loss', 'recon', 'kl', 'elbo'}`` of ``X`` (per-sample means), one draw of ``eps``; with ``Y``
         the denoising ELBO of the encoder input ``X`` and target ``Y``, as in :meth:`loss_and_grad`."""
         X, Y, eps = self._loss_inputs(X, Y, eps, random_state)
-        loss, recon, kl, _ = self._elbo_forward_backward(Y if Y is not None else X, eps, backward=False,
-                                                         X_in=None if Y is None else X)
+        loss, recon, kl, _ = self._elbo_step(Y if Y is not None else X, eps, X_in=None if Y is None else X,
+                                             backward=False)
         return {"loss": loss, "recon": recon, "kl": kl, "elbo": -loss}
 
     def _loss_inputs(self, X, Y, eps, random_state):
@@ -332,14 +345,13 @@ class VAE(_NoisyInputs, BaseModel):
     def _train_step(self, xb, yb):
         x_in = None if self._noise_fn is None else self._train_input(xb)   # noise first, then eps
         eps = self._draw_eps((len(xb), self.latent_dim), xb.dtype, self._rng)
-        with _NoInputGrad(self.encoder_):                    # no dL/dx while training: skip that product
-            loss, recon, kl, _ = self._elbo_forward_backward(xb, eps, X_in=x_in)
+        loss, recon, kl, _ = self._elbo_step(xb, eps, X_in=x_in, need_dx=False)
         return {"loss": loss, "recon": recon, "kl": kl}
 
     def _eval_step(self, xb, yb):
         x_in = None if self._noise_fn is None else self._val_input(xb)
         eps = self._draw_eps((len(xb), self.latent_dim), xb.dtype, self._val_generator())
-        loss, recon, kl, _ = self._elbo_forward_backward(xb, eps, backward=False, X_in=x_in)
+        loss, recon, kl, _ = self._elbo_step(xb, eps, X_in=x_in, backward=False)
         return {"loss": loss, "recon": recon, "kl": kl}
 
     def _after_fit(self):
@@ -355,18 +367,16 @@ class VAE(_NoisyInputs, BaseModel):
         Flat input ``(N, n_features_in_)``; no validation. ``gradcheck`` restores the generator before
         each evaluation, so every evaluation sees the same ``eps``.
         """
-        h = self.encoder_(x)
-        mu, logvar = self._split(h)
-        eps = self._draw_eps(mu.shape, mu.dtype, self._rng)
-        z, std = reparameterize(mu, logvar, eps)
-        self._cache = (eps, std, logvar)
+        h = self.encoder_(x)                                                    # (N, 2m) = [mu | logvar]
+        eps = self._draw_eps((len(h), self.latent_dim), h.dtype, self._rng)
+        z, std, _ = ops.gaussian_sample_kl(h, eps, LOGVAR_MIN, LOGVAR_MAX)
+        self._cache = (h, std, eps)
         return self.decoder_(z)
 
     def backward(self, dy):
-        eps, std, logvar = self._cache
+        h, std, eps = self._cache
         dz = self.decoder_.backward(dy)
-        dmu, dlogvar = reparameterize_backward(dz, eps, std, logvar)
-        return self.encoder_.backward(np.concatenate([dmu, dlogvar], axis=1))
+        return self.encoder_.backward(ops.gaussian_sample_kl_backward(dz, h, std, eps, 0.0, LOGVAR_MIN, LOGVAR_MAX))
 
     # ------------------------------------------------------------------ inference
     def encode(self, X):
