@@ -194,10 +194,10 @@ def cmd_train(args):
 
     cls, kind, preset = model_class(args.model)
     if args.threads is not None:
-        from ..ops import threads
+        from .. import ops
 
         try:
-            threads.set_policy(int(args.threads) if args.threads.isdigit() else args.threads)
+            ops.threads.set_policy(int(args.threads) if args.threads.isdigit() else args.threads)
         except ValueError:
             raise UserError(f"--threads must be 'auto', 'fixed', 'max' or an int >= 1, "
                             f"got {args.threads!r}") from None
