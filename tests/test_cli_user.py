@@ -153,7 +153,7 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_is_bit_identical(tmp_path, capsys
     code, out, err = _run(capsys, *argv)
     assert code == 0, err
     lines = out.splitlines()
-    started = [i for i, line in enumerate(lines) if line.startswith("resumed from epoch 1 (step 6)")]
+    started = [i for i, line in enumerate(lines) if line.startswith("resumed in epoch 2 (step 6)")]
     finished = [i for i, line in enumerate(lines) if line.startswith("final loss")]
     assert started and finished and started[0] < finished[0], out   # said when resuming starts
     full, cut = _weights(tmp_path / "full" / "checkpoint.npz"), _weights(tmp_path / "cut" / "checkpoint.npz")
@@ -255,7 +255,7 @@ def test_denoise_skips_an_unreadable_file_goes_on_and_fails_at_the_end(trained, 
     assert (tmp_path / "o" / "a_denoised.png").exists() and (tmp_path / "o" / "c_denoised.png").exists()
     warnings = [line for line in err.splitlines() if line.startswith("nnlite: warning:")]
     assert len(warnings) == 2 and "bad.png" in warnings[1] and "missing.png" in warnings[0], err
-    assert "2 of 4 inputs could not be read and were skipped" in err.splitlines()[-1]
+    assert "2 of 4 inputs failed and were skipped (2 denoised)" in err.splitlines()[-1]
 
 
 def test_sample_keeps_the_runs_figure_and_refuses_to_overwrite(trained, capsys):

@@ -44,7 +44,7 @@ class KinkMonitor:
                     y = original(x)
                     self.recorded += 1
                     if isinstance(m, MaxPool2d):      # the winner matters where the max is not a dead ReLU's 0
-                        self.current.append(np.where(np.asarray(y).transpose(0, 2, 3, 1) != 0, m._argmax, -1))
+                        self.current.append(np.where(np.asarray(y).transpose(0, 2, 3, 1) != 0, m._ctx.argmax, -1))
                     else:
                         pre = x if isinstance(m, ReLU) else x.reshape(-1, m.n_in) @ m.weight.data + m.bias.data
                         self.current.append(pre > 0)

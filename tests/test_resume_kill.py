@@ -95,7 +95,8 @@ def test_cli_train_killed_and_resumed_matches_an_uninterrupted_run(tmp_path):
     resumed = subprocess.run(args + ["--out", "killed", "--resume"], cwd=tmp_path, env=env, capture_output=True,
                              text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resumed from epoch {ck.epoch}" in resumed.stdout
+    where = f"in epoch {ck.epoch + 1}" if ck.mid_epoch else f"after epoch {ck.epoch}"
+    assert f"resumed {where} (step {ck.global_step})" in resumed.stdout
     a = read_checkpoint(tmp_path / "clean" / "checkpoint.npz")
     b = read_checkpoint(tmp_path / "killed" / "checkpoint.npz")
     assert a.epoch == b.epoch == 60 and a.global_step == b.global_step == 240

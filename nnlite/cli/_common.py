@@ -157,17 +157,25 @@ def free_path(path: Path, overwrite: bool) -> Path:
 
 # ------------------------------------------------------------------------------------------ image layout
 def to_model_input(X, kind):
-    """MLP models take images (N, H, W[, C]) as they are (they flatten them); conv models take NCHW."""
-    from ..images import to_nchw
+    """MLP models take images (N, H, W[, C]) as they are (they flatten them); conv models take NCHW.
 
-    return np.ascontiguousarray(to_nchw(X)[0]) if kind == "conv" else X
+    The CLI's images are always ``(N, H, W)`` or channels last ``(N, H, W, C)``, so the conversion is
+    stated, not guessed from the sizes (patches 3 or 4 pixels a side look like channels).
+    """
+    X = np.asarray(X)
+    if kind != "conv":
+        return X
+    return np.ascontiguousarray(X[:, None] if X.ndim == 3 else X.transpose(0, 3, 1, 2))  # (N, C, H, W)
 
 
-def to_images(Y, image_shape):
-    """Model outputs back to displayable (N, H, W) or (N, H, W, 3)."""
-    from ..images import to_channels_last
-
-    return to_channels_last(Y, image_shape)
+def to_images(Y, image_shape, kind="mlp"):
+    """Model outputs back to displayable (N, H, W) or (N, H, W, 3): a conv model's outputs are NCHW, an MLP
+    model's flat or channels last."""
+    Y = np.asarray(Y)
+    h, w, c = image_shape
+    if kind == "conv" and Y.ndim == 4 and (Y.shape[1:] == (c, h, w) or Y.shape[1:] != (h, w, c)):
+        Y = Y.transpose(0, 2, 3, 1)                                  # (N, C, H, W) -> (N, H, W, C)
+    return Y.reshape((len(Y), h, w) + ((c,) if c == 3 else ()))
 
 
 def image_shape_of(model, ck=None):

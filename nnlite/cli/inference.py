@@ -398,7 +398,7 @@ def cmd_sample(args):
     stem = f"samples_n{args.n}_seed{args.seed}"
     png, npy = (free_path(out / f"{stem}{ext}", args.overwrite) for ext in (".png", ".npy"))
     shape = image_shape_of(model, ck)
-    S = to_images(model.sample(args.n, random_state=args.seed), shape)
+    S = to_images(model.sample(args.n, random_state=args.seed), shape, ck.extra.get("kind", "mlp"))
     shown = min(args.n, MAX_FIGURE_SAMPLES)
     if shown < args.n:
         say(f"note: the figure shows the first {shown} of {args.n} samples; all {args.n} are in {npy}")
@@ -478,7 +478,7 @@ def cmd_interpolate(args):
     za, zb = (encode_mean(model, to_model_input(im[None], kind)) for im in (A, B))
     t = np.linspace(0, 1, args.steps, dtype=np.float32)[:, None]
     Z = (1 - t) * za + t * zb
-    path_imgs = to_images(model.decode(Z.astype(za.dtype)), shape)
+    path_imgs = to_images(model.decode(Z.astype(za.dtype)), shape, kind)
     out = out_dir(args, Path(args.checkpoint).parent)
     fig = plots.image_strip([A, *path_imgs, B], ["A"] + [f"t={v:.2f}" for v in t[:, 0]] + ["B"],
                             title=f"{type(model).__name__}: decoded path from code(A) to code(B)",

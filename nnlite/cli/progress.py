@@ -41,6 +41,12 @@ ESTIMATE_AFTER_SECONDS = 2.0
 LONG_RUN_SECONDS = 60.0
 
 
+def run_position(epochs_done: int, step: int, mid_epoch: bool) -> str:
+    """Where a run stands, in the words both the interruption and the resume use: ``'in epoch 7 (step
+    1471)'`` inside an epoch (6 done), ``'after epoch 6 (step 1200)'`` at an epoch's end."""
+    return f"in epoch {epochs_done + 1} (step {step})" if mid_epoch else f"after epoch {epochs_done} (step {step})"
+
+
 class Interrupted(Exception):
     """Training stopped by Ctrl-C after a checkpoint was written at ``epoch``/``step`` to ``path``."""
 
@@ -118,10 +124,11 @@ class RunMonitor(Callback):
         self.first_step = trainer.global_step
         if trainer.global_step > 0:
             self.resumed_from = (trainer.epoch, trainer.global_step)
-            where = f"epoch {trainer.epoch}" + (f" (step {trainer.global_step})" if trainer._resume_position
-                                                 else "")
-            self.say(f"resumed from {where} of {self.path}")
-        self.say(f"plan: {self.target_epochs} epochs x {self.steps_per_epoch} steps of {trainer.batch_size} "
+            # the words of the interruption's message: "in epoch 7 (step 1471)" resumes "in epoch 7 (step 1471)"
+            where = run_position(trainer.epoch, trainer.global_step, trainer._resume_position is not None)
+            self.say(f"resumed {where} of {self.path}")
+        batch = min(int(trainer.batch_size), self.n_samples)          # the last batch of an epoch may be smaller
+        self.say(f"plan: {self.target_epochs} epochs x {self.steps_per_epoch} steps of {batch} "
                  f"images = {self.total_steps:,} steps")
         now = time.monotonic()
         self.t_start = self.t_saved = self.t_drawn = now

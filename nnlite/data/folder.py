@@ -4,9 +4,12 @@ Every file is decoded to float32 in [0, 1] first (so 16-bit PNGs keep their prec
 requested mode, then either resized and centre-cropped to ``size`` or cut into ``patch`` x ``patch``
 tiles (or both: resize first, then tile).
 
-Memory is bounded per file: its width and height are read from its header, and a file of more than
-``max_pixels`` pixels (a 79 KB PNG can declare 9000 x 9000, 972 MB as float32 RGB) is refused before
-it is decoded. Only regular files are listed, so a FIFO or device named ``*.png`` is never opened.
+Memory is bounded per file and in total: every file's width and height are read from its header, a
+file of more than ``max_pixels`` pixels (a 79 KB PNG can declare 9000 x 9000, 972 MB as float32 RGB)
+is refused before it is decoded, and so is a folder whose images, kept whole, would hold more than
+``max_total_pixels`` pixels together (12 PNGs of 5000 x 5000, 876 KB in all, would take 3.6 GB). Only
+regular files are listed, so a FIFO or device named ``*.png`` is never opened; sub-folders are searched
+to a bounded depth (:data:`~nnlite.images.MAX_FOLDER_DEPTH`) without recursion.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..images import IMAGE_EXTENSIONS, ImageError, read_image
+from ..images import IMAGE_EXTENSIONS, ImageError, image_size, read_image, walk_images
 from .errors import DatasetError
 
 __all__ = ["load_image_folder", "IMAGE_EXTENSIONS"]
@@ -38,14 +41,42 @@ def _pair(value, argname):
 
 
 def _list_files(root: Path, recursive: bool) -> list[Path]:
-    it = root.rglob("*") if recursive else root.iterdir()
-    files = [p for p in it if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+    from ..images.files import MAX_FOLDER_DEPTH
+
+    notes: list[str] = []
+    files = walk_images(root, MAX_FOLDER_DEPTH if recursive else 0, notes=notes)
+    for note in notes:
+        if recursive or "levels deep" not in note:
+            warnings.warn(note, UserWarning, stacklevel=3)
+    return files
 
 
 #: Default ``max_pixels``: 25 megapixels (a 6000 x 4000 photo), 300 MB as float32 RGB.
 MAX_PIXELS = 25_000_000
+#: Default ``max_total_pixels``: 40 megapixels for all the images a folder gives whole, 480 MB as float32 RGB.
+MAX_TOTAL_PIXELS = 40_000_000
+
+
+def _check_total(files, root: Path, max_total_pixels: int | None, what: str = "max_total_pixels"):
+    """Refuse a folder whose images together declare more than ``max_total_pixels`` pixels, from their
+    headers alone (a file whose header cannot be read is left to the decoder to report)."""
+    if max_total_pixels is None:
+        return
+    sizes = []
+    for f in files:
+        try:
+            w, h = image_size(f)
+        except ImageError:
+            continue
+        sizes.append((w * h, f, w, h))
+    total = sum(s[0] for s in sizes)
+    if total > max_total_pixels:
+        big = ", ".join(f"{f.relative_to(root).as_posix()} ({w}x{h})" for _, f, w, h in sorted(sizes, key=lambda s:
+                                                                                            -s[0])[:3])
+        raise DatasetError(f"the {len(sizes)} images hold {total / 1e6:.1f} megapixels together (largest: {big}), "
+                           f"more than {what} = {max_total_pixels / 1e6:g} megapixels "
+                           f"({max_total_pixels * 12 / 1e6:.0f} MB as float32 RGB); use fewer or smaller images, or "
+                           f"a larger {what}", path=root)
 
 
 def _check_pixels(path: Path, max_pixels: int | None):
@@ -63,6 +94,11 @@ def _check_pixels(path: Path, max_pixels: int | None):
         raise DatasetError(f"image of {w}x{h} pixels ({w * h / 1e6:.1f} megapixels) is larger than max_pixels = "
                            f"{max_pixels} ({max_pixels / 1e6:.1f} megapixels); pass a larger max_pixels (or None) "
                            f"to load it", path=path)
+
+
+def _check_limit(name, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
 
 
 def _decode(path: Path, mode: str) -> np.ndarray:
@@ -119,7 +155,8 @@ def _patches(x: np.ndarray, ph: int, pw: int, sh: int, sw: int) -> np.ndarray:
 
 
 def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=None, recursive: bool = True,
-                      max_pixels: int | None = MAX_PIXELS, skipped: list | None = None):
+                      max_pixels: int | None = MAX_PIXELS, skipped: list | None = None,
+                      max_total_pixels: int | None = MAX_TOTAL_PIXELS):
     """Load every image in a folder into one float32 array in [0, 1].
 
     Parameters
@@ -144,6 +181,10 @@ def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=Non
     max_pixels : int or None
         Largest width x height accepted per file, checked from the file's header before decoding;
         default :data:`MAX_PIXELS` (25 megapixels). ``None``: no limit.
+    max_total_pixels : int or None
+        Without ``size`` (images kept whole), the largest sum of width x height over all files, checked
+        from their headers before any is decoded; default :data:`MAX_TOTAL_PIXELS` (40 megapixels).
+        ``None``: no limit.
     skipped : list, optional
         Given a list, a file that cannot be read (damaged, too large, not an image) is skipped with a
         warning naming it and the reason, and ``(relative path, reason)`` is appended to the list;
@@ -171,6 +212,7 @@ def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=Non
     if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer))
                                    or max_pixels < 1):
         raise ValueError(f"max_pixels must be a positive int or None, got {max_pixels!r}")
+    _check_limit("max_total_pixels", max_total_pixels)
 
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -179,6 +221,8 @@ def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=Non
     if not files:
         raise DatasetError(f"no image files found (looked for {', '.join(IMAGE_EXTENSIONS)}"
                            f"{' in sub-folders too' if recursive else ''})", path=root)
+    if hw is None:
+        _check_total(files, root, max_total_pixels)
 
     arrays, names, seen = [], [], {}
     for f in files:

@@ -24,6 +24,8 @@ __all__ = ["sample_patches", "transform_patch", "center_crop", "read_photos"]
 
 #: The number of distinct flips / 90-degree rotations of a square patch.
 N_TRANSFORMS = 8
+#: Default ``max_bytes`` of :func:`sample_patches`: the largest patch array it allocates (2 GiB).
+MAX_PATCH_BYTES = 2 << 30
 
 
 def transform_patch(patch: np.ndarray, k: int) -> np.ndarray:
@@ -65,7 +67,13 @@ def _check_count(name, value, low=1):
     return int(value)
 
 
-def sample_patches(images, size: int, n: int, random_state=None, augment: bool = True) -> np.ndarray:
+def patch_bytes(n: int, size: int, channels: int = 1) -> int:
+    """Bytes of ``n`` float32 patches of ``size x size x channels``."""
+    return int(n) * int(size) * int(size) * int(channels) * 4
+
+
+def sample_patches(images, size: int, n: int, random_state=None, augment: bool = True,
+                   max_bytes: int | None = MAX_PATCH_BYTES) -> np.ndarray:
     """``n`` random ``size x size`` patches of ``images``, float32.
 
     Parameters
@@ -79,6 +87,8 @@ def sample_patches(images, size: int, n: int, random_state=None, augment: bool =
     random_state : None, int or numpy.random.Generator
     augment : bool, default True
         Apply one of the 8 flips / 90-degree rotations (:func:`transform_patch`), uniformly, to each.
+    max_bytes : int or None, default :data:`MAX_PATCH_BYTES`
+        Refuse, before allocating anything, ``n`` patches that would take more bytes than this.
 
     Returns
     -------
@@ -95,6 +105,12 @@ def sample_patches(images, size: int, n: int, random_state=None, augment: bool =
             raise ValueError(f"sample_patches: images[{i}] is {im.shape[0]}x{im.shape[1]} pixels, smaller than "
                              f"a {size}x{size} patch; give patches of at most {min(im.shape[:2])} pixels or "
                              "leave that image out")
+    need = patch_bytes(n, size, images[0].shape[2] if images[0].ndim == 3 else 1)
+    if max_bytes is not None and need > max_bytes:
+        raise ValueError(f"sample_patches: {n} patches of {size}x{size}"
+                         f"{'x' + str(images[0].shape[2]) if images[0].ndim == 3 else ''} take {need:,} bytes "
+                         f"({need / 2**30:.1f} GiB) as float32, more than max_bytes = {max_bytes:,} "
+                         f"({max_bytes / 2**30:.1f} GiB); ask for fewer or smaller patches")
     rng = as_generator(random_state)
     positions = np.array([(im.shape[0] - size + 1) * (im.shape[1] - size + 1) for im in images], dtype=np.float64)
     which = rng.choice(len(images), size=n, p=positions / positions.sum())
@@ -113,37 +129,59 @@ def sample_patches(images, size: int, n: int, random_state=None, augment: bool =
 
 
 def center_crop(image: np.ndarray, size: int) -> np.ndarray:
-    """The central ``size x size`` pixels of ``image`` ``(H, W[, C])`` (the whole side where it is
-    shorter than ``size``)."""
+    """A copy of the central ``size x size`` pixels of ``image`` ``(H, W[, C])`` (the whole side where it
+    is shorter than ``size``): a copy, so keeping the crop does not keep the whole image alive."""
     image = np.asarray(image)
     H, W = image.shape[:2]
     top, left = max(0, (H - size) // 2), max(0, (W - size) // 2)
-    return image[top:top + size, left:left + size]
+    return image[top:top + size, left:left + size].copy()
 
 
-def read_photos(path, mode: str = "RGB", skipped: list | None = None) -> tuple[list[np.ndarray], list[str]]:
+def read_photos(path, mode: str = "RGB", skipped: list | None = None, crop: int | None = None,
+                max_total_pixels: int | None = None, progress=None) -> tuple[list[np.ndarray], list[str]]:
     """Every image of a folder (and its sub-folders), whole: ``(images, names)``.
 
     ``images`` is a list of float32 arrays in [0, 1], ``(H, W)`` for ``mode='L'`` or ``(H, W, 3)`` for
     ``'RGB'``, each of its own size; ``names`` their paths relative to ``path``. Files are found and
     decoded as :func:`~nnlite.data.load_image_folder` does, ``skipped`` likewise (a list collects the
     files that could not be read, each with a warning; without it such a file raises).
+
+    ``crop``: keep only each image's :func:`center_crop` of that side, taken as it is read (memory then
+    holds one whole image at a time). ``max_total_pixels`` (default, without ``crop``,
+    :data:`~nnlite.data.folder.MAX_TOTAL_PIXELS`): refuse, from the files' headers and before decoding
+    any, a folder whose images hold more pixels together. ``progress(done, total)`` is called after
+    each file.
     """
     import warnings
 
-    from .folder import IMAGE_EXTENSIONS, MAX_PIXELS, _check_pixels, _decode, _list_files
+    from .folder import (
+        IMAGE_EXTENSIONS,
+        MAX_PIXELS,
+        MAX_TOTAL_PIXELS,
+        _check_pixels,
+        _check_total,
+        _decode,
+        _list_files,
+    )
 
     if mode not in ("L", "RGB"):
         raise ValueError(f"read_photos: mode must be 'L' (grey) or 'RGB', got {mode!r}")
     root = Path(path).expanduser()
     if not root.is_dir():
         raise DatasetError("not a folder" if root.exists() else "folder not found", path=root)
+    files = _list_files(root, True)
+    if crop is None:
+        _check_total(files, root, MAX_TOTAL_PIXELS if max_total_pixels is None else max_total_pixels)
     images, names = [], []
-    for f in _list_files(root, True):
+    for k, f in enumerate(files, 1):
+        if progress is not None:
+            progress(k - 1, len(files))
         rel = f.relative_to(root).as_posix()
         try:
             _check_pixels(f, MAX_PIXELS)
-            images.append(_decode(f, mode))
+            image = _decode(f, mode)
+            images.append(image if crop is None else center_crop(image, crop))
+            del image
         except DatasetError as exc:
             if skipped is None:
                 raise
@@ -151,6 +189,8 @@ def read_photos(path, mode: str = "RGB", skipped: list | None = None) -> tuple[l
             skipped.append((rel, str(exc)))
             continue
         names.append(rel)
+    if progress is not None:
+        progress(len(files), len(files))
     if not images:
         raise DatasetError(f"no readable image files found (looked for {', '.join(IMAGE_EXTENSIONS)})", path=root)
     return images, names

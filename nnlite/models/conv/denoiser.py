@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._validation import check_bool, check_odd_int
+from ..._validation import check_bool, check_finite, check_odd_int
 from ...images.layout import _check_images, from_nchw
 from ...images.tiling import _pad_to_multiple, apply_blocks
 from ...losses import MSELoss
@@ -198,9 +198,12 @@ class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
 
         Parameters
         ----------
-        X_noisy : array
-            A batch ``(N, H, W)``, ``(N, C, H, W)``, ``(N, H, W, C)``, or a single image ``(H, W)`` (grey
-            model) or ``(H, W, C)``; values in [0, 1].
+        X_noisy : array, values in [0, 1]
+            **One image**: ``(H, W)`` for a grey model, ``(H, W, C)`` for a ``C``-channel model (a 3-D array
+            is always one image for a colour model, whatever its size: an RGB image 3 pixels tall too).
+            **A batch**: ``(N, C, H, W)``, or ``(N, H, W, C)`` when its second axis is not ``C``; for a grey
+            model also ``(N, H, W)``. The layout follows from the axes and the model's channels, never
+            from the image's size.
         tile : int or None, default 256
             Images with a side longer than this are processed in ``tile x tile`` blocks, each with a
             margin of 32 pixels of context (more than the network's receptive radius), so the result
@@ -220,15 +223,7 @@ class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
         self._check_fitted()
         if tile is not None:
             tile = self._check_int("tile", tile, low=self._min_tile)
-        X = np.asarray(X_noisy)
-        single = X.ndim == 2 or (X.ndim == 3 and X.shape[-1] == self.n_channels_ and self.n_channels_ > 1
-                                 and X.shape[0] not in (1, 3, 4))
-        if X.ndim == 2 and self.n_channels_ != 1:
-            raise ValueError(f"{self._name()}: a 2-D image (H, W) is grey, but the model was fitted on "
-                             f"{self.n_channels_}-channel images")
-        Xb = X[None] if single else X
-        x, layout = _check_images(self._name(), Xb, "X_noisy", self._param_dtype())
-        self._check_image_channels(x, "X_noisy")
+        x, layout = self._as_nchw(X_noisy)
         N, _, H, W = x.shape
         budget = self._pass_pixels if tile is None else max(tile * tile, self._pass_pixels)
         per_pass = max(1, budget // (H * W))                          # images per pass through the network
@@ -252,8 +247,44 @@ class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
             out = x - out
         elif self.clip:
             np.clip(out, 0, 1, out=out)
-        out = from_nchw(out, layout)
-        return out[0] if single else out
+        if layout in ("HW", "HWC"):                                   # one image
+            return out[0, 0] if layout == "HW" else out[0].transpose(1, 2, 0)
+        return from_nchw(out, layout)
+
+    def _as_nchw(self, X_noisy):
+        """``(x, layout)``: ``X_noisy`` as a validated ``(N, C, H, W)`` array of the parameters' dtype and the
+        layout it came in. The layout follows from the number of axes and the model's channels ``C``, never
+        from the image's size: ``(H, W)`` one grey image (``'HW'``); 3-D one image ``(H, W, C)`` (``'HWC'``)
+        for a colour model, a batch ``(N, H, W)`` (``'NHW'``) for a grey one; 4-D ``(N, C, H, W)``
+        (``'NCHW'``) when its second axis is ``C``, else ``(N, H, W, C)`` (``'NHWC'``) when its last is."""
+        X = np.asarray(X_noisy)
+        C, owner = self.n_channels_, self._name()
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+            raise TypeError(f"{owner}: X_noisy must be numeric, got dtype {X.dtype}")
+        if X.ndim == 2:
+            if C != 1:
+                raise ValueError(f"{owner}: a 2-D image (H, W) is grey, but the model was fitted on {C}-channel "
+                                 "images")
+            x, layout = X[None, None], "HW"
+        elif X.ndim == 3 and C > 1:
+            if X.shape[2] != C:
+                raise ValueError(f"{owner}: a 3-D array is one image (H, W, C) for this {C}-channel model, but its "
+                                 f"last axis has {X.shape[2]} entries (shape {X.shape}); a batch is (N, C, H, W)")
+            x, layout = X.transpose(2, 0, 1)[None], "HWC"
+        elif X.ndim == 3:
+            x, layout = X[:, None], "NHW"
+        elif X.ndim == 4 and X.shape[1] == C:
+            x, layout = X, "NCHW"
+        elif X.ndim == 4 and X.shape[3] == C:
+            x, layout = X.transpose(0, 3, 1, 2), "NHWC"
+        else:
+            raise ValueError(f"{owner}: X_noisy must be one image (H, W){' or (H, W, C)' if C > 1 else ''} or a batch "
+                             f"{'(N, H, W), ' if C == 1 else ''}(N, C, H, W) or (N, H, W, C) with C = {C} (the "
+                             f"model's channels); got shape {X.shape}")
+        if x.size == 0:
+            raise ValueError(f"{owner}: X_noisy has no pixels (shape {X.shape})")
+        x = np.ascontiguousarray(x, dtype=self._param_dtype())
+        return check_finite(owner, "X_noisy", x), layout
 
     def _net_any_size(self, x):
         """``x - net_(x)`` for ``x`` of any H, W (reflect-padded to the U-Net's size multiple)."""
