@@ -414,11 +414,17 @@ def batch_norm_backward(dy, rec, gamma_grad=None, beta_grad=None):
 
 
 # ------------------------------------------------------------------------------------------------ pooling
-class PoolRecord(NamedTuple):
+class MaxPoolRecord(NamedTuple):
+    x_shape: tuple               # (N, C, H, W)
+    dtype: np.dtype
+    argmax: np.ndarray           # (N, OH, OW, C): flat index ih*W + iw of each window's maximum
+
+
+class AvgPoolRecord(NamedTuple):
     x_shape: tuple               # (N, C, H, W)
     dtype: np.dtype
     window: tuple                # (KH, KW, SH, SW, PH, PW)
-    extra: object                # max: argmax (N, OH, OW, C); avg: count_include_pad
+    count_include_pad: bool
 
 
 def _pool_setup(x, kernel_size, stride, padding):
@@ -434,13 +440,13 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     xc, y, window = _pool_setup(x, kernel_size, stride, padding)
     argmax = np.empty(y.shape, np.int32)                               # flat index ih*W + iw
     K.maxpool_forward(xc, *window, y, argmax)
-    return K.nchw_view(y), PoolRecord(x.shape, xc.dtype, window, argmax)
+    return K.nchw_view(y), MaxPoolRecord(x.shape, xc.dtype, argmax)
 
 
 def max_pool2d_backward(dy, rec):
     N, C, H, W = rec.x_shape
     dx = np.empty((N, H, W, C), rec.dtype)
-    K.maxpool_backward(K.channels_last(dy, rec.dtype), rec.extra, dx)
+    K.maxpool_backward(K.channels_last(dy, rec.dtype), rec.argmax, dx)
     return K.nchw_view(dx)
 
 
@@ -448,13 +454,13 @@ def avg_pool2d_forward(x, kernel_size, stride, padding, count_include_pad=True):
     """:func:`nnlite.ops.reference.avg_pool2d_forward`."""
     xc, y, window = _pool_setup(x, kernel_size, stride, padding)
     K.avgpool_forward(xc, *window, bool(count_include_pad), y)
-    return K.nchw_view(y), PoolRecord(x.shape, xc.dtype, window, bool(count_include_pad))
+    return K.nchw_view(y), AvgPoolRecord(x.shape, xc.dtype, window, bool(count_include_pad))
 
 
 def avg_pool2d_backward(dy, rec):
     N, C, H, W = rec.x_shape
     dx = np.empty((N, H, W, C), rec.dtype)
-    K.avgpool_backward(K.channels_last(dy, rec.dtype), *rec.window, rec.extra, dx)
+    K.avgpool_backward(K.channels_last(dy, rec.dtype), *rec.window, rec.count_include_pad, dx)
     return K.nchw_view(dx)
 
 
