@@ -6,6 +6,7 @@ Usage::
     python -m benchmarks --quick              # fewer steps (a smoke run, ~1 minute)
     python -m benchmarks --steps 400 --only vae,mlp_dae --dtype float64 --out /tmp/steps64.md
     python -m benchmarks --what kernels       # only the per-kernel micro-benchmarks
+    python -m benchmarks --what conv-layers   # each conv shape of the models, each direction (benchmarks.conv_layers)
     python -m benchmarks --what models        # every model's fit, end to end, vs PyTorch and JAX
                                               # (benchmarks.models; the table the README quotes)
 
@@ -278,9 +279,17 @@ def main(argv=None):
     p.add_argument("--pause-ms", type=float, default=200.0,
                    help="untimed pause before each own-process block, so the other process's threads go idle")
     models_mod.add_arguments(p)
-    args = p.parse_args(argv)
+    args, rest = p.parse_known_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     what = {s.strip() for s in args.what.split(",") if s.strip()}
+    if what == {"conv-layers"}:                    # its own options: python -m benchmarks.conv_layers --help
+        from benchmarks import conv_layers
+
+        conv_layers.main(rest + ["--quick"] * args.quick + ["--rounds", str(args.rounds)] * bool(args.rounds)
+                         + ["--out", str(args.out)] * bool(args.out))
+        return
+    if rest:
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
     unknown = what - {"steps", "kernels", "compile", "models"} | set(args.only) - {"vae", "mlp_dae", "conv_dae"}
     if unknown:
         p.error(f"unknown names {sorted(unknown)}; --what takes steps,kernels,compile,models and --only "
