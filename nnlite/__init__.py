@@ -30,6 +30,7 @@ from . import (
     trainer,
     weights,
 )
+from ._version import __version__  # noqa: F401  (nnlite.__version__)
 from .callbacks import Callback, EarlyStopping, HistoryLogger, LambdaCallback, ModelCheckpoint, TrainingDivergedError
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from .gradcheck import GradcheckResult, check_gradient, check_loss_gradients, gradcheck
@@ -72,12 +73,13 @@ from .models import (
 )
 from .models.persistence import fit_resumable, restore_model
 from .module import Module, Parameter
-from .ops import threads, use
+from .ops import use
 from .random import as_generator
 from .trainer import Trainer, fit
 from .weights import pretrained
 
-__version__ = "0.1.0"
+#: The thread policy of the fast backend (:mod:`nnlite.ops.threads`), as ``nnlite.threads``.
+threads = ops.threads
 
 #: Submodules loaded on first attribute access (they import matplotlib or the whole command line).
 _LAZY_SUBMODULES = ("plots", "demo", "cli")

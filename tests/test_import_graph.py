@@ -102,3 +102,60 @@ def test_checkpoint_reads_files_without_the_models():
             reachable.add(nxt)
             todo.append(nxt)
     assert not {m for m in reachable if m.startswith(("nnlite.models", "nnlite.trainer", "nnlite.cli"))}, reachable
+
+
+# ---------------------------------------------------------------------------------- the ops boundary
+#: What only nnlite.ops may import: Numba, the fast backend, the thread policy and every private module of
+#: nnlite.ops (the kernels, the Numba set-up, the fast conv ops). Everything else computes through the ops
+#: (``from .. import ops``; ``ops.dense_forward(...)``) and reaches the thread policy as the attribute
+#: ``nnlite.ops.threads``.
+BEHIND_THE_BOUNDARY = ("numba", "nnlite.ops.fast", "nnlite.ops.threads")
+
+
+def _behind(target: str) -> bool:
+    return (any(target == b or target.startswith(b + ".") for b in BEHIND_THE_BOUNDARY)
+            or target.startswith("nnlite.ops._"))
+
+
+def _imported_names(path: Path, name: str) -> set[str]:
+    """Every module an import statement of ``path`` names (resolved, unfiltered: ``numba`` included)."""
+    is_package = path.name == "__init__.py"
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(name, is_package, node.level, node.module)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def boundary_violations(modules: dict[str, Path]) -> dict[str, list[str]]:
+    out = {}
+    for name, path in modules.items():
+        if name == "nnlite.ops" or name.startswith("nnlite.ops."):
+            continue
+        bad = sorted(t for t in _imported_names(path, name) if _behind(t))
+        if bad:
+            out[name] = bad
+    return out
+
+
+def test_nothing_outside_ops_imports_numba_the_kernels_or_the_thread_policy():
+    bad = boundary_violations(_modules())
+    assert not bad, ("these modules reach behind nnlite.ops (use `from .. import ops` and the ops, or "
+                     f"ops.threads): {bad}")
+
+
+def test_the_boundary_check_finds_a_planted_kernel_import(tmp_path):
+    pkg = tmp_path / "nnlite"
+    (pkg / "layers").mkdir(parents=True)
+    (pkg / "layers" / "conv.py").write_text("from ..ops._kernels import conv as K\n")
+    (pkg / "optim.py").write_text("from .ops import threads\n")
+    (pkg / "losses.py").write_text("import numba\n")
+    (pkg / "ok.py").write_text("from . import ops\nfrom .ops import use\n")
+    modules = {"nnlite.layers.conv": pkg / "layers" / "conv.py", "nnlite.optim": pkg / "optim.py",
+               "nnlite.losses": pkg / "losses.py", "nnlite.ok": pkg / "ok.py"}
+    assert boundary_violations(modules) == {"nnlite.layers.conv": ["nnlite.ops._kernels", "nnlite.ops._kernels.conv"],
+                                            "nnlite.optim": ["nnlite.ops.threads"], "nnlite.losses": ["numba"]}

@@ -234,7 +234,7 @@ def _encode_key(k):
 
 def _nnlite_version():
     try:
-        from .. import __version__
+        from .._version import __version__
         return __version__
     except ImportError:  # pragma: no cover - during partial imports
         return "unknown"
