@@ -1,7 +1,7 @@
 """The kernel tests again with ``NUMBA_DISABLE_JIT=1``: every kernel runs as the plain Python it is written
 in, so coverage tools see its lines and a bug hidden by compilation (or by a float32-only fast path)
-shows up. Runs the kernel tests (dense, conv and pooling, batch norm) in a subprocess; their shapes are
-small enough for plain Python loops."""
+shows up. Runs the kernel tests (dense, conv and pooling, batch norm, the optimizers' Adam kernel) and the
+fast-against-reference op tests in a subprocess; their shapes are small enough for plain Python loops."""
 import os
 import subprocess
 import sys
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-KERNEL_TESTS = ("test_kernels_dense.py", "test_conv_kernels.py", "test_norm_kernels.py")
+KERNEL_TESTS = ("test_kernels_dense.py", "test_conv_kernels.py", "test_norm_kernels.py", "test_optim.py",
+                "test_ops_dense.py")
 
 
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="already running without the JIT")
