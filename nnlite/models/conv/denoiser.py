@@ -181,7 +181,8 @@ class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
         return x - self.net_(x)
 
     def backward(self, dy):
-        return dy - self.net_.backward(dy)
+        """``dL/dx = dy - J_net^T dy``; the body's parameters receive ``-dy``: they enter the output negated."""
+        return dy + self.net_.backward(-dy)
 
     # ------------------------------------------------------------------ inference
     def _check_image_channels(self, x, name):
