@@ -202,13 +202,13 @@ def _conv_bands(xc, geo, w_r, band, y2=None, g=None, dx=None):
     return None if dw is None else dw.astype(w_r.dtype)
 
 
-def conv2d_backward(dy, rec, weight_grad, bias_grad=None):
+def conv2d_backward(dy, ctx, weight_grad, bias_grad=None):
     """:func:`nnlite.ops.reference.conv2d_backward` for the mode that ran forward: adds into
     ``weight_grad`` and ``bias_grad``, returns ``dL/dx`` (channels-last in memory)."""
-    N, C, H, W = rec.x_shape
-    _, Co, OH, OW = rec.y_shape
-    g = K.channels_last(dy, rec.weight.dtype).reshape(N * OH * OW, Co)    # (M, C_out)
-    dx = _CONV2D_BACKWARD[rec.mode](g, rec, weight_grad, bias_grad)
+    N, C, H, W = ctx.x_shape
+    _, Co, OH, OW = ctx.y_shape
+    g = K.channels_last(dy, ctx.weight.dtype).reshape(N * OH * OW, Co)    # (M, C_out)
+    dx = _CONV2D_BACKWARD[ctx.mode](g, ctx, weight_grad, bias_grad)
     return K.nchw_view(dx)                                             # (N, C_in, H, W)
 
 
@@ -325,37 +325,37 @@ def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, d
     return K.nchw_view(y), rec                                         # (N, C_out, OH, OW)
 
 
-def conv_transpose2d_backward(dy, rec, weight_grad, bias_grad=None):
+def conv_transpose2d_backward(dy, ctx, weight_grad, bias_grad=None):
     """:func:`nnlite.ops.reference.conv_transpose2d_backward`: ``G = im2col(dy)`` (planar for one output
     channel, bands past the budget), ``dW_t = X^T G``, ``dX = G W_t^T``."""
-    N, C, H, W = rec.x_shape
-    _, Co, OH, OW = rec.y_shape
-    X, w_t, geo, ws = rec.X, rec.w_t, rec.geometry, rec.workspace
+    N, C, H, W = ctx.x_shape
+    _, Co, OH, OW = ctx.y_shape
+    X, w_t, geo, ws = ctx.X, ctx.w_t, ctx.geometry, ctx.workspace
     KH, KW = geo[:2]
     M, R = N * H * W, KH * KW * Co
     dtype = w_t.dtype
     dyc = K.channels_last(dy, dtype)                                   # (N, OH, OW, C_out)
-    if rec.mode == "planar":
+    if ctx.mode == "planar":
         g_p = _work(ws, "cols", (R, M), dtype)
         K.im2col_planar(dyc.reshape(N, 1, OH, OW), *geo, g_p)
         g = g_p.T                                                      # (M, R) view
-    elif rec.mode == "cols":
+    elif ctx.mode == "cols":
         g = _work(ws, "cols", (M, R), dtype)
     else:
-        g = np.empty((rec.band * W, R), dtype)
+        g = np.empty((ctx.band * W, R), dtype)
     if bias_grad is not None:                                          # 1^T dY: column sums by BLAS
         bias_grad += threads.matmul(_ones(ws, N * OH * OW, dtype), dyc.reshape(-1, Co))[0]
     dx = np.empty((N, H, W, C), dtype)                                 # channels-last
     dx2 = dx.reshape(M, C)
-    if rec.mode != "bands":                                            # whole column matrix at once
-        if rec.mode == "cols":
+    if ctx.mode != "bands":                                            # whole column matrix at once
+        if ctx.mode == "cols":
             K.im2col_nhwc(dyc, *geo, 0, N * H, g)                      # (M, R)
         dw_t = threads.matmul(X.T, g)                                  # (C_in, KH*KW*C_out)
         threads.matmul(g, w_t.T, out=dx2)
     else:                                                              # bands of input rows
         dw_t = np.zeros((C, R), np.float64)
-        for t0 in range(0, N * H, rec.band):
-            t1 = min(t0 + rec.band, N * H)
+        for t0 in range(0, N * H, ctx.band):
+            t1 = min(t0 + ctx.band, N * H)
             m, rows = (t1 - t0) * W, slice(t0 * W, t1 * W)
             K.im2col_nhwc(dyc, *geo, t0, t1, g)
             dw_t += threads.matmul(X[rows].T, g[:m])
@@ -393,10 +393,10 @@ def batch_norm_forward(x, gamma, beta, eps, mean=None, var=None):
     return y, mean, var, BatchNormRecord(xhat, invstd, gamma, batch)
 
 
-def batch_norm_backward(dy, rec, gamma_grad=None, beta_grad=None):
+def batch_norm_backward(dy, ctx, gamma_grad=None, beta_grad=None):
     """:func:`nnlite.ops.reference.batch_norm_backward`: float64 sums of ``g`` and ``g xhat`` in block
     order, then one pass writing ``dx``."""
-    xhat, invstd, gamma, batch = rec
+    xhat, invstd, gamma, batch = ctx
     dt = xhat.dtype
     G = np.ascontiguousarray(dy, dtype=dt)                             # (M, C)
     M, C = G.shape
@@ -443,10 +443,10 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     return K.nchw_view(y), MaxPoolRecord(x.shape, xc.dtype, argmax)
 
 
-def max_pool2d_backward(dy, rec):
-    N, C, H, W = rec.x_shape
-    dx = np.empty((N, H, W, C), rec.dtype)
-    K.maxpool_backward(K.channels_last(dy, rec.dtype), rec.argmax, dx)
+def max_pool2d_backward(dy, ctx):
+    N, C, H, W = ctx.x_shape
+    dx = np.empty((N, H, W, C), ctx.dtype)
+    K.maxpool_backward(K.channels_last(dy, ctx.dtype), ctx.argmax, dx)
     return K.nchw_view(dx)
 
 
@@ -457,10 +457,10 @@ def avg_pool2d_forward(x, kernel_size, stride, padding, count_include_pad=True):
     return K.nchw_view(y), AvgPoolRecord(x.shape, xc.dtype, window, bool(count_include_pad))
 
 
-def avg_pool2d_backward(dy, rec):
-    N, C, H, W = rec.x_shape
-    dx = np.empty((N, H, W, C), rec.dtype)
-    K.avgpool_backward(K.channels_last(dy, rec.dtype), *rec.window, rec.count_include_pad, dx)
+def avg_pool2d_backward(dy, ctx):
+    N, C, H, W = ctx.x_shape
+    dx = np.empty((N, H, W, C), ctx.dtype)
+    K.avgpool_backward(K.channels_last(dy, ctx.dtype), *ctx.window, ctx.count_include_pad, dx)
     return K.nchw_view(dx)
 
 
@@ -480,10 +480,10 @@ def upsample_nearest2d_forward(x, src_h, src_w):
     return K.nchw_view(y), UpsampleRecord(x.shape, xc.dtype, src_h, src_w)
 
 
-def upsample_nearest2d_backward(dy, rec):
-    N, C, H, W = rec.x_shape
-    dx = np.empty((N, H, W, C), rec.dtype)
-    K.upsample_nearest_backward(K.channels_last(dy, rec.dtype), rec.src_h, rec.src_w, dx)
+def upsample_nearest2d_backward(dy, ctx):
+    N, C, H, W = ctx.x_shape
+    dx = np.empty((N, H, W, C), ctx.dtype)
+    K.upsample_nearest_backward(K.channels_last(dy, ctx.dtype), ctx.src_h, ctx.src_w, dx)
     return K.nchw_view(dx)
 
 
