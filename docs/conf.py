@@ -70,7 +70,7 @@ sphinx_gallery_conf = {
     "examples_dirs": ["course", "gallery_src"],
     "gallery_dirs": ["auto_course", "auto_examples"],
     "filename_pattern": r".*\.py$",
-    "ignore_pattern": r"__init__\.py",
+    "ignore_pattern": r"__init__\.py|[/\\]exercises[/\\]",   # the course's exercises are graded, not run
     "within_subsection_order": "FileNameSortKey",
     "image_scrapers": ("matplotlib", gallery.OutFolderScraper()),
     "reset_modules": ("matplotlib", gallery.clear_out_folder),
