@@ -23,10 +23,20 @@ data gradient of the convolution.
 # element: :math:`A_{(o,i,j), (c,\, s i + u - p,\, s j + v - p)} = W_{o,c,u,v}`. Its columns are the
 # responses to single-pixel images, so we can build it by running :class:`nnlite.Conv2d` on each unit
 # image :math:`e_k`:
+import inspect
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 import nnlite
+from nnlite.ops import reference
+
+
+def show_ops(*names):
+    """Print the reference backend's source of each op: an op renamed or removed fails here, loudly."""
+    for name in names:
+        print(inspect.getsource(getattr(reference, name)))
+
 
 C_in, C_out, H, K, s, p = 1, 1, 4, 3, 2, 1
 conv = nnlite.Conv2d(C_in, C_out, K, stride=s, padding=p, bias=False, dtype=np.float64, random_state=0)
@@ -95,30 +105,36 @@ for ax in axes:
 plt.show()
 
 # %%
+# nnlite's code
+# -------------
+# The reference backend writes the transposed convolution as chapter 13's pieces in the other order:
+# one matrix product per input pixel's stamp, then col2im to add the overlapping stamps; its backward
+# is an im2col of :math:`\bar y` and two products. Printed from the installed package:
+show_ops("conv_transpose2d_forward", "conv_transpose2d_backward")
+
+# %%
 # The defining identity, on random tensors
 # ----------------------------------------
-# Now with several channels and a bias-free layer of every size involved: :math:`\langle A x, y\rangle`
-# with ``conv(x)``, and :math:`\langle x, A^\top y\rangle` with the transposed layer, and with
-# ``conv.backward(y)``, the data gradient:
+# Now with several channels, on both backends: :math:`\langle A x, y\rangle` with ``conv(x)``, and
+# :math:`\langle x, A^\top y\rangle` with the transposed layer, and with ``conv.backward(y)``, the data
+# gradient; then the other way round, the transposed layer's data gradient is the convolution's forward
+# (:math:`(A^\top)^\top = A`).
 rng = np.random.default_rng(100)
 conv = nnlite.Conv2d(3, 5, 4, stride=2, padding=1, bias=False, dtype=np.float64, random_state=0)
 deconv = nnlite.ConvTranspose2d(5, 3, 4, stride=2, padding=1, bias=False, dtype=np.float64)
 deconv.weight.data[...] = conv.weight.data
 x = rng.normal(size=(2, 3, 8, 8))                        # (N, C_in, H, W)
-Ax = conv(x)                                             # (N, C_out, 4, 4)
-y = rng.normal(size=Ax.shape)
-lhs, rhs = np.sum(Ax * y), np.sum(x * deconv(y))
-print(f"<A x, y>      = {lhs:.12f}\n<x, A^T y>    = {rhs:.12f}")
-np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
-np.testing.assert_allclose(conv.backward(y), deconv(y), rtol=1e-12, atol=1e-13)
-print("Conv2d's data gradient == ConvTranspose2d's forward: asserted")
-
-# %%
-# And the other way round: the transposed layer's data gradient is the convolution's forward
-# (:math:`(A^\top)^\top = A`).
-deconv(y)
-np.testing.assert_allclose(deconv.backward(x), conv(x), rtol=1e-12, atol=1e-13)
-print("ConvTranspose2d's data gradient == Conv2d's forward: asserted")
+for backend in ("reference", "fast"):
+    with nnlite.ops.using(backend):
+        Ax = conv(x)                                     # (N, C_out, 4, 4)
+        y = np.random.default_rng(101).normal(size=Ax.shape)
+        lhs, rhs = np.sum(Ax * y), np.sum(x * deconv(y))
+        print(f"{backend:9s}: <A x, y> = {lhs:.12f}   <x, A^T y> = {rhs:.12f}")
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
+        np.testing.assert_allclose(conv.backward(y), deconv(y), rtol=1e-12, atol=1e-13)
+        deconv(y)
+        np.testing.assert_allclose(deconv.backward(x), conv(x), rtol=1e-12, atol=1e-13)
+print("Conv2d's data gradient == ConvTranspose2d's forward, and the other way round: asserted")
 
 # %%
 # Overlapping stamps: the checkerboard
@@ -148,12 +164,15 @@ plt.show()
 # %%
 # The gradient checks
 # -------------------
-# Both layers, input, weight and bias, in float64.
-result = nnlite.gradcheck(nnlite.ConvTranspose2d(3, 2, 4, stride=2, padding=1, random_state=0),
-                          rng.normal(size=(2, 3, 3, 3)))
+# Both layers, input, weight and bias, in float64, on the reference backend.
+with nnlite.ops.using("reference"):
+    result = nnlite.gradcheck(nnlite.ConvTranspose2d(3, 2, 4, stride=2, padding=1, random_state=0),
+                              rng.normal(size=(2, 3, 3, 3)))
 print(result)
 assert result.passed, result
-result = nnlite.gradcheck(nnlite.Conv2d(3, 2, 4, stride=2, padding=1, random_state=0), rng.normal(size=(2, 3, 6, 6)))
+with nnlite.ops.using("reference"):
+    result = nnlite.gradcheck(nnlite.Conv2d(3, 2, 4, stride=2, padding=1, random_state=0),
+                              rng.normal(size=(2, 3, 6, 6)))
 print(result)
 assert result.passed, result
 
