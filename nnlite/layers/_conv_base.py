@@ -29,7 +29,7 @@ def conv_transpose_output_size(size: int, kernel: int, stride: int, padding: int
 class _ConvBase(Module):
     """Arguments, initialisation and checks common to Conv2d and ConvTranspose2d.
 
-    ``_ctx`` is what the last forward pass saved for backward; ``_workspace`` a dict where the backend
+    ``_ctx`` is what the last forward pass saved for backward; ``_work`` a dict where the backend
     may keep work arrays (column matrices are megabytes: allocated once per input shape).
     """
 
@@ -43,7 +43,7 @@ class _ConvBase(Module):
         self.dtype = np.dtype(dtype)
         if not np.issubdtype(self.dtype, np.floating):
             raise TypeError(f"{name}: dtype must be a floating type, got {self.dtype}")
-        self._ctx, self._workspace = None, {}
+        self._ctx, self._work = None, {}
 
     def reset_parameters(self, random_state=None):
         """PyTorch's default: ``kaiming_uniform_(a=sqrt(5))`` = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the
@@ -57,30 +57,17 @@ class _ConvBase(Module):
         if self.bias is not None:
             self.bias.data[...] = _init.uniform(self.bias.shape, bound, rng, self.dtype)
 
-    def _checked_output_shape(self, x_shape, why: str):
-        """:meth:`output_shape`, or a ValueError naming the layer, the input shape and ``why`` it is empty."""
-        shape = self.output_shape(x_shape)
-        if shape[2] < 1 or shape[3] < 1:
-            raise ValueError(f"{_describe(self)}: input of shape {x_shape} {why}")
-        self._y_shape = shape
-        return shape
-
     def _check_dy(self, dy):
         if getattr(self, "_ctx", None) is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        dy = np.asarray(dy)
-        if dy.shape != self._y_shape:
+        if np.shape(dy) != self._y_shape:
             raise ValueError(f"{type(self).__name__}.backward expects dy of shape {self._y_shape} (the output of "
-                             f"the last forward), got {dy.shape}")
-        return dy
-
-    def _grads(self):
-        """``(weight.grad, bias.grad or None)``: where backward adds the parameter gradients."""
-        return self.weight.grad, None if self.bias is None else self.bias.grad
+                             f"the last forward), got {np.shape(dy)}")
+        return np.asarray(dy)
 
     def __getstate__(self):  # deepcopy / pickle without the work arrays and the saved forward pass
         state = self.__dict__.copy()
-        state["_ctx"], state["_workspace"] = None, {}
+        state["_ctx"], state["_work"] = None, {}
         return state
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from .. import ops
 from .._validation import pair
 from ..module import DEFAULT_DTYPE, Parameter, check_input
-from ._conv_base import _ConvBase, conv_output_size
+from ._conv_base import _ConvBase, _describe
 from .conv_transpose import ConvTranspose2d
 
 __all__ = ["Conv2d", "ConvTranspose2d"]
@@ -100,23 +100,25 @@ class Conv2d(_ConvBase):
         self.reset_parameters(random_state)
 
     def output_shape(self, input_shape):
-        """``(N, C_out, OH, OW)`` for an input of shape ``(N, C_in, H, W)``."""
+        """``(N, C_out, OH, OW)`` for an input of shape ``(N, C_in, H, W)``; a ValueError when it is empty."""
         N, _, H, W = input_shape
-        OH, OW = (conv_output_size(size, self.kernel_size[a], self.stride[a], sum(self._pads[a]), self.dilation[a])
-                  for a, size in enumerate((H, W)))
+        (KH, KW), (SH, SW), (DH, DW), ((pt, pb), (pl, pr)) = self.kernel_size, self.stride, self.dilation, self._pads
+        OH, OW = (H + pt + pb - DH * (KH - 1) - 1) // SH + 1, (W + pl + pr - DW * (KW - 1) - 1) // SW + 1
+        if OH < 1 or OW < 1:
+            raise ValueError(f"{_describe(self)}: input of shape {tuple(input_shape)} is smaller than the (dilated) "
+                             f"kernel {self.kernel_size} after padding {self.padding!r}")
         return N, self.out_channels, OH, OW
 
     def forward(self, x):
         x = check_input(self, x, ndim=4, features=self.in_channels, axis=1, what="channels (NCHW)")
-        self._checked_output_shape(x.shape, f"is smaller than the (dilated) kernel {self.kernel_size} after "
-                                            f"padding {self.padding!r}")
+        self._y_shape = self.output_shape(x.shape)
         b = None if self.bias is None else self.bias.data
-        y, self._ctx = ops.conv2d_forward(x, self.weight.data, b, self.stride, self._pads, self.dilation,
-                                          self._workspace)
+        y, self._ctx = ops.conv2d_forward(x, self.weight.data, b, self.stride, self._pads, self.dilation, self._work)
         return y                                                           # (N, C_out, OH, OW)
 
     def backward(self, dy):
-        return ops.conv2d_backward(self._check_dy(dy), self._ctx, *self._grads())   # dL/dx, adds dL/dW, dL/db
+        db = None if self.bias is None else self.bias.grad
+        return ops.conv2d_backward(self._check_dy(dy), self._ctx, self.weight.grad, db)   # dL/dx; adds dL/dW, dL/db
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

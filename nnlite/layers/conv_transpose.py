@@ -17,7 +17,7 @@ import numpy as np
 from .. import ops
 from .._validation import pair
 from ..module import DEFAULT_DTYPE, Parameter, check_input
-from ._conv_base import _ConvBase, conv_transpose_output_size
+from ._conv_base import _ConvBase, _describe, conv_transpose_output_size
 
 __all__ = ["ConvTranspose2d"]
 
@@ -85,23 +85,27 @@ class ConvTranspose2d(_ConvBase):
         self.reset_parameters(random_state)
 
     def output_shape(self, input_shape):
-        """``(N, C_out, OH, OW)`` for an input of shape ``(N, C_in, H, W)``."""
+        """``(N, C_out, OH, OW)`` for an input of shape ``(N, C_in, H, W)``; a ValueError when it is empty."""
         N, _, H, W = input_shape
         OH, OW = (conv_transpose_output_size(size, self.kernel_size[a], self.stride[a], self.padding[a],
                                              self.output_padding[a], self.dilation[a])
                   for a, size in enumerate((H, W)))
+        if OH < 1 or OW < 1:
+            raise ValueError(f"{_describe(self)}: input of shape {tuple(input_shape)} gives an empty output "
+                             f"{(OH, OW)}; reduce padding {self.padding}")
         return N, self.out_channels, OH, OW
 
     def forward(self, x):
         x = check_input(self, x, ndim=4, features=self.in_channels, axis=1, what="channels (NCHW)")
-        self._checked_output_shape(x.shape, f"gives an empty output; reduce padding {self.padding}")
+        self._y_shape = self.output_shape(x.shape)
         b = None if self.bias is None else self.bias.data
         y, self._ctx = ops.conv_transpose2d_forward(x, self.weight.data, b, self.stride, self.padding,
-                                                    self.output_padding, self.dilation, self._workspace)
+                                                    self.output_padding, self.dilation, self._work)
         return y                                                           # (N, C_out, OH, OW)
 
     def backward(self, dy):
-        return ops.conv_transpose2d_backward(self._check_dy(dy), self._ctx, *self._grads())   # adds dL/dW, dL/db
+        db = None if self.bias is None else self.bias.grad
+        return ops.conv_transpose2d_backward(self._check_dy(dy), self._ctx, self.weight.grad, db)   # adds dL/dW, dL/db
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "

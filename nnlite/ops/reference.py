@@ -136,8 +136,7 @@ class ConvContext(NamedTuple):
 
 
 def _im2col(x, kernel_size, stride, padding, dilation, out_hw):
-    """Every receptive field of ``x`` ``(N, C, H, W)`` as one row: ``(N*OH*OW, C*KH*KW)``, its columns in
-    the order ``(c, kh, kw)`` of a flattened weight row. One strided slice of the padded image per tap."""
+    """Every receptive field of ``x`` ``(N, C, H, W)`` as a row ``(c, kh, kw)``: ``(N*OH*OW, C*KH*KW)``."""
     (KH, KW), (SH, SW), (DH, DW), (OH, OW) = kernel_size, stride, dilation, out_hw
     N, C = x.shape[:2]
     xp = np.pad(x, ((0, 0), (0, 0), *padding))                    # (N, C, pt + H + pb, pl + W + pr)
@@ -164,16 +163,10 @@ def _col2im(cols, x_shape, kernel_size, stride, padding, dilation, out_hw):
 
 
 def conv2d_forward(x, weight, bias, stride, padding, dilation, workspace=None):
-    r"""2-D convolution (cross-correlation) as one matrix product over the column matrix ``X = im2col(x)``:
-
-    .. math::
-        Y = X W_r^\top + b, \qquad X: (N \cdot OH \cdot OW,\ C_{in} K_h K_w), \quad
-        W_r = W \text{ as } (C_{out},\ C_{in} K_h K_w)
-
-    ``x`` ``(N, C_in, H, W)``, ``weight`` ``(C_out, C_in, KH, KW)``, ``bias`` ``(C_out,)`` or None.
-    Returns ``y`` ``(N, C_out, OH, OW)`` and the context for :func:`conv2d_backward`. ``workspace`` is
-    the caller's dict where a backend may keep work arrays between calls (unused here).
-    """
+    r"""2-D convolution as one matrix product over the column matrix :math:`X = \mathrm{im2col}(x)`
+    ``(N*OH*OW, C_in*KH*KW)``: :math:`Y = X W_r^\top + b`, ``W_r`` the weight as ``(C_out, C_in*KH*KW)``.
+    ``x`` ``(N, C_in, H, W)``, ``weight`` ``(C_out, C_in, KH, KW)``, ``bias`` ``(C_out,)`` or None. Returns ``y``
+    ``(N, C_out, OH, OW)`` and the context for :func:`conv2d_backward`; ``workspace`` is unused here."""
     C_out, _, KH, KW = weight.shape
     N, _, H, W = x.shape
     OH = (H + sum(padding[0]) - dilation[0] * (KH - 1) - 1) // stride[0] + 1
@@ -182,27 +175,23 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, workspace=None):
     y = cols @ weight.reshape(C_out, -1).T                        # (N*OH*OW, C_out)
     if bias is not None:
         y += bias
-    return y.reshape(N, OH, OW, C_out).transpose(0, 3, 1, 2), ConvContext(cols, weight, x.shape, stride, padding,
-                                                                          dilation)
+    return y.reshape(N, OH, OW, -1).transpose(0, 3, 1, 2), ConvContext(cols, weight, x.shape, stride, padding, dilation)
 
 
 def conv2d_backward(dy, ctx, weight_grad, bias_grad=None):
-    r"""The gradients of :func:`conv2d_forward`, with ``G = dL/dy`` as ``(N*OH*OW, C_out)``:
+    r"""The gradients of :func:`conv2d_forward`, with :math:`G = \partial L/\partial y` as ``(N*OH*OW, C_out)``:
 
-    .. math::
-        \frac{\partial L}{\partial W_r} = G^\top X, \quad \frac{\partial L}{\partial b} = \mathbf{1}^\top G,
+    .. math:: \frac{\partial L}{\partial W_r} = G^\top X, \quad \frac{\partial L}{\partial b} = \mathbf{1}^\top G,
         \quad \frac{\partial L}{\partial x} = \mathrm{col2im}(G W_r)
 
-    adding the first two into ``weight_grad`` and ``bias_grad`` (None: no bias); returns ``dL/dx``.
-    """
+    The first two are added into ``weight_grad`` and ``bias_grad`` (None: no bias); the third is returned."""
     X, weight, x_shape, stride, padding, dilation = ctx
     C_out, _, KH, KW = weight.shape
-    OH, OW = dy.shape[2:]
     G = dy.astype(weight.dtype, copy=False).transpose(0, 2, 3, 1).reshape(-1, C_out)   # (N*OH*OW, C_out)
     weight_grad += (G.T @ X).reshape(weight.shape)
     if bias_grad is not None:
         bias_grad += G.sum(axis=0)
-    return _col2im(G @ weight.reshape(C_out, -1), x_shape, (KH, KW), stride, padding, dilation, (OH, OW))
+    return _col2im(G @ weight.reshape(C_out, -1), x_shape, (KH, KW), stride, padding, dilation, dy.shape[2:])
 
 
 def conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, dilation, workspace=None):
