@@ -11,7 +11,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 KERNEL_TESTS = ("test_kernels_dense.py", "test_conv_kernels.py", "test_norm_kernels.py", "test_optim.py",
-                "test_ops_dense.py")
+                "test_ops_dense.py", "test_ops_conv.py")
 
 
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="already running without the JIT")
