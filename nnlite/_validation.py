@@ -17,8 +17,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_int", "positive_int", "check_number", "check_choice", "check_bool", "check_odd_int",
-           "int_tuple", "pair", "check_finite"]
+__all__ = ["check_int", "positive_int", "check_number", "check_fraction", "check_betas", "check_choice", "check_bool",
+           "check_odd_int", "int_tuple", "pair", "check_finite"]
 
 
 def _is_int(value) -> bool:
@@ -46,6 +46,23 @@ def check_number(owner, name, value, allow_zero=False) -> float:
     if not ok:
         raise ValueError(f"{owner}: {name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
     return float(value)
+
+
+def check_fraction(owner, name, value) -> float:
+    """``value`` as a float in ``[0, 1)``: a decay rate (RMSprop's ``alpha``, one of Adam's ``betas``)."""
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and np.isfinite(value)
+          and 0 <= value < 1)
+    if not ok:
+        raise ValueError(f"{owner}: {name} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def check_betas(owner, value) -> tuple[float, float]:
+    """Adam's ``betas`` as a pair of floats in ``[0, 1)``, each named as PyTorch names it ("beta parameter
+    at index 1")."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 2:
+        raise ValueError(f"{owner}: betas must be a pair (beta1, beta2) of numbers in [0, 1), got {value!r}")
+    return tuple(check_fraction(owner, f"beta parameter at index {k}", b) for k, b in enumerate(value))
 
 
 def check_choice(owner, name, value, choices) -> str:

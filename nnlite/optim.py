@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
+from ._validation import check_betas, check_bool, check_fraction, check_number
 from .module import Module, Parameter
 
 
@@ -43,7 +44,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value):
-        self.hyper["lr"] = _check_positive(type(self).__name__, "lr", value)
+        self.hyper["lr"] = check_number(type(self).__name__, "lr", value)
 
     def zero_grad(self):
         for p in self.params:
@@ -120,49 +121,6 @@ class Optimizer:
         return f"{type(self).__name__}({hp})"
 
 
-def _check_number(owner, name, value, expected):
-    """``value`` as a float if it is a real, finite number (a bool is not one); else a ValueError."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"{owner}: invalid {name} {value!r} (a {type(value).__name__}): expected {expected}")
-    if not np.isfinite(value):
-        raise ValueError(f"{owner}: invalid {name} {value!r}: expected {expected}")
-    return float(value)
-
-
-def _check_positive(owner, name, value):
-    expected = "a finite number > 0"
-    if _check_number(owner, name, value, expected) <= 0:
-        raise ValueError(f"{owner}: invalid {name} {value!r}: expected {expected}")
-    return float(value)
-
-
-def _check_nonneg(owner, name, value):
-    expected = "a finite number >= 0"
-    if _check_number(owner, name, value, expected) < 0:
-        raise ValueError(f"{owner}: invalid {name} {value!r}: expected {expected}")
-    return float(value)
-
-
-def _check_beta(owner, name, value):
-    expected = "a number in [0, 1)"
-    if not 0.0 <= _check_number(owner, name, value, expected) < 1.0:
-        raise ValueError(f"{owner}: invalid {name} {value!r}: expected {expected}")
-    return float(value)
-
-
-def _check_betas(owner, betas):
-    """``betas`` as a pair of floats in [0, 1) (PyTorch's "beta parameter at index k" in the messages)."""
-    if isinstance(betas, (str, bytes)) or not isinstance(betas, (tuple, list, np.ndarray)) or len(betas) != 2:
-        raise ValueError(f"{owner}: invalid betas {betas!r}: expected a pair (beta1, beta2) of numbers in [0, 1)")
-    return tuple(_check_beta(owner, f"beta parameter at index {k}", b) for k, b in enumerate(betas))
-
-
-def _check_flag(owner, name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{owner}: invalid {name} {value!r} (a {type(value).__name__}): expected True or False")
-    return bool(value)
-
-
 class SGD(Optimizer):
     r"""
     Stochastic gradient descent with optional momentum (PyTorch's rule)::
@@ -179,10 +137,11 @@ class SGD(Optimizer):
 
     @classmethod
     def _check_hyper(cls, owner, lr, momentum, dampening, weight_decay, nesterov):
-        hyper = dict(lr=_check_positive(owner, "lr", lr), momentum=_check_nonneg(owner, "momentum", momentum),
-                     dampening=_check_nonneg(owner, "dampening", dampening),
-                     weight_decay=_check_nonneg(owner, "weight_decay", weight_decay),
-                     nesterov=_check_flag(owner, "nesterov", nesterov))
+        hyper = dict(lr=check_number(owner, "lr", lr),
+                     momentum=check_number(owner, "momentum", momentum, allow_zero=True),
+                     dampening=check_number(owner, "dampening", dampening, allow_zero=True),
+                     weight_decay=check_number(owner, "weight_decay", weight_decay, allow_zero=True),
+                     nesterov=check_bool(owner, "nesterov", nesterov))
         if hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
             raise ValueError(f"{owner}: nesterov momentum requires momentum > 0 and dampening = 0, got "
                              f"momentum={momentum!r}, dampening={dampening!r}")
@@ -213,11 +172,11 @@ class RMSprop(Optimizer):
 
     @classmethod
     def _check_hyper(cls, owner, lr, alpha, eps, weight_decay, momentum, centered):
-        return dict(lr=_check_positive(owner, "lr", lr), alpha=_check_beta(owner, "alpha", alpha),
-                    eps=_check_positive(owner, "eps", eps),
-                    weight_decay=_check_nonneg(owner, "weight_decay", weight_decay),
-                    momentum=_check_nonneg(owner, "momentum", momentum),
-                    centered=_check_flag(owner, "centered", centered))
+        return dict(lr=check_number(owner, "lr", lr), alpha=check_fraction(owner, "alpha", alpha),
+                    eps=check_number(owner, "eps", eps),
+                    weight_decay=check_number(owner, "weight_decay", weight_decay, allow_zero=True),
+                    momentum=check_number(owner, "momentum", momentum, allow_zero=True),
+                    centered=check_bool(owner, "centered", centered))
 
     def _update(self, i, p):
         h = self.hyper
@@ -249,9 +208,9 @@ class Adam(Optimizer):
 
     @classmethod
     def _check_hyper(cls, owner, lr, betas, eps, weight_decay):
-        return dict(lr=_check_positive(owner, "lr", lr), betas=_check_betas(owner, betas),
-                    eps=_check_positive(owner, "eps", eps),
-                    weight_decay=_check_nonneg(owner, "weight_decay", weight_decay))
+        return dict(lr=check_number(owner, "lr", lr), betas=check_betas(owner, betas),
+                    eps=check_number(owner, "eps", eps),
+                    weight_decay=check_number(owner, "weight_decay", weight_decay, allow_zero=True))
 
 
 class AdamW(Adam):
