@@ -2,7 +2,7 @@
 
 Each runs as a user runs it, ``python examples/<name>.py`` in a fresh working directory, so a script
 that imports another example, edits ``sys.path`` or needs the repository as its working directory
-fails here. The smallest example takes seconds and always runs, and conv_vae_faces (~15 s) whenever the
+fails here. The two smallest examples take seconds and always run, and conv_vae_faces (~15 s) whenever the
 shared photographs are there; the others (most train on a real dataset from ``NNLITE_DATA``) take a
 minute or more each and run with ``NNLITE_SLOW_EXAMPLES=1``. The
 docs build (``make docs``) runs every one of them for the gallery, and ``tests/test_docs.py`` checks
@@ -24,6 +24,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 FAST = {
     "font_autoencoder": ["font_ae_reconstructions.png", "font_ae_latent.png", "font_ae_latent_grid.png"],
+    "course_lab": ["course_lab_autoencoder.png", "course_lab_denoiser.png", "course_lab_vae.png",
+                   "course_lab_vae_walk.png"],
 }
 SLOW = {                   # a minute or more each, most on a real dataset from NNLITE_DATA
     "emoji_vae": ["vae_training_set.png", "vae_reconstructions.png", "vae_traversal.png", "vae_curves.png",
@@ -54,6 +56,9 @@ PRINTS = {                 # what an example's output must say, beyond its figur
                           "encoder 784-256-128-32-16-10, decoder 10-16-32-64-128-256-784"],
     "conv_vae_faces": ["held out whole:", "reconstruction PSNR: training images"],
     "vae_denoise_mnist": ["the flagship leads the denoising VAE by"],
+    # the hand-wired loops assert that they follow the model classes' loss curves; this is their report
+    "course_lab": ["font autoencoder: loss", "denoiser: loss", "emoji VAE (negative ELBO): loss",
+                   "all three match their model classes"],
 }
 
 
@@ -97,7 +102,10 @@ def test_every_example_is_a_flat_script_with_a_title_and_a_quick_setting():
 
 @pytest.mark.parametrize("name", sorted(FAST))
 def test_fast_example_quick(name, tmp_path):
-    check_outputs(name, run_example(name, tmp_path), tmp_path, FAST[name])
+    proc = run_example(name, tmp_path)
+    check_outputs(name, proc, tmp_path, FAST[name])
+    for phrase in PRINTS.get(name, []):
+        assert phrase in proc.stdout, f"{name} does not print {phrase!r}:\n{proc.stdout[-3000:]}"
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if n not in FAST])
