@@ -99,9 +99,13 @@ def image_size(path) -> tuple[int, int]:
     path = Path(path)
     _check_regular(path)
     try:
-        with _open(path) as f, Image.open(f) as im:
-            return im.size
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        with warnings.catch_warnings(), _open(path) as f:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # the caller applies its own cap
+            with Image.open(f) as im:
+                return im.size
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"the image is larger than Pillow accepts ({exc})", path) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageError(f"cannot read the image: not a PNG/JPEG (or other format Pillow decodes), or the file is "
                          f"truncated or damaged ({type(exc).__name__}: {exc})", path) from None
 

@@ -11,7 +11,10 @@ import numpy as np
 
 from .._validation import check_finite
 
-__all__ = ["to_nchw", "from_nchw", "to_channels_last", "infer_image_shape", "model_image_shape"]
+__all__ = ["to_nchw", "from_nchw", "to_channels_last", "infer_image_shape", "model_image_shape", "data_domain"]
+
+#: Values :func:`data_domain` looks at, at most (evenly spaced over the data).
+DOMAIN_SAMPLE = 1_000_000
 
 
 def _is_channels_last(shape) -> bool:
@@ -98,3 +101,31 @@ def infer_image_shape(n_features: int) -> tuple[int, int, int]:
         return (s, s, 3)
     raise ValueError(f"cannot tell the image shape of a model with {n_features} inputs (not 7x5, s*s grey or "
                      "s*s*3 RGB); record image_shape when training")
+
+
+def data_domain(X, sample_shape) -> dict:
+    """What a model is fitted on, in a few JSON numbers: a model's ``fit_domain_``.
+
+    Parameters
+    ----------
+    X : array
+        The training data as the model checked it (any shape, one sample per row of the first axis).
+    sample_shape : tuple
+        The shape of one sample as given to ``fit`` (``(H, W)``, ``(C, H, W)``, ``(H, W, C)``, ...).
+
+    Returns
+    -------
+    dict
+        ``sample_shape`` (list), ``min``, ``max``, ``mean`` and ``two_level``: the share of
+        values within 0.02 of 0 or of 1 (near 1 for ink on paper such as the bitmap font, low for photos).
+        The statistics use at most :data:`DOMAIN_SAMPLE` evenly spaced values.
+    """
+    X = np.asarray(X)
+    flat = X.reshape(-1)
+    step = max(1, flat.size // DOMAIN_SAMPLE)
+    v = flat[::step].astype(np.float64)                           # (<= DOMAIN_SAMPLE,)
+    if v.size == 0:
+        return {"sample_shape": [int(d) for d in sample_shape]}
+    return {"sample_shape": [int(d) for d in sample_shape], "min": float(v.min()),
+            "max": float(v.max()), "mean": float(v.mean()),
+            "two_level": float(np.mean((np.abs(v) <= 0.02) | (np.abs(v - 1.0) <= 0.02)))}

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .._validation import check_choice, check_finite, check_int, check_number, int_tuple
+from ..images.layout import data_domain
 from ..layers import Dense, Sequential, get_activation
 from ..layers.activations import ACTIVATIONS, ELEMENTWISE_ACTIVATIONS
 from ..module import Module
@@ -360,7 +361,9 @@ class BaseModel(Module):
         self
         """
         self._validate_params()
+        given = getattr(X, "shape", None)
         X = self._check_X(X, reset=True)
+        self.fit_domain_ = data_domain(X, (given or X.shape)[1:])  # what the model was fitted on, kept in checkpoints
         Xv = None if validation_data is None else self._check_X(validation_data, "validation_data")
         self._check_data_range(X)
         rng = as_generator(self.random_state)

@@ -39,6 +39,10 @@ FOLDER = Path(__file__).resolve().parent
 MANIFEST = "MANIFEST.json"
 #: Names that combine several manifest entries: name -> {kind: manifest entry}.
 COMBINED = {"photo-denoiser": {"grey": "photo-denoiser-grey", "rgb": "photo-denoiser-rgb"}}
+#: Largest MANIFEST.json read, in bytes (checked before it is read; the shipped one is about 2 KB).
+MAX_MANIFEST_BYTES = 1 << 20
+#: The model class of every entry a combined name uses.
+ENTRY_CLASS = "ResidualDenoiser"
 #: How to regenerate the weights when even the manifest is missing.
 DEFAULT_COMMAND = "python -m benchmarks.photo_train (from the repository's root, with NNLITE_DATA set)"
 
@@ -49,15 +53,36 @@ class WeightsError(CheckpointError):
 
 def manifest(folder=None) -> dict:
     """The parsed ``MANIFEST.json`` of ``folder`` (default :data:`FOLDER`): ``{name: entry}``."""
+    import os
+    import stat
+
     path = Path(FOLDER if folder is None else folder) / MANIFEST
-    if not path.is_file():
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode):
         raise WeightsError(f"the weights manifest is missing (expected {MANIFEST} listing each weights file and "
                            f"its sha256); regenerate the weights with: {DEFAULT_COMMAND}", path)
+    if st.st_size > MAX_MANIFEST_BYTES:
+        raise WeightsError(f"the weights manifest holds {st.st_size:,} bytes, more than the {MAX_MANIFEST_BYTES:,} a "
+                           f"manifest may have; regenerate the weights with: {DEFAULT_COMMAND}", path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise WeightsError(f"the weights manifest holds more than {MAX_MANIFEST_BYTES:,} bytes; regenerate the "
+                               f"weights with: {DEFAULT_COMMAND}", path)
+        doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WeightsError(f"the weights manifest is not valid JSON ({exc}); regenerate the weights with: "
                            f"{DEFAULT_COMMAND}", path) from None
+    except RecursionError:
+        raise WeightsError(f"the weights manifest nests too deeply to be a manifest (a manifest is one object of "
+                           f"flat entries); regenerate the weights with: {DEFAULT_COMMAND}", path) from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise WeightsError(f"the weights manifest holds a value JSON cannot give back ({exc}); regenerate the "
+                           f"weights with: {DEFAULT_COMMAND}", path) from None
     bad = [k for k, v in doc.items() if not (isinstance(v, dict) and isinstance(v.get("file"), str)
                                              and isinstance(v.get("sha256"), str))] if isinstance(doc, dict) else None
     if bad is None or bad:
@@ -84,8 +109,9 @@ def sha256_of(path) -> str:
     return h.hexdigest()
 
 
-def _load_entry(name: str, folder):
-    """The fitted model of one manifest entry, after its checksum is verified."""
+def _load_entry(name: str, folder, expected_class: str | None = None):
+    """The fitted model of one manifest entry, after its checksum is verified (and, given
+    ``expected_class``, after the checkpoint's model class is checked before the model is built)."""
     from ..models.persistence import restore_model
 
     entries = manifest(folder)
@@ -105,7 +131,19 @@ def _load_entry(name: str, folder):
                            f"{entry['sha256']} (the file is altered or from another run); regenerate them with: "
                            f"{command}", path)
     try:
-        model = restore_model(path)
+        if expected_class is not None:
+            from ..checkpoint import read_checkpoint
+
+            ck = read_checkpoint(path)
+            got = str(ck.config.get("class", "?")) if isinstance(ck.config, dict) else "?"
+            if got.rsplit(".", 1)[-1] != expected_class:
+                raise WeightsError(f"the weights of {name!r} hold a {got[:80]} model, but {name!r} must be a "
+                                   f"{expected_class}; regenerate them with: {command}", path)
+            model = restore_model(path, ck)
+        else:
+            model = restore_model(path)
+    except WeightsError:
+        raise
     except CheckpointError as exc:
         raise WeightsError(f"the weights of {name!r} match their checksum but cannot be loaded ({exc}); regenerate "
                            f"them with: {command}", path) from None
@@ -140,7 +178,7 @@ def pretrained(name: str, folder=None):
     if not isinstance(name, str):
         raise TypeError(f"pretrained: name must be a str, got {type(name).__name__}")
     if name in COMBINED:
-        return PhotoDenoiser({kind: _load_entry(entry, folder) for kind, entry in COMBINED[name].items()},
+        return PhotoDenoiser({kind: _load_entry(entry, folder, ENTRY_CLASS) for kind, entry in COMBINED[name].items()},
                              name=name, entries={kind: manifest(folder)[e] for kind, e in COMBINED[name].items()})
     if name not in known_names(folder):
         raise ValueError(f"pretrained: unknown name {name!r}; known names: {', '.join(known_names(folder))}")
