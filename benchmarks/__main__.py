@@ -46,7 +46,7 @@ import numpy as np
 
 from benchmarks import alone as alone_mod
 from benchmarks import models as models_mod
-from benchmarks.timing import blas_peak, interleave
+from benchmarks.timing import blas_peak, interleave, paired_ratios
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -126,7 +126,7 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
             alone = {labels[k]: v for k, v in res["times"].items()}
             for num, den, what in ((alone_mod.NNLITE, alone_mod.TORCH, "nnlite / PyTorch"),
                                    (alone_mod.NNLITE, alone_mod.NNLITE_MM, "nnlite step / its matmuls")):
-                r = alone_mod.paired_ratios(res["rounds"], num, den)
+                r = paired_ratios(res["rounds"], num, den)
                 if r.size:
                     q1, q2, q3 = np.percentile(r, [25, 50, 75])
                     pairs.append(f"{what}: median {q2:.2f} (IQR {q1:.2f}-{q3:.2f}, range {r.min():.2f}-"

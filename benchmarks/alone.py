@@ -1,93 +1,46 @@
-"""nnlite and PyTorch timed alone: each in its own long-lived process, taking turns in short blocks.
+"""The step tables' own-process rows: nnlite and PyTorch each time one training step in its own process.
 
-Why not the same process: PyTorch's OpenMP threads and NumPy's OpenBLAS threads are two pools on the same
-cores, and whichever ran last keeps spinning for a while, so in one process each implementation is slowed
-by the other's threads. Why not one fresh process per implementation, one after the other: this machine is
-shared, and its speed drifts by tens of percent over seconds (the same nnlite step measured in nine
-consecutive processes: 5.2 to 9.6 ms), so a ratio of two runs made a minute apart measures the drift as
-much as the code.
-
-So :func:`run_rounds` starts one worker process per implementation (``python -m benchmarks.alone``), warms
-each up, then runs ``rounds`` rounds. In a round every worker times one block of consecutive steps, in a
-new random order, each block after an untimed pause that lets the previous worker's threads go idle (and
-one untimed step that wakes the worker's own). Neighbouring blocks see the same machine, so the ratio of
-their medians, **per round**, cancels most of the drift; its median and spread over the rounds are what
-``python -m benchmarks`` reports next to the pooled medians.
+:func:`run_rounds` starts one worker per implementation (``python -m benchmarks.alone worker``, the
+shared harness of :mod:`benchmarks.timing`), warms each up, then runs ``rounds`` rounds; in a round
+every worker times one block of consecutive steps, in a new random order, each block after an untimed
+pause (and one untimed step that wakes the worker's own thread pools). The ratio of two neighbouring
+blocks' medians, **per round**, cancels most of the machine's drift; its median and spread over the
+rounds are what ``python -m benchmarks`` reports next to the pooled medians.
 
 nnlite's worker can also time the step's matrix products alone (``matmul_only``, same shapes and thread
 policy) as a third "implementation": the floor the step is compared with, measured without any PyTorch
 thread on the machine.
 
-Protocol (one line each way): the worker prints ``ready`` after its warm-up; then for each
-``<kind> <count>`` line (kind ``step`` or ``mm``) it prints a JSON list of ``count`` step times in seconds;
-a line ``quit`` (or end of input) ends it.
+A request is ``{"run": "step" | "mm", "count": N}``; the reply is ``{"times": [N step times in s]}``.
 """
 from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.timing import ROOT, Worker, serve, take_turns
 
 #: Labels of the three kinds of block a round can hold.
 NNLITE, NNLITE_MM, TORCH = "nnlite", "nnlite matmuls only", "torch"
 
 
-class Worker:
-    """One implementation of one step in its own process."""
+def start(impl: str, name: str, x_path: str, warmup: int) -> Worker:
+    """A worker timing ``impl``'s (``'nnlite'`` or ``'torch'``) step ``name`` on the batch saved at ``x_path``."""
+    return Worker(["benchmarks.alone", "worker", impl, name, x_path, str(warmup)], f"{impl} {name}")
 
-    def __init__(self, impl: str, name: str, x_path: str, warmup: int):
-        cmd = [sys.executable, "-m", "benchmarks.alone", impl, name, x_path, str(warmup)]
-        self.label = f"{impl} {name}"
-        # stderr to a file, not a pipe: a worker printing warnings every step would fill a pipe nobody
-        # reads until an error, and block
-        self._err = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._err, text=True)
-        self._expect_ready()
 
-    def _expect_ready(self):
-        line = self.proc.stdout.readline().strip()
-        if line != "ready":
-            why = self._stderr()
-            self.proc.kill()
-            raise RuntimeError(f"benchmark worker {self.label} did not start: {line!r}\n{why}")
-
-    def _stderr(self) -> str:
-        try:
-            self.proc.wait(timeout=5)                # it failed: let it finish writing why
-        except subprocess.TimeoutExpired:
-            pass
-        self._err.seek(0)
-        return self._err.read()[-2000:]
-
-    def time(self, kind: str, count: int) -> np.ndarray:
-        self.proc.stdin.write(f"{kind} {count}\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"benchmark worker {self.label} died:\n{self._stderr()}")
-        return np.array(json.loads(line))
-
-    def close(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=30)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
-                self.proc.kill()
-        self.proc.stdout.close()
-        self._err.close()
+def time_block(worker: Worker, what: str, count: int) -> np.ndarray:
+    """``count`` consecutive step times (``what`` is ``'step'`` or ``'mm'``), in seconds."""
+    reply = worker.request(run=what, count=count)
+    if "error" in reply:
+        raise RuntimeError(f"benchmark worker {worker.label}: {reply['error']}")
+    return np.array(reply["times"])
 
 
 def run_rounds(name: str, x: np.ndarray, rounds: int, block: int, warmup: int, pause: float,
@@ -98,39 +51,26 @@ def run_rounds(name: str, x: np.ndarray, rounds: int, block: int, warmup: int, p
     with kinds among :data:`NNLITE`, :data:`NNLITE_MM` (when ``matmuls``) and :data:`TORCH` (when
     ``torch``).
     """
-    kinds = [(NNLITE, "nnlite", "step")]
+    kinds = {NNLITE: ("nnlite", "step")}
     if matmuls:
-        kinds.append((NNLITE_MM, "nnlite", "mm"))
+        kinds[NNLITE_MM] = ("nnlite", "mm")
     if torch:
-        kinds.append((TORCH, "torch", "step"))
-    order_rng = np.random.default_rng(seed)
-    times = {k: [] for k, _, _ in kinds}
-    per_round = []
+        kinds[TORCH] = ("torch", "step")
     with tempfile.TemporaryDirectory(prefix="nnlite-bench-") as tmp:
         x_path = os.path.join(tmp, "x.npy")
         np.save(x_path, x)
         workers = {}
         try:
-            for impl in dict.fromkeys(impl for _, impl, _ in kinds):
-                workers[impl] = Worker(impl, name, x_path, warmup)
-            for _ in range(rounds):
-                medians = {}
-                for i in order_rng.permutation(len(kinds)):
-                    kind, impl, what = kinds[i]
-                    time.sleep(pause)
-                    t = workers[impl].time(what, block)
-                    times[kind].append(t)
-                    medians[kind] = float(np.median(t))
-                per_round.append(medians)
+            for impl in dict.fromkeys(impl for impl, _ in kinds.values()):
+                workers[impl] = start(impl, name, x_path, warmup)
+            turns = {kind: (lambda r, impl=impl, what=what: time_block(workers[impl], what, block))
+                     for kind, (impl, what) in kinds.items()}
+            times = take_turns(turns, rounds, pause, np.random.default_rng(seed))
         finally:
             for w in workers.values():
                 w.close()
+    per_round = [{k: float(np.median(t[r])) for k, t in times.items()} for r in range(rounds)]
     return {"times": {k: np.concatenate(v) for k, v in times.items()}, "rounds": per_round}
-
-
-def paired_ratios(rounds: list[dict], num: str, den: str) -> np.ndarray:
-    """Per-round ratio of medians ``num / den`` (rounds where both ran)."""
-    return np.array([r[num] / r[den] for r in rounds if num in r and den in r])
 
 
 # ----------------------------------------------------------------------------------------------- worker
@@ -149,27 +89,27 @@ def _worker(impl: str, name: str, x_path: str, warmup: int):
             runs["mm"]()
     gc.collect()
     gc.disable()
-    print("ready", flush=True)
-    for line in sys.stdin:
-        parts = line.split()
-        if not parts or parts[0] == "quit":
-            break
-        fn = runs.get(parts[0])
-        if fn is None or len(parts) != 2:
-            raise SystemExit(f"benchmark worker: bad request {line.strip()!r}: expected 'step N', 'mm N' "
-                             f"or 'quit' ({impl} {name} has matmul_only: {runs['mm'] is not None})")
+
+    def handle(req):
+        fn = runs.get(req.get("run"))
+        if fn is None or not isinstance(req.get("count"), int):
+            raise ValueError(f"bad request {req!r}: expected run 'step' or 'mm' and an int count "
+                             f"({impl} {name} has matmul_only: {runs['mm'] is not None})")
         fn()                                     # untimed: wakes this process's thread pools after the pause
         out = []
-        for _ in range(int(parts[1])):
+        for _ in range(req["count"]):
             t = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t)
-        print(json.dumps(out), flush=True)
+        return {"times": out}
+
+    serve(handle)
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(prog="python -m benchmarks.alone", description="one benchmark worker "
                                 "(started by python -m benchmarks; reads requests on stdin)")
+    p.add_argument("role", choices=["worker"])
     p.add_argument("impl", choices=["nnlite", "torch"])
     p.add_argument("name", choices=["vae", "mlp_dae", "conv_dae"])
     p.add_argument("x_path", help=".npy file holding the batch")

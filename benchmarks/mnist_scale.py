@@ -22,8 +22,9 @@ The protocol (seed 0 everywhere; float32; Adam lr 1e-3, constant; batch 128; shu
 =================  ================================================================================
 
 The PyTorch reference numbers are those measured on this machine with the same protocol (see
-``benchmarks/reference_torch_mnist.py``); ``--torch`` re-measures them in this run. nnlite passes when
-it is within 1% (VAE; lower is better) or 0.2 dB (DAE; higher is better) of the reference, or better.
+``run_vae`` and ``run_dae`` in ``benchmarks/reference_torch.py``); ``--torch`` re-measures them in this
+run. nnlite passes when it is within 1% (VAE; lower is better) or 0.2 dB (DAE; higher is better) of the
+reference, or better.
 Seconds per epoch exclude evaluation; on a shared machine read them as a ratio within one run.
 """
 from __future__ import annotations
@@ -37,10 +38,57 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.mnist_protocol import DAE_TOL, EVAL_SEED, EXPERIMENTS, VAE_TOL, load_protocol_data
-
 RESULTS = Path(__file__).resolve().parent / "results"
 FIGURES = RESULTS / "figures"
+
+
+# ---------------------------------------------------------------------------------------- the protocol
+TEST_NOISE_SEED = 1234
+EVAL_SEED = 4321
+
+#: The four experiments: data, model and the PyTorch reference measured on this machine.
+EXPERIMENTS = {
+    "vae_fashion": dict(kind="vae", dataset="fashion", epochs=10, ref=244.3, ref_epoch1=262.6,
+                        what="VAE 784-400-20, Fashion-MNIST, 10 epochs: test -ELBO per image (nats)"),
+    "vae_mnist": dict(kind="vae", dataset="mnist8k", epochs=20, ref=116.6, ref_epoch1=None,
+                      what="VAE 784-400-20, MNIST test[:8000] -> test[8000:], 20 epochs: test -ELBO per image"),
+    "dae_gaussian": dict(kind="dae", dataset="fashion", epochs=5, noise="gaussian", level=0.5, ref=17.4,
+                         ref_input=9.3, what="MLP DAE 784-512-128-32, Fashion-MNIST, Gaussian 0.5, 5 epochs: "
+                                             "test PSNR (dB)"),
+    "dae_sp": dict(kind="dae", dataset="fashion", epochs=5, noise="salt_and_pepper", level=0.2, ref=18.2,
+                   ref_input=10.8, what="MLP DAE 784-512-128-32, Fashion-MNIST, salt-and-pepper 20%, 5 epochs: "
+                                        "test PSNR (dB)"),
+}
+VAE_TOL = 0.01     # relative, lower is better
+DAE_TOL = 0.2      # dB, higher is better
+
+
+def _flat(X):
+    return np.ascontiguousarray(X.reshape(len(X), -1), dtype=np.float32)
+
+
+def load_protocol_data(exp, subset=None):
+    """``{'train', 'test', 'test_labels', ('test_noisy', 'noisy_psnr')}`` as flat float32 arrays."""
+    from nnlite.data import load_fashion_mnist, load_mnist
+    from nnlite.metrics import psnr
+    from nnlite.noise import get_noise
+
+    if exp["dataset"] == "fashion":
+        Xtr, _ = load_fashion_mnist("train", download=False)
+        Xte, yte = load_fashion_mnist("test", download=False)
+    else:
+        X, y = load_mnist("test", download=False)
+        Xtr, Xte, yte = X[:8000], X[8000:], y[8000:]
+    Xtr, Xte = _flat(Xtr), _flat(Xte)
+    if subset:
+        Xtr = Xtr[:subset]
+        Xte, yte = Xte[:max(subset // 4, 256)], yte[:max(subset // 4, 256)]
+    d = {"train": Xtr, "test": Xte, "test_labels": np.asarray(yte)}
+    if exp["kind"] == "dae":
+        noisy = get_noise(exp["noise"])(Xte, exp["level"], np.random.default_rng(TEST_NOISE_SEED))
+        d["test_noisy"] = np.ascontiguousarray(noisy, dtype=np.float32)
+        d["noisy_psnr"] = psnr(Xte, noisy)
+    return d
 
 
 # ---------------------------------------------------------------------------------------- nnlite runs
@@ -82,7 +130,7 @@ def run_nnlite(name, exp, d, log=print):
 
 
 def run_torch(name, exp, d, log=print):
-    from benchmarks import reference_torch_mnist as ref
+    from benchmarks import reference_torch as ref
 
     if exp["kind"] == "vae":
         h = ref.run_vae(d["train"], d["test"], exp["epochs"], log=lambda *a: None)
@@ -170,7 +218,7 @@ def main(argv=None):
         raise SystemExit(f"unknown experiment(s) {unknown}; valid: {list(EXPERIMENTS)}")
     with_torch = False
     if args.torch:
-        from benchmarks import reference_torch_mnist as ref
+        from benchmarks import reference_torch as ref
         with_torch = ref.available()
         if with_torch and args.torch_threads > 0:
             ref.torch.set_num_threads(args.torch_threads)
@@ -192,7 +240,7 @@ def main(argv=None):
     env = (f"nnlite {nnlite.__version__}, NumPy {np.__version__}, Python {platform.python_version()}, "
            f"{os.cpu_count()} cores (shared with other jobs), load average {os.getloadavg()[0]:.1f} at the end")
     if with_torch:
-        from benchmarks import reference_torch_mnist as ref
+        from benchmarks import reference_torch as ref
         env += f", PyTorch {ref.version()} with {ref.torch.get_num_threads()} thread(s)"
     cmd = "NNLITE_DATA=/work/shared/data python -m benchmarks.mnist_scale " + " ".join(argv or sys.argv[1:])
     text = (f"# MNIST-scale quality: nnlite vs PyTorch\n\n`{cmd.strip()}` ({time.time() - t_start:.0f} s in all)\n\n"
@@ -200,7 +248,7 @@ def main(argv=None):
             + ("**SMOKE RUN on a subset: not comparable with the references.**\n\n" if args.subset else "")
             + md + "\n\n" + details(rows) + "\n\n"
             "PyTorch ref: measured on this machine, seed 0, same architecture and protocol "
-            "(`benchmarks/reference_torch_mnist.py`). VAE: lower is better, pass = within 1% or better; "
+            "(`benchmarks/reference_torch.py`). VAE: lower is better, pass = within 1% or better; "
             "DAE: higher is better, pass = within 0.2 dB or better. MNIST: only the 10k test set is on this "
             "machine, so the MNIST VAE trains on its first 8,000 images and is tested on the last 2,000.\n")
     print()

@@ -3,13 +3,13 @@ same network trained in a plain PyTorch loop (and in JAX, where it is installed)
 
 What one cell is: the seconds of one epoch, ``Model(...).fit(X)`` with ``epochs=1`` for nnlite, a fresh
 network and optimizer and one epoch of a plain loop over ``torch.randperm`` batches for PyTorch
-(:mod:`benchmarks.models_torch`), and the same with a ``jax.jit``-compiled step and optax's Adam for
+(:mod:`benchmarks.reference_torch`), and the same with a ``jax.jit``-compiled step and optax's Adam for
 JAX (:mod:`benchmarks.models_jax`). The three implement, per row, the same architecture (a test checks
 that the parameter counts agree), the same initialisation scheme (PyTorch's defaults, which nnlite's
 layers follow), the same loss with the same reduction, the same training noise and Adam with the same
 hyper-parameters and learning-rate schedule.
 
-How it measures (the protocol of :mod:`benchmarks.alone`, with whole epochs as the blocks):
+How it measures (the own-process protocol of :mod:`benchmarks.timing`, with whole epochs as the turns):
 
 * each implementation runs in its **own long-lived worker process** (``python -m benchmarks.models
   worker <impl>``), which loads the data once and keeps its compiled kernels, so neither OpenMP nor
@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.timing import Worker, serve, take_turns
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -183,9 +185,9 @@ def _impl(name: str):
     if name == "nnlite":
         return _NnliteImpl()
     if name == "torch":
-        from benchmarks import models_torch
+        from benchmarks import reference_torch
 
-        return models_torch.TorchImpl()
+        return reference_torch.TorchImpl()
     if name == "jax":
         from benchmarks import models_jax
 
@@ -208,15 +210,12 @@ def available(name: str) -> tuple[bool, str]:
 
 
 def _worker_main(impl_name: str, data_dir: str):
-    """The worker loop: one JSON request per line on stdin, one JSON reply per line on stdout."""
+    """The worker: one epoch of ``row`` on ``n`` images per request (:func:`benchmarks.timing.serve`)."""
     sys.path.insert(0, str(ROOT))
     impl = _impl(impl_name)
     data = {}
-    print(json.dumps({"ready": True, "info": impl.info()}, default=str), flush=True)
-    for line in sys.stdin:
-        req = json.loads(line)
-        if req.get("quit"):
-            break
+
+    def handle(req):
         row = ROW_BY_NAME[req["row"]]
         key = (row.data, req["n"])
         if key not in data:
@@ -224,60 +223,14 @@ def _worker_main(impl_name: str, data_dir: str):
             ypath = os.path.join(data_dir, f"{row.data}_{req['n']}_y.npy")
             data[key] = (X, np.load(ypath) if os.path.exists(ypath) else None)
         X, y = data[key]
-        try:
-            out = impl.run(row, X, y, int(req.get("seed", 0)), req.get("policy"))
-        except Exception as e:  # noqa: BLE001 - reported to the parent, which decides
-            import traceback
+        return impl.run(row, X, y, int(req.get("seed", 0)), req.get("policy"))
 
-            out = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()[-3000:]}
-        print(json.dumps(out), flush=True)
+    serve(handle, impl.info())
 
 
-class Worker:
-    """One implementation in its own process (``python -m benchmarks.models worker <impl> <data_dir>``)."""
-
-    def __init__(self, impl: str, data_dir: str, env: dict | None = None):
-        self.impl = impl
-        self._err = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.models", "worker", impl, data_dir],
-                                     cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
-                                     text=True, env=env)
-        reply = self._read()
-        if not reply or not reply.get("ready"):
-            raise RuntimeError(f"benchmark worker {impl} did not start:\n{self._stderr()}")
-        self.info = reply["info"]
-
-    def _read(self):
-        line = self.proc.stdout.readline()
-        return json.loads(line) if line.strip() else None
-
-    def _stderr(self) -> str:
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._err.seek(0)
-        return self._err.read()[-3000:]
-
-    def run(self, row: str, n: int, seed: int, policy=None) -> dict:
-        self.proc.stdin.write(json.dumps({"row": row, "n": n, "seed": seed, "policy": policy}) + "\n")
-        self.proc.stdin.flush()
-        reply = self._read()
-        if reply is None:
-            raise RuntimeError(f"benchmark worker {self.impl} died:\n{self._stderr()}")
-        return reply
-
-    def close(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write(json.dumps({"quit": True}) + "\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=30)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self._err.close()
+def start_worker(impl: str, data_dir: str, env: dict | None = None) -> Worker:
+    """``impl``'s worker process (``python -m benchmarks.models worker <impl> <data_dir>``)."""
+    return Worker(["benchmarks.models", "worker", impl, data_dir], impl, env)
 
 
 def worker_env(blas_env: str) -> dict:
@@ -320,27 +273,31 @@ def time_row(workers: dict, row: Row, n: int, rounds: int, pause: float, rng, lo
     """
     variants = variants or {name: (name, None) for name in workers}
     res = {"seconds": {k: [] for k in variants}, "loss": {k: [] for k in variants}, "n_params": {}, "errors": {}}
-    for label, (impl, policy) in variants.items():
-        out = workers[impl].run(row.name, n, seed=0, policy=policy)          # warm-up, untimed
+
+    def epoch(label, seed):
+        impl, policy = variants[label]
+        return workers[impl].request(row=row.name, n=n, seed=seed, policy=policy)
+
+    for label in variants:
+        out = epoch(label, 0)                                                # warm-up, untimed
         if "error" in out:
             res["errors"][label] = out["error"]
             log(f"  {row.name} {label}: FAILED {out['error']}\n{out.get('traceback', '')}")
         else:
             res["n_params"][label] = out.get("n_params")
     live = [k for k in variants if k not in res["errors"]]
-    for r in range(rounds):
-        for i in rng.permutation(len(live)):
-            label = live[i]
-            impl, policy = variants[label]
-            time.sleep(pause)
-            out = workers[impl].run(row.name, n, seed=r + 1, policy=policy)
+
+    def record(r, outs):
+        for label, out in outs.items():
             if "error" in out:
                 res["errors"][label] = out["error"]
-                continue
-            res["seconds"][label].append(out["seconds"])
-            res["loss"][label].append(out["loss"])
+            else:
+                res["seconds"][label].append(out["seconds"])
+                res["loss"][label].append(out["loss"])
         log(f"  {row.name} round {r + 1}/{rounds}: " + ", ".join(
             f"{k} {res['seconds'][k][-1]:.2f} s" for k in live if res['seconds'][k]))
+
+    take_turns({k: (lambda r, k=k: epoch(k, r + 1)) for k in live}, rounds, pause, rng, on_round=record)
     return res
 
 
@@ -410,7 +367,7 @@ def run_table(args, rows, impls, env, log, data_dir) -> dict:
     out = {"rows": [], "busy": [], "workers": infos}
     try:
         for name in impls:
-            workers[name] = Worker(name, data_dir, env)
+            workers[name] = start_worker(name, data_dir, env)
             infos[name] = workers[name].info
             log(f"worker {name}: {infos[name].get('version')}; BLAS {_blas_desc(infos[name])}")
         for row in rows:

@@ -35,10 +35,10 @@ def test_pytorch_reference_has_the_nnlite_models_parameter_count(row):
     ok, why = bm.available("torch")
     if not ok:
         pytest.skip(f"PyTorch reference not checked: {why} (pip install nnlite[bench])")
-    from benchmarks import models_torch
+    from benchmarks import reference_torch
 
     n_nn, shape = _nnlite_params(row)
-    ref = models_torch.Reference(row.model, row.params(), shape)
+    ref = reference_torch.Reference(row.model, row.params(), shape)
     assert ref.n_params() == n_nn, f"{row.name}: PyTorch {ref.n_params():,} parameters, nnlite {n_nn:,}"
 
 
@@ -160,13 +160,13 @@ def test_pytorch_reference_computes_the_same_function_with_nnlites_weights(row):
         pytest.skip(f"PyTorch reference not checked: {why} (pip install nnlite[bench])")
     import torch
 
-    from benchmarks import models_torch
+    from benchmarks import reference_torch
 
     X, y = _tiny(row)
     model = row.make(epochs=1, batch_size=4)
     model.fit(X, y) if row.labels else model.fit(X)
     model.eval()
-    ref = models_torch.Reference(row.model, row.params(), X.shape[1:])
+    ref = reference_torch.Reference(row.model, row.params(), X.shape[1:])
     rng = np.random.default_rng(1)
     for nn_mod, t_mod, to_nn in _pairs(row, model, ref):
         _copy_weights(nn_mod, t_mod)
