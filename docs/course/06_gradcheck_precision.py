@@ -141,13 +141,21 @@ plt.show()
 # So the course's rule, and :func:`nnlite.gradcheck`'s defaults: check in **float64**, with
 # :math:`h = 10^{-6}` and a relative error below :math:`10^{-7}`. A wrong backward is off by a factor
 # (a missing transpose, a forgotten path at a fork, a sign), which gives relative errors near 1, not
-# :math:`10^{-7}`. Two cases in later chapters take a looser bar, :math:`10^{-6}`, and say why: a
-# loss that **sums** over many pixels (the VAE, chapter 12) is large, so the round-off term
-# :math:`\epsilon |f| / h` grows with it, and a model's loss reaches every weight through several
-# layers, so elements whose true gradient is tiny compare two tiny numbers. Those checks take
-# :math:`h = 10^{-4}` (less round-off, a little more truncation) and :math:`10^{-6}`, still four
-# orders of magnitude below what a wrong derivative produces.
+# :math:`10^{-7}`. Every check of this course holds that bar. What varies is the step, when an
+# element's true gradient is small next to the function it is measured through, so that the round-off
+# term :math:`\epsilon |f| / (h |f'|)` approaches the bar:
 #
+# - a layer check where one element's gradient is a thousand times smaller than the output it moves
+#   (chapters 5, 13, 15, 16) takes :math:`h = 10^{-5}`: ten times less round-off, a truncation error
+#   (:math:`h^2`) still near :math:`10^{-10}`;
+# - a whole model's loss (chapters 10 to 12, :func:`nnlite.check_loss_gradients`) is one number that
+#   every weight reaches through several layers, and a mean over many pixels (or, for the VAE, a sum of
+#   a hundred), so its gradients are small next to it. Those checks use the **five-point stencil**
+#   :math:`(-f(x + 2h) + 8 f(x + h) - 8 f(x - h) + f(x - 2h)) / 12h`, whose truncation error is
+#   :math:`O(h^4)`: with :math:`h = 10^{-3}` it is near :math:`10^{-12}`, and the round-off is a thousand
+#   times smaller than at :math:`h = 10^{-6}`.
+#
+# Each of those chapters measures the small gradient it is dealing with and says why it takes its step.
 # The float64 check, by :func:`nnlite.gradcheck`:
 net = nnlite.Sequential(nnlite.Linear(4, 8, random_state=0), nnlite.Tanh(), nnlite.Linear(8, 3, random_state=1))
 result = nnlite.gradcheck(net, np.random.default_rng(100).normal(size=(5, 4)))
