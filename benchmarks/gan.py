@@ -2,7 +2,7 @@
 
 Usage::
 
-    NNLITE_DATA=/work/shared/data python -m benchmarks.gan            # ~11 min on 2 idle cores (35 min at load 10-17)
+    NNLITE_DATA=../shared/data python -m benchmarks.gan            # ~11 min on 2 idle cores (35 min at load 10-17)
     python -m benchmarks.gan --quick                                   # a smoke run (~1 minute)
     python -m benchmarks.gan --only fashion,mnist,adversarial --fashion-epochs 12 --mnist-epochs 30
     python -m benchmarks.gan --only adversarial --weights 0,0.03,0.1,0.3 --out benchmarks/results/gan_adversarial.md

@@ -2,9 +2,9 @@
 
 Usage (from the project root)::
 
-    NNLITE_DATA=/work/shared/data python -m benchmarks.mnist_scale              # nnlite, full protocol
-    NNLITE_DATA=/work/shared/data python -m benchmarks.mnist_scale --torch      # + PyTorch in the same run
-    NNLITE_DATA=/work/shared/data python -m benchmarks.mnist_scale --only vae_mnist --subset 2000  # smoke
+    NNLITE_DATA=../shared/data python -m benchmarks.mnist_scale              # nnlite, full protocol
+    NNLITE_DATA=../shared/data python -m benchmarks.mnist_scale --torch      # + PyTorch in the same run
+    NNLITE_DATA=../shared/data python -m benchmarks.mnist_scale --only vae_mnist --subset 2000  # smoke
     ... --figures            # also write the pictures of the trained models to benchmarks/results/figures/
 
 The protocol (seed 0 everywhere; float32; Adam lr 1e-3, constant; batch 128; shuffled every epoch):
@@ -242,7 +242,7 @@ def main(argv=None):
     if with_torch:
         from benchmarks import reference_torch as ref
         env += f", PyTorch {ref.version()} with {ref.torch.get_num_threads()} thread(s)"
-    cmd = "NNLITE_DATA=/work/shared/data python -m benchmarks.mnist_scale " + " ".join(argv or sys.argv[1:])
+    cmd = "NNLITE_DATA=../shared/data python -m benchmarks.mnist_scale " + " ".join(argv or sys.argv[1:])
     text = (f"# MNIST-scale quality: nnlite vs PyTorch\n\n`{cmd.strip()}` ({time.time() - t_start:.0f} s in all)\n\n"
             f"{env}\n\n"
             + ("**SMOKE RUN on a subset: not comparable with the references.**\n\n" if args.subset else "")

@@ -2,7 +2,7 @@
 
 Usage::
 
-    NNLITE_DATA=/work/shared/data python -m benchmarks.sparse          # ~6 minutes on 2 cores
+    NNLITE_DATA=../shared/data python -m benchmarks.sparse          # ~6 minutes on 2 cores
     python -m benchmarks.sparse --quick                                 # 6,000 images, 3 epochs
     python -m benchmarks.sparse --epochs 30
 

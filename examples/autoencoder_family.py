@@ -8,8 +8,8 @@ image and PSNR on held-out digits for the autoencoders (the denoiser on noisy in
 digits), and for the two generators the coverage of the ten classes by 1,000 samples, judged by an MLP
 classifier trained on the same training images (:func:`nnlite.models.evaluate_samples`). Run it with::
 
-    NNLITE_DATA=/work/shared/data python examples/autoencoder_family.py            # some minutes
-    NNLITE_DATA=/work/shared/data python examples/autoencoder_family.py --quick    # about a minute
+    NNLITE_DATA=../shared/data python examples/autoencoder_family.py            # some minutes
+    NNLITE_DATA=../shared/data python examples/autoencoder_family.py --quick    # about a minute
 
 Only the MNIST test set is on this machine: every model trains on its first 8,000 images and is
 measured on the last 2,000. Writes, in out/::

@@ -5,8 +5,8 @@ Conv denoisers on Fashion-MNIST
 Denoise Fashion-MNIST with the conv models: the conv denoising autoencoder and the flagship ResidualDenoiser.
 Run it with::
 
-    NNLITE_DATA=/work/shared/data python examples/conv_denoise_fashion.py              # 10,000 images: a few minutes
-    NNLITE_DATA=/work/shared/data python examples/conv_denoise_fashion.py --subset 0 --epochs 5 --flagship-epochs 3
+    NNLITE_DATA=../shared/data python examples/conv_denoise_fashion.py              # 10,000 images: a few minutes
+    NNLITE_DATA=../shared/data python examples/conv_denoise_fashion.py --subset 0 --epochs 5 --flagship-epochs 3
                                                                    # the benchmark's protocol (60,000 images)
 
 For each noise (Gaussian sigma 0.5 clipped to [0, 1], salt-and-pepper 20%) two models are trained on

@@ -5,8 +5,8 @@ A convolutional VAE on Fashion-MNIST
 A convolutional VAE on Fashion-MNIST: reconstructions, samples from the prior, and interpolations.
 Run it with::
 
-    NNLITE_DATA=/work/shared/data python examples/conv_vae.py                  # 60,000 images, 8 epochs
-    NNLITE_DATA=/work/shared/data python examples/conv_vae.py --epochs 2 --subset 10000   # quick look
+    NNLITE_DATA=../shared/data python examples/conv_vae.py                  # 60,000 images, 8 epochs
+    NNLITE_DATA=../shared/data python examples/conv_vae.py --epochs 2 --subset 10000   # quick look
 
 Model (``nnlite.models.ConvVAE``, latent_dim 16): Conv(1,32,4,s2)-ReLU-Conv(32,64,4,s2)-ReLU-Dense(3136,256)
 -Dense(256, 2x16) -> (mu, logvar); z = mu + exp(logvar/2) * eps; Dense(16,256)-Dense(256,3136)-

@@ -14,8 +14,8 @@ which resizes every image to cover 64x64 and cuts out its centre (a tenth of the
 On the shared photographs each is resized to cover 256x256 and cut into 64x64 crops 32 pixels apart
 (49 per photograph); every 7th photograph is held out whole. Here::
 
-    NNLITE_DATA=/work/shared/data python examples/conv_vae_faces.py           # a few minutes
-    NNLITE_DATA=/work/shared/data python examples/conv_vae_faces.py --quick   # seconds
+    NNLITE_DATA=../shared/data python examples/conv_vae_faces.py           # a few minutes
+    NNLITE_DATA=../shared/data python examples/conv_vae_faces.py --quick   # seconds
 
 Writes, in out/::
 

@@ -8,8 +8,8 @@ training image, the reconstruction compared with the clean image by a binary cro
 10-D codes of held-out digits are drawn in 2-D by PCA and by t-SNE, and a 5-nearest-neighbour
 classifier in each 2-D view measures which one separates the classes better. Run it with::
 
-    NNLITE_DATA=/work/shared/data python examples/deep_dae_pca_tsne.py            # a few minutes
-    NNLITE_DATA=/work/shared/data python examples/deep_dae_pca_tsne.py --quick    # seconds
+    NNLITE_DATA=../shared/data python examples/deep_dae_pca_tsne.py            # a few minutes
+    NNLITE_DATA=../shared/data python examples/deep_dae_pca_tsne.py --quick    # seconds
 
 Only the MNIST test set is on this machine: the model trains on its first 8,000 images and every
 figure and number is on the last 2,000. t-SNE needs scikit-learn

@@ -5,9 +5,9 @@ Denoise whole photos with a patch-trained ResidualDenoiser
 Denoise whole colour photos with the flagship ResidualDenoiser trained on 32x32 patches of other photos.
 Run it with::
 
-    NNLITE_DATA=/work/shared/data python examples/denoise_photo.py                      # a few minutes
-    NNLITE_DATA=/work/shared/data python examples/denoise_photo.py --noise salt_and_pepper --level 0.1
-    NNLITE_DATA=/work/shared/data python examples/denoise_photo.py --image my_photo.jpg   # your own photo
+    NNLITE_DATA=../shared/data python examples/denoise_photo.py                      # a few minutes
+    NNLITE_DATA=../shared/data python examples/denoise_photo.py --noise salt_and_pepper --level 0.1
+    NNLITE_DATA=../shared/data python examples/denoise_photo.py --image my_photo.jpg   # your own photo
 
 The network is fully convolutional, so a model trained on small patches denoises images of any size:
 big photos go through it in overlapping 256x256 tiles (each with 32 pixels of context, more than the

@@ -5,7 +5,7 @@ A GAN on Fashion-MNIST
 A GAN on Fashion-MNIST (or MNIST): sample grids after every epoch, loss curves, a check for collapse.
 Run it with::
 
-    NNLITE_DATA=/work/shared/data python examples/gan_fashion_mnist.py        # ~3 minutes; figures in out/
+    NNLITE_DATA=../shared/data python examples/gan_fashion_mnist.py        # ~3 minutes; figures in out/
 
 The generator maps 100 Gaussian numbers to an image, the discriminator tells real images from generated
 ones, and the two are trained in turns (see nnlite/models/gan.py for every gradient). The grids use the

@@ -5,8 +5,8 @@ PCA and t-SNE views of a VAE's latent space
 2-D views of a 20-D VAE's latent space: PCA (NumPy SVD) and t-SNE (scikit-learn), coloured by class.
 Run it with::
 
-    NNLITE_DATA=/work/shared/data python examples/latent_views.py              # 10 epochs + t-SNE, some minutes
-    NNLITE_DATA=/work/shared/data python examples/latent_views.py --epochs 2 --n-points 1000   # quick look
+    NNLITE_DATA=../shared/data python examples/latent_views.py              # 10 epochs + t-SNE, some minutes
+    NNLITE_DATA=../shared/data python examples/latent_views.py --epochs 2 --n-points 1000   # quick look
 
 Trains the 784-400-20 VAE on Fashion-MNIST (as examples/mnist_vae.py), takes the posterior means
 ``mu`` of ``--n-points`` test images and writes out/latent_views.png: PCA on the left, t-SNE on the

@@ -5,8 +5,8 @@ An MLP denoising autoencoder on Fashion-MNIST
 Denoise Fashion-MNIST (or MNIST) with an MLP denoising autoencoder: Gaussian and salt-and-pepper noise.
 Run it with::
 
-    NNLITE_DATA=/work/shared/data python examples/mnist_dae.py              # 5 epochs each, a few minutes
-    NNLITE_DATA=/work/shared/data python examples/mnist_dae.py --epochs 1 --subset 10000   # quick look
+    NNLITE_DATA=../shared/data python examples/mnist_dae.py              # 5 epochs each, a few minutes
+    NNLITE_DATA=../shared/data python examples/mnist_dae.py --epochs 1 --subset 10000   # quick look
 
 Trains the 784-512-128-32-128-512-784 DAE (ReLU, sigmoid output, MSE, Adam 1e-3, batch 128) twice:
 on Gaussian noise (sigma 0.5, clipped to [0, 1]) and on salt-and-pepper noise (20% of the pixels set

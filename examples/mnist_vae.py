@@ -6,8 +6,8 @@ The classic VAE (Kingma & Welling; PyTorch's example) on Fashion-MNIST: samples,
 and a 2-D latent VAE whose latent space is drawn coloured by class and decoded on a grid.
 Run it with::
 
-    NNLITE_DATA=/work/shared/data python examples/mnist_vae.py                # 10 + 10 epochs, some minutes
-    NNLITE_DATA=/work/shared/data python examples/mnist_vae.py --epochs 2 --subset 10000   # quick look
+    NNLITE_DATA=../shared/data python examples/mnist_vae.py                # 10 + 10 epochs, some minutes
+    NNLITE_DATA=../shared/data python examples/mnist_vae.py --epochs 2 --subset 10000   # quick look
 
 Model: 784-400-20 (fc1 ReLU; mu and log-variance heads; 20-400 ReLU; 400-784 sigmoid), loss = BCE
 summed over the pixels + KL, Adam 1e-3, batch 128. Writes, in out/::

@@ -5,7 +5,7 @@ Sparse autoencoders: L1 and KL sparsity
 Sparse autoencoders on Fashion-MNIST: what an L1 or a KL sparsity penalty does to the code and the features.
 Run it with::
 
-    NNLITE_DATA=/work/shared/data python examples/sparse_autoencoder.py       # ~1 minute; figures in out/
+    NNLITE_DATA=../shared/data python examples/sparse_autoencoder.py       # ~1 minute; figures in out/
 
 Three autoencoders 784 -> code -> 784 are trained: a 32-unit ReLU code without penalty, the same with
 an L1 penalty on the code activations (fewer, smaller activations), and a 196-unit sigmoid code with

@@ -9,8 +9,8 @@ term is taken against the clean one. Then the colour case: a convolutional denoi
 patches (CIFAR-10 is not on this machine) beside nnlite's conv denoising autoencoder and its flagship
 ResidualDenoiser, trained on the same patches with the same noise, measured in PSNR. Run it with::
 
-    NNLITE_DATA=/work/shared/data python examples/vae_denoise_mnist.py            # a few minutes
-    NNLITE_DATA=/work/shared/data python examples/vae_denoise_mnist.py --quick    # seconds
+    NNLITE_DATA=../shared/data python examples/vae_denoise_mnist.py            # a few minutes
+    NNLITE_DATA=../shared/data python examples/vae_denoise_mnist.py --quick    # seconds
 
 Only the MNIST test set is on this machine: the models train on its first 8,000 images and are
 measured on the last 2,000. Photo patches: training on the 12 nature photographs (resized to cover

@@ -1,7 +1,7 @@
 """MNIST-scale models: the classic VAE's loss gradient-checked at 784 pixels, the per-image negative ELBO,
 and real-data runs (DAE and VAE learn on Fashion-MNIST) -- the latter skipped without the data.
 
-The real-data tests read ``$NNLITE_DATA`` (on the project machine ``/work/shared/data``) and never
+The real-data tests read ``$NNLITE_DATA`` (``../shared/data`` beside the clone) and never
 download; each trains a few hundred optimizer steps on a subset, not the benchmark protocol
 (``benchmarks/mnist_scale.py`` measures that).
 """
@@ -24,7 +24,7 @@ def _fashion(split, n):
 
     if not os.environ.get("NNLITE_DATA"):
         pytest.skip("NNLITE_DATA is not set: the real-data tests need Fashion-MNIST "
-                    "(NNLITE_DATA=/work/shared/data on the project machine)")
+                    "(NNLITE_DATA=../shared/data beside the clone)")
     try:
         X, y = load_fashion_mnist(split, download=False)
     except (DatasetError, OSError) as exc:
