@@ -200,3 +200,20 @@ def test_gan_score_says_what_to_use_instead():
     gan = _tiny_gan().fit(X, verbose=0)
     with pytest.raises(NotImplementedError, match="evaluate_samples"):
         gan.score(X)
+
+
+# ------------------------------------------------------------------------------ help(nnlite.VAE)
+def test_vae_help_shows_its_loss_and_a_running_example():
+    import doctest
+
+    doc = nnlite.VAE.__doc__
+    assert "above" not in doc, "the class docstring refers to text help() does not show"
+    assert ".. math::" in doc and "Examples" in doc
+    tests = doctest.DocTestFinder().find(nnlite.VAE, "VAE", globs={})
+    examples = [e for t in tests if t.name == "VAE" for e in t.examples]
+    assert len(examples) >= 4
+    runner = doctest.DocTestRunner()
+    for t in tests:
+        if t.name == "VAE":
+            runner.run(t)
+    assert runner.failures == 0 and runner.tries >= 4, runner.summarize()

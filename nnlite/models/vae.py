@@ -146,7 +146,18 @@ def gaussian_nll_backward(logits, x, log_var):
 
 # ---------------------------------------------------------------------------------------- the model
 class VAE(_NoisyInputs, BaseModel):
-    """A fully connected VAE with a Bernoulli decoder; with ``noise=``, a denoising VAE.
+    r"""A fully connected VAE with a Bernoulli decoder; with ``noise=``, a denoising VAE.
+
+    Training minimises the negative ELBO, averaged over a batch of :math:`B` samples,
+
+    .. math::
+        L = \frac1B \sum_i \Big[\sum_j \mathrm{BCE}(\hat x_{ij}, x_{ij})
+            + \beta\,\mathrm{KL}\big(q(z|x_i)\,\|\,\mathcal N(0, I)\big)\Big],
+
+    with :math:`z = \mu + e^{\mathrm{logvar}/2} \odot \varepsilon` (the reparameterisation). With
+    ``noise=`` the encoder sees a freshly corrupted copy :math:`\tilde x` of each image and the BCE is
+    still taken against the clean :math:`x` (the denoising ELBO of Im et al., 2017). The gradients of
+    both are derived in :mod:`nnlite.models.vae`.
 
     Parameters
     ----------
@@ -168,7 +179,7 @@ class VAE(_NoisyInputs, BaseModel):
     noise : {'salt_and_pepper', 'bit_flip', 'gaussian', 'masking'}, callable or None, default None
         ``None``: a plain VAE. Otherwise every training batch is corrupted afresh with this noise (see
         :mod:`nnlite.noise`) before the encoder, and the ELBO's reconstruction term is taken against the
-        clean batch (the denoising ELBO above); validation batches get the fixed validation noise.
+        clean batch (the denoising ELBO); validation batches get the fixed validation noise.
     noise_level : float, default 0.1
         Gaussian sigma, or the corruption probability of the other noises.
     optimizer, lr, epochs, batch_size, lr_schedule, dtype, random_state
@@ -184,6 +195,24 @@ class VAE(_NoisyInputs, BaseModel):
         Per epoch, sample-averaged: ``'loss'`` (negative ELBO), ``'recon'`` (summed BCE), ``'kl'`` and
         ``'elbo'`` (= -loss); ``'val_*'`` with ``validation_data``.
     loss_curve_ : list of float
+
+    Examples
+    --------
+    >>> from nnlite.data import load_emoji12
+    >>> from nnlite.models import VAE
+    >>> E, names = load_emoji12()                              # (34, 144): 12x12 emojis in [0, 1]
+    >>> vae = VAE(latent_dim=2, random_state=0).fit(E, verbose=0)
+    >>> mu, logvar = vae.encode(E)                             # (34, 2) each
+    >>> vae.sample(16, random_state=0).shape                   # new emojis from the prior
+    (16, 144)
+    >>> vae.decode([[0.5, -1.0]]).shape                        # the emoji at one point of the latent plane
+    (1, 144)
+
+    A denoising VAE of noisy digits (PyTorch's example network)::
+
+        dvae = VAE(latent_dim=20, hidden=(400,), activation="leaky_relu:0.2", decoder_activation="relu",
+                   noise="gaussian", noise_level=0.3).fit(X_clean)
+        denoised = dvae.reconstruct(X_noisy)                   # the decoder's mean
     """
 
     _default_steps = 3000
