@@ -7,6 +7,8 @@ channels and of input channels in the weight gradient), batch 1, stride 2, paddi
 than a 3x3 kernel's half: the flipped-kernel data gradient then crops its input), 1x1, 4x4 and
 non-square kernels.
 """
+import os
+
 import naive_conv as naive
 import numpy as np
 import pytest
@@ -106,3 +108,74 @@ def test_forward_result_does_not_depend_on_the_block_tail():
 def test_lanes_and_block():
     assert D.lanes(np.float32) == 16 and D.lanes(np.float64) == 8
     assert D.BLOCK in (4, 8)
+
+
+# ------------------------------------------------------------------------------------------- through the fast op
+# (C_in, C_out, kernel, stride, ((top, bottom), (left, right)), x shape): shapes the fast backend runs in
+# mode 'direct' (C_out >= 8, a row at least one pixel block wide)
+OP_CASES = [
+    (3, 16, (3, 3), (1, 1), ((1, 1), (1, 1)), (2, 3, 9, 11)),              # C_in < 8: data gradient by col2im
+    (9, 8, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 9, 8, 13)),               # direct data gradient
+    (8, 17, (3, 3), (1, 1), ((0, 1), (0, 1)), (2, 8, 7, 12)),              # asymmetric ('same', even total)
+    (4, 12, (4, 4), (2, 2), ((1, 1), (1, 1)), (2, 4, 18, 20)),             # stride 2: data gradient by col2im
+    (16, 8, (1, 1), (1, 1), ((0, 0), (0, 0)), (2, 16, 3, 9)),              # 1x1
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("case", OP_CASES, ids=lambda c: f"{c[0]}to{c[1]}-k{c[2]}-s{c[3]}-p{c[4]}")
+def test_fast_op_runs_direct_and_equals_reference(case, bias, dtype):
+    from nnlite.ops import _fast_conv as F
+    from nnlite.ops import reference as R
+
+    cin, cout, k, s, p, shape = case
+    rng = np.random.default_rng(cin * 100 + cout)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = (rng.standard_normal((cout, cin) + k) * 0.3).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype) if bias else None
+    outs = []
+    for backend in (R, F):
+        y, rec = backend.conv2d_forward(x, w, b, s, p, (1, 1), {})
+        dy = np.random.default_rng(7).standard_normal(y.shape).astype(dtype)
+        dw, db = np.zeros_like(w), (np.zeros_like(b) if bias else None)
+        dx = backend.conv2d_backward(dy, rec, dw, db)
+        outs.append((y, dx, dw, db))
+    assert rec.mode == "direct", f"fast conv2d ran mode {rec.mode!r}"
+    for got, want, what in zip(outs[1], outs[0], ("y", "dx", "dW", "db")):
+        if want is None:
+            assert got is None
+            continue
+        assert got.shape == want.shape and got.dtype == dtype, what
+        np.testing.assert_allclose(got, want, err_msg=what, **_tol(dtype))
+
+
+def test_direct_conv_crossovers():
+    from nnlite.ops import _fast_conv as F
+
+    wide = D.BLOCK
+    assert F.direct_conv(16, 16, 28, (1, 1), (1, 1), np.float32)
+    assert not F.direct_conv(16, 4, 28, (1, 1), (1, 1), np.float32)      # fewer output channels than DIRECT_MIN_OUT
+    assert not F.direct_conv(16, 16, wide - 1, (1, 1), (1, 1), np.float32)   # narrower than one pixel block
+    assert not F.direct_conv(16, 16, 28, (1, 1), (2, 2), np.float32)     # dilation
+    assert not F.direct_conv(128, 256, 28, (2, 2), (1, 1), np.float32)   # strided and wide
+    assert not F.direct_conv(16, 16, 28, (1, 1), (1, 1), np.float16)
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1",
+                    reason="thousands of forward passes: too slow as plain Python (the kernels are checked above)")
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_layer_gradcheck_through_direct_kernels(stride):
+    """float64 gradient check of Conv2d (input, weight and bias) on shapes the fast op runs directly."""
+    import nnlite
+    from nnlite.layers import Conv2d
+    from nnlite.ops import _fast_conv as F
+
+    layer = Conv2d(8, 9, 3, stride=stride, padding=1, dtype=np.float64, random_state=0)
+    x = np.random.default_rng(100).standard_normal((2, 8, 5, 2 * D.BLOCK + 1))
+    _, rec = F.conv2d_forward(x, layer.weight.data, layer.bias.data, (stride, stride), ((1, 1), (1, 1)),
+                              (1, 1), {})
+    assert rec.mode == "direct"
+    result = nnlite.gradcheck(layer, x, eps=1e-6)
+    assert result.max_rel_error < 1e-7, f"\n{result}"
+    assert "input" in result.errors

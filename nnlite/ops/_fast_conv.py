@@ -40,6 +40,7 @@ import numpy as np
 
 from . import threads
 from ._kernels import conv as K
+from ._kernels import conv_direct as KD
 from ._kernels import norm as KN
 
 #: Largest column matrix (bytes) a convolution builds at once. Beyond it the op works in bands of rows,
@@ -133,6 +134,8 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, workspace=None):
     OW = K.conv_output_size(W, KW, stride[1], pl + pr, dilation[1])
     geo = (KH, KW, stride[0], stride[1], pt, pl, dilation[0], dilation[1], OH, OW)
     mode, band = conv2d_mode(N, C, C_out, OH, OW, KH, KW, bias is not None, weight.dtype.itemsize)
+    if mode in ("planar", "cols", "bands") and direct_conv(C, C_out, OW, stride, dilation, weight.dtype):
+        mode, band = "direct", 0                                       # register-blocked kernels (see below)
     rec = Conv2dRecord(mode, x.shape, (N, C_out, OH, OW), geo, weight, bias is not None, band=band,
                        workspace=workspace)
     y = np.empty((N, OH, OW, C_out), weight.dtype)                     # channels-last output
@@ -273,6 +276,61 @@ _CONV2D_FORWARD = {"one_out": _forward_one_out, "planar": _forward_planar, "cols
                    "bands": _forward_bands}
 _CONV2D_BACKWARD = {"one_out": _backward_one_out, "planar": _backward_cols, "cols": _backward_cols,
                     "bands": _backward_bands}
+
+
+# ------------------------------------------------------------------------------------------------ conv2d, direct
+# Mode 'direct': the register-blocked kernels of nnlite.ops._kernels.conv_direct (no column matrix; forward
+# and weight gradient at any stride, the data gradient as the flipped-kernel convolution at stride 1 and
+# col2im(G W_r^T) otherwise). direct_conv chooses them by shape, from the crossovers measured by
+# ``python -m benchmarks --what conv-layers`` (benchmarks/results/conv_layers.md, 2-core AVX-512 Xeon):
+#
+#   taken when                                  because (direct vs im2col + BLAS, same shape)
+#   dilation 1, C_out >= DIRECT_MIN_OUT           fewer output channels than a vector wastes its lanes
+#   OW >= KD.BLOCK                               a narrower row leaves most of the pixel block idle
+#   C_out <= DIRECT_MAX_OUT at stride > 1        (128 -> 256 at 8x8, stride 2: the column matrix won)
+# and the data gradient runs direct when C_in >= DIRECT_MIN_OUT too (its output has C_in channels).
+# One output channel keeps its own direct kernel ('one_out').
+
+#: Fewest output channels (of a direction's result) for the direct kernels.
+DIRECT_MIN_OUT = 8
+#: Most output channels of a strided convolution for the direct kernels.
+DIRECT_MAX_OUT_STRIDED = 128
+
+
+def direct_conv(C_in, C_out, OW, stride, dilation, dtype) -> bool:
+    """Whether :func:`conv2d_forward` runs this shape with the direct kernels (mode ``'direct'``)."""
+    return (tuple(dilation) == (1, 1) and np.dtype(dtype) in (np.float32, np.float64)
+            and C_out >= DIRECT_MIN_OUT and OW >= KD.BLOCK
+            and (tuple(stride) == (1, 1) or C_out <= DIRECT_MAX_OUT_STRIDED))
+
+
+def _forward_direct(xc, weight, bias, rec, y2):
+    KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = rec.geometry
+    rec.xc = xc                                                        # (N, H, W, C_in), for the weight gradient
+    KD.conv2d_forward(xc, weight, bias, (SH, SW), (PH, PW), (OH, OW), out=y2.reshape(xc.shape[0], OH, OW, -1))
+
+
+def _backward_direct(g, rec, weight_grad, bias_grad):
+    N, C, H, W = rec.x_shape
+    _, Co, OH, OW = rec.y_shape
+    KH, KW, SH, SW, PH, PW = rec.geometry[:6]
+    w = rec.weight
+    g4 = g.reshape(N, OH, OW, Co)                                      # (N, OH, OW, C_out)
+    weight_grad += KD.conv2d_weight_grad(rec.xc, g4, (KH, KW), (SH, SW), (PH, PW))
+    if bias_grad is not None:                                          # 1^T G: column sums by BLAS
+        bias_grad += threads.matmul(_ones(rec.workspace, g.shape[0], w.dtype), g)[0]
+    if (SH, SW) == (1, 1) and C >= DIRECT_MIN_OUT:
+        return KD.conv2d_data_grad(g4, w, (PH, PW), (H, W))           # (N, H, W, C_in)
+    w_r = _weight_rows(w, None)                                        # (KH*KW*C_in, C_out)
+    dcols = _work(rec.workspace, "dcols", (g.shape[0], w_r.shape[0]), w.dtype)
+    threads.matmul(g, w_r.T, out=dcols)                                # (M, KH*KW*C_in)
+    dx = np.empty((N, H, W, C), w.dtype)
+    K.col2im_nhwc(dcols, *rec.geometry, _empty(w.dtype), dx)
+    return dx
+
+
+_CONV2D_FORWARD["direct"] = _forward_direct
+_CONV2D_BACKWARD["direct"] = _backward_direct
 
 
 # ------------------------------------------------------------------------------------------------ conv_transpose2d

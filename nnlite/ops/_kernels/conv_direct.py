@@ -51,6 +51,13 @@ from .._numba import njit, njit_parallel, prange
 
 
 def _has_avx512() -> bool:
+    """Whether Numba compiles for AVX-512: its ``NUMBA_CPU_FEATURES`` when set, else the host's features
+    when it compiles for the host (``NUMBA_CPU_NAME`` unset or ``host``); another named CPU counts as
+    no (the 4-pixel block is correct and fits on any target)."""
+    if numba.config.CPU_FEATURES:
+        return "+avx512f" in numba.config.CPU_FEATURES
+    if numba.config.CPU_NAME not in (None, "", "host"):
+        return False
     try:
         import llvmlite.binding as ll
         return "+avx512f" in ll.get_host_cpu_features().flatten()
@@ -277,13 +284,13 @@ def pack_weight(w):
     return np.ascontiguousarray(wp.reshape(KH, KW, Ci, ncb, V).transpose(3, 0, 1, 2, 4))
 
 
-def conv2d_forward(x, w, bias, stride, pad, out_hw):
+def conv2d_forward(x, w, bias, stride, pad, out_hw, out=None):
     """Direct convolution, channels-last: ``y[n, oh, ow, o] = b[o] + sum_{c,kh,kw} w[o, c, kh, kw] *
     x[n, oh*SH - PH + kh, ow*SW - PW + kw, c]`` (0 outside the image).
 
     ``x`` ``(N, H, W, C_in)`` float32 or float64, ``w`` ``(C_out, C_in, KH, KW)`` (dilation 1),
     ``bias`` ``(C_out,)`` or None, ``pad`` the padding before the first row and column, ``out_hw``
-    ``(OH, OW)``. Returns ``y`` ``(N, OH, OW, C_out)``, C-contiguous."""
+    ``(OH, OW)``. Returns ``y`` ``(N, OH, OW, C_out)``, C-contiguous (written into ``out`` if given)."""
     N, H, W, Ci = x.shape
     Co, _, KH, KW = w.shape
     (SH, SW), (PH, PW), (OH, OW) = stride, pad, out_hw
@@ -296,7 +303,7 @@ def conv2d_forward(x, w, bias, stride, pad, out_hw):
         b[:Co] = bias
     nob = -(-OW // BLOCK)
     xp = padded(x, PH, PW, (OH - 1) * SH + KH, (nob * BLOCK - 1) * SW + KW)
-    y = np.empty((N, OH, OW, Co), dt)
+    y = np.empty((N, OH, OW, Co), dt) if out is None else out
     direct_forward(xp, wp, b, SH, SW, y)
     return y
 
