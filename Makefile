@@ -48,7 +48,7 @@ docs: $(VENV)/.installed-docs
 # typeset math, gallery thumbnails, search; screenshots in docs/_build/screenshots/.
 docs-test: docs
 	command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
-	NNLITE_DOCS_TEST=1 $(BIN)/python -m pytest -q tests/test_docs.py
+	NNLITE_DOCS_TEST=1 $(BIN)/python -m pytest -q tests/test_docs.py tests/test_docs_course.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

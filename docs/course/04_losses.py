@@ -117,7 +117,7 @@ with nnlite.ops.using("reference"):
     for loss, pred in ((losses.BCEWithLogitsLoss(), logits), (losses.MSELoss(), rng.normal(size=(6, 5)) + 2.0),
                        (losses.BCELoss(), rng.uniform(0.1, 0.9, size=(6, 5)))):
         result = nnlite.gradcheck(loss, pred, target)
-        print(f"{type(loss).__name__:18s} max relative error {result.max_rel_error:.1e}")
+        print(type(loss).__name__, result, sep="\n")
         assert result.passed, result
 
 # %%
