@@ -19,7 +19,7 @@ returned. Training is then four lines repeated: forward, loss, backward, optimiz
 #     \qquad
 #     \frac{\partial L}{\partial x} = \frac{\partial L}{\partial h_1} \frac{\partial f_1}{\partial x},
 #
-# and each product is exactly what that layer's ``backward`` computes (chapter 1 for Linear, chapter 2
+# and each product is exactly what that layer's ``backward`` computes (chapter 2 for Linear, chapter 3
 # for the activations); every layer adds its parameter gradients on the way. No layer needs to know
 # what surrounds it.
 import inspect

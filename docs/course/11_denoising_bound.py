@@ -4,7 +4,7 @@ r"""
 
 A denoising autoencoder is trained on corrupted inputs :math:`\tilde x = c(x)` against the clean
 targets :math:`x`. The loss is :math:`L(g(f(\tilde x)), x)`: the noise is drawn before the forward
-and is a constant of the step, so backprop is exactly the autoencoder's (chapter 5) with
+and is a constant of the step, so backprop is exactly the autoencoder's (chapter 10) with
 :math:`\tilde x` as the input. Nothing new to derive, but a new question: how good can any
 denoiser be?
 """

@@ -4,7 +4,7 @@ r"""
 
 A GAN trains two networks against each other: a generator :math:`G` maps noise :math:`z` to
 samples, and a discriminator :math:`D` maps a sample to a logit :math:`\ell`, high for "real".
-Both losses are the binary cross-entropy of chapter 3 on :math:`D`'s logits; what differs is the
+Both losses are the binary cross-entropy of chapter 4 on :math:`D`'s logits; what differs is the
 target, and which network's parameters move.
 """
 
