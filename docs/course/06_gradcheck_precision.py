@@ -165,8 +165,8 @@ assert result.passed, result
 # %%
 # Exercises
 # ---------
-# - Break a backward on purpose (drop the transpose in :math:`G W^\top`, say, in a copy of
-#   ``docs/course/exercises/swish.py``'s solution) and look at the relative error the grader reports:
-#   ``nnlite gradcheck FILE.py``. How far is it from :math:`10^{-7}`?
+# - Break a backward on purpose in a copy of ``docs/course/exercises/solutions/swish.py`` (drop one of
+#   the two paths of :math:`x` through :math:`x\,\sigma(x)`, or flip a sign) and look at the relative
+#   error the grader reports: ``nnlite gradcheck FILE.py``. How far is it from :math:`10^{-7}`?
 # - Redo the first plot for :math:`f(x) = x^2` (where :math:`f''' = 0`): what happens to the right
 #   half of the V, and why?
