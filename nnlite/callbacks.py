@@ -25,7 +25,7 @@ from .metrics import spread_statistics
 from .random import as_generator
 
 __all__ = ["Callback", "LambdaCallback", "TrainingDivergedError", "ModelCheckpoint", "HistoryLogger", "EarlyStopping",
-           "history_to_csv", "SaveSamples", "SampleMonitor", "DenoisingValidation"]
+           "CosineLR", "history_to_csv", "SaveSamples", "SampleMonitor", "DenoisingValidation"]
 
 
 class Callback:
@@ -239,6 +239,26 @@ class EarlyStopping(Callback):
             if self.wait > self.patience:
                 self.stopped_epoch = epoch
                 trainer.stop_training = True
+
+
+class CosineLR(Callback):
+    r"""Cosine decay of the learning rate from ``lr`` to ``lr * final_fraction`` over ``total_steps`` steps,
+    set after every optimizer step (the models' ``lr_schedule='cosine'``).
+
+    .. math:: \eta_t = \eta \Big(f + (1 - f)\, \tfrac12 \big(1 + \cos(\pi \min(t, T) / T)\big)\Big)
+    """
+
+    def __init__(self, lr, total_steps, final_fraction=0.01):
+        self.lr, self.total, self.f = lr, max(int(total_steps), 1), final_fraction
+
+    def lr_at(self, t):
+        return self.lr * (self.f + (1 - self.f) * 0.5 * (1 + math.cos(math.pi * min(t, self.total) / self.total)))
+
+    def on_train_begin(self, trainer):
+        trainer.optimizer.lr = self.lr_at(0)
+
+    def on_batch_end(self, trainer, step, logs):
+        trainer.optimizer.lr = self.lr_at(step)
 
 
 class SaveSamples(Callback):

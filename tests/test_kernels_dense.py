@@ -498,3 +498,17 @@ def test_fused_loss_equals_numpy_path(cls, reduction, rng):
     np.testing.assert_allclose(v1, v3, rtol=2e-6)
     np.testing.assert_allclose(fused.backward(), plain.backward(), rtol=2e-6, atol=1e-8)
     np.testing.assert_allclose(fused.backward(), ref.backward(), rtol=2e-6, atol=1e-8)
+
+
+def test_dense_reads_activation_specs_as_the_models_do():
+    """One parser of activation specs: Dense and the models' ``activation=`` read 'leaky_relu:0.2' alike."""
+    from nnlite.models._base import parse_activation
+
+    assert parse_activation is nnlite.layers.activations.parse_activation
+    layer = Dense(3, 2, "leaky_relu:0.2")
+    assert (layer.activation, layer.alpha) == ("leaky_relu", 0.2)
+    assert Dense(3, 2, "ELU:0.5", alpha=0.5).alpha == 0.5
+    with pytest.raises(ValueError, match=r"Dense: alpha=0.3 contradicts activation 'elu:0.5'"):
+        Dense(3, 2, "elu:0.5", alpha=0.3)
+    with pytest.raises(ValueError, match=r"Dense: activation 'relu:0.2' gives a parameter to 'relu', but only elu"):
+        Dense(3, 2, "relu:0.2")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_choice
 from ..module import Module, check_input
 
 #: Input ranks an activation accepts: a batch of vectors (N, D) up to images and beyond, (N, C, H, W, ...).
@@ -221,6 +222,30 @@ ELEMENTWISE_ACTIVATIONS: tuple[str, ...] = tuple(sorted(name for name, cls in AC
 def activation_name(cls: type) -> str | None:
     """The registry's first name for an activation class (``ELU`` -> ``'elu'``), or ``None`` if absent."""
     return next((name for name, c in ACTIVATIONS.items() if c is cls), None)
+
+
+def parse_activation(owner, activation, name="activation") -> tuple[str, float | None]:
+    """An elementwise activation spec as ``(name, alpha)``: ``'relu'`` -> ``('relu', None)``, and for the
+    activations with a parameter, ``'leaky_relu:0.2'`` -> ``('leaky_relu', 0.2)`` (LeakyReLU's negative
+    slope) or ``'elu:0.5'`` -> ``('elu', 0.5)`` (ELU's alpha). ``None`` as alpha is the activation's own
+    default. The one reader of these specs: the models' ``activation=`` and :class:`~nnlite.Dense`."""
+    if isinstance(activation, str) and ":" in activation:
+        base, _, arg = activation.partition(":")
+        base = base.strip().lower()
+        with_alpha = sorted(n for n in ELEMENTWISE_ACTIVATIONS if ACTIVATIONS[n].dense_alpha is not None)
+        if base not in with_alpha:
+            raise ValueError(f"{owner}: {name} {activation!r} gives a parameter to {base!r}, but only "
+                             f"{' and '.join(with_alpha)} take one (e.g. 'leaky_relu:0.2')")
+        try:
+            alpha = float(arg)
+        except ValueError:
+            raise ValueError(f"{owner}: {name} {activation!r}: the part after ':' must be a number, got {arg!r}") \
+                from None
+        if not np.isfinite(alpha) or alpha < 0 or (base == "elu" and alpha == 0):
+            raise ValueError(f"{owner}: {name} {activation!r}: the parameter must be a finite number "
+                             f"{'> 0' if base == 'elu' else '>= 0'}, got {alpha!r}")
+        return base, alpha
+    return check_choice(owner, name, activation, ELEMENTWISE_ACTIVATIONS), None
 
 
 def get_activation(activation) -> Module:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..module import DEFAULT_DTYPE, Module
-from .activations import ACTIVATIONS, ELEMENTWISE_ACTIVATIONS, activation_name
+from .activations import ACTIVATIONS, ELEMENTWISE_ACTIVATIONS, activation_name, parse_activation
 from .linear import Linear
 
 #: The activation classes Dense fuses: the elementwise ones of the registry, in registry order.
@@ -12,15 +12,21 @@ _FUSABLE = tuple(dict.fromkeys(c for c in ACTIVATIONS.values() if c.elementwise)
 
 
 def _resolve_activation(activation, alpha) -> tuple[type[Module], float]:
-    """(activation class, alpha) from a name, an activation class or instance, or None (identity)."""
+    """(activation class, alpha) from a spec (``'relu'``, ``'leaky_relu:0.2'``: see
+    :func:`~nnlite.layers.activations.parse_activation`), an activation class or instance, or None (identity)."""
     valid = list(ELEMENTWISE_ACTIVATIONS)
     if activation is None:
         cls = ACTIVATIONS["identity"]
     elif isinstance(activation, str):
-        cls = ACTIVATIONS.get(activation.lower())
-        if cls not in _FUSABLE:
+        if ":" not in activation and activation.lower() not in valid:
             raise ValueError(f"Dense: unknown or non-elementwise activation {activation!r}; valid: {valid} "
                              "(for softmax use Linear followed by nnlite.Softmax)")
+        name, own = parse_activation("Dense", activation)
+        cls = ACTIVATIONS[name]
+        if own is not None:
+            if alpha is not None and alpha != own:
+                raise ValueError(f"Dense: alpha={alpha!r} contradicts activation {activation!r}")
+            alpha = own
     else:
         inst = activation() if isinstance(activation, type) and issubclass(activation, Module) else activation
         cls = type(inst)

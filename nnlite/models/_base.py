@@ -13,14 +13,15 @@ import math
 import numpy as np
 
 from .._validation import check_choice, check_finite, check_int, check_number, int_tuple
+from ..callbacks import CosineLR
 from ..images.layout import data_domain
 from ..layers import Dense, Sequential, get_activation
-from ..layers.activations import ACTIVATIONS, ELEMENTWISE_ACTIVATIONS
+from ..layers.activations import ACTIVATIONS, ELEMENTWISE_ACTIVATIONS, parse_activation
 from ..module import Module
 from ..optim import OPTIMIZERS, get_optimizer
 from ..random import as_generator, spawn
 from ..summary import Summary, summary
-from ..trainer import Callback, Trainer
+from ..trainer import Trainer
 from ._registry import register
 
 __all__ = ["NotFittedError", "BaseModel", "mlp"]
@@ -34,29 +35,6 @@ class NotFittedError(ValueError, AttributeError):
 HIDDEN_ACTIVATIONS = ELEMENTWISE_ACTIVATIONS
 
 LR_SCHEDULES = ("cosine", "constant")
-
-
-def parse_activation(owner, activation, name="activation") -> tuple[str, float | None]:
-    """A hidden activation as ``(name, alpha)``: ``'relu'`` -> ``('relu', None)``, and for the activations
-    with a parameter, ``'leaky_relu:0.2'`` -> ``('leaky_relu', 0.2)`` (LeakyReLU's negative slope) or
-    ``'elu:0.5'`` -> ``('elu', 0.5)`` (ELU's alpha). ``None`` as alpha is the activation's own default."""
-    if isinstance(activation, str) and ":" in activation:
-        base, _, arg = activation.partition(":")
-        base = base.strip().lower()
-        with_alpha = sorted(n for n in HIDDEN_ACTIVATIONS if ACTIVATIONS[n].dense_alpha is not None)
-        if base not in with_alpha:
-            raise ValueError(f"{owner}: {name} {activation!r} gives a parameter to {base!r}, but only "
-                             f"{' and '.join(with_alpha)} take one (e.g. 'leaky_relu:0.2')")
-        try:
-            alpha = float(arg)
-        except ValueError:
-            raise ValueError(f"{owner}: {name} {activation!r}: the part after ':' must be a number, got {arg!r}") \
-                from None
-        if not np.isfinite(alpha) or alpha < 0 or (base == "elu" and alpha == 0):
-            raise ValueError(f"{owner}: {name} {activation!r}: the parameter must be a finite number "
-                             f"{'> 0' if base == 'elu' else '>= 0'}, got {alpha!r}")
-        return base, alpha
-    return check_choice(owner, name, activation, HIDDEN_ACTIVATIONS), None
 
 
 def make_activation(activation) -> Module:
@@ -100,25 +78,6 @@ class _NoInputGrad:
     def __exit__(self, *exc):
         if self.layer is not None:
             self.layer.needs_input_grad = True
-
-
-class _CosineLR(Callback):
-    """Cosine decay of the learning rate from ``lr`` to ``lr * final_fraction`` over ``total_steps`` steps.
-
-    ``lr_t = lr * (f + (1 - f) * (1 + cos(pi * t / T)) / 2)``, set after every optimizer step.
-    """
-
-    def __init__(self, lr, total_steps, final_fraction=0.01):
-        self.lr, self.total, self.f = lr, max(int(total_steps), 1), final_fraction
-
-    def lr_at(self, t):
-        return self.lr * (self.f + (1 - self.f) * 0.5 * (1 + math.cos(math.pi * min(t, self.total) / self.total)))
-
-    def on_train_begin(self, trainer):
-        trainer.optimizer.lr = self.lr_at(0)
-
-    def on_batch_end(self, trainer, step, logs):
-        trainer.optimizer.lr = self.lr_at(step)
 
 
 class BaseModel(Module):
@@ -373,7 +332,7 @@ class BaseModel(Module):
         opt = get_optimizer(self.optimizer, self.parameters(), lr=lr)
         schedule = []
         if self.lr_schedule == "cosine":
-            schedule.append(_CosineLR(lr, ep * steps_per_epoch, self._final_lr_fraction))
+            schedule.append(CosineLR(lr, ep * steps_per_epoch, self._final_lr_fraction))
         self._before_fit(X, Xv)
         all_callbacks = [*schedule, *self._extra_callbacks(), *callbacks]
         trainer = Trainer(self, self._trainer_optimizer(opt), step=self._train_step, eval_step=self._eval_step,
