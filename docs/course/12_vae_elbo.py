@@ -80,7 +80,7 @@ fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
 ax.axhline(log_px, color="k", lw=1.5, label=r"$\log p(x)$")
 for v, curve in elbo.items():
     label = f"v = {v:.3f} (the posterior's)" if v == post_v else f"v = {v:g}"
-    ax.plot(m_grid, curve, label=rf"ELBO of $q = \mathcal{{N}}(m, v)$, {label}")
+    ax.plot(m_grid, curve, label=rf"ELBO of $q = N(m, v)$, {label}")
 k = np.argmin(np.abs(m_grid - 1.6))
 ax.annotate("", (m_grid[k], log_px), (m_grid[k], elbo[0.1][k]), arrowprops=dict(arrowstyle="<->", color="tab:orange"))
 ax.text(m_grid[k] + 0.05, (elbo[0.1][k] + log_px) / 2, r"gap $=\mathrm{KL}(q\,\|\,p(z|x))$", fontsize=9,
@@ -90,7 +90,7 @@ ax.set_xlabel("$m$, the mean of $q$")
 ax.set_ylabel("nats")
 ax.set_ylim(log_px - 2.2, log_px + 0.3)
 ax.legend(fontsize=8, loc="lower left")
-ax.set_title(r"$p(z) = \mathcal{N}(0, 1)$, $p(x|z) = \mathcal{N}(z, 0.5)$, $x = 1.3$")
+ax.set_title(r"$p(z) = N(0, 1)$, $p(x|z) = N(z, 0.5)$, $x = 1.3$")
 plt.show()
 
 # %%
@@ -164,7 +164,7 @@ for ax, k, name in zip(axes, (0, 1), (r"\mu", r"\mathrm{logvar}")):
     ax.hist(g[:, k], bins=80, color="0.7")
     ax.axvline(exact[k], color="tab:red", lw=2, label=f"exact gradient {exact[k]:.3f}")
     ax.axvline(g[:, k].mean(), color="k", ls="--", label=f"mean of the estimates {g[:, k].mean():.3f}")
-    ax.set_title(rf"one-sample estimates of $\partial\, \mathbb{{E}}[z^2] / \partial {name}$")
+    ax.set_title(rf"one-sample estimates of $\partial\, E[z^2] / \partial {name}$")
     ax.legend(fontsize=8)
 plt.show()
 
