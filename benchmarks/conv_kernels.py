@@ -1,5 +1,5 @@
-"""Conv layer micro-benchmarks: nnlite's Conv2d/ConvTranspose2d forward+backward against a plain-NumPy twin
-and PyTorch, layer by layer and for the whole conv-DAE stack.
+"""Conv layer micro-benchmarks: nnlite's Conv2d/ConvTranspose2d forward+backward on its fast backend against
+its reference backend (plain NumPy) and PyTorch, layer by layer and for the whole conv-DAE stack.
 
 Usage::
 
@@ -16,17 +16,18 @@ What runs (batch 128, 28x28 single-channel images, the layers of the conv DAE):
 * ``stack``: the four layers with ReLUs and a final Sigmoid, forward + backward (no loss, no optimizer;
   the full training step with Adam is ``python -m benchmarks --only conv_dae``).
 
-Implementations, run **interleaved** in one process (a burst of load hits all alike), with a short
-untimed pause between them so spinning threads of the previous one go idle:
+Implementations, run **interleaved** in one process (:func:`benchmarks.timing.interleave`: a burst of
+load hits all alike), with a short untimed pause between them so spinning threads of the previous one
+go idle:
 
-* **nnlite**: the layers as shipped (channels-last im2col/col2im in Numba + one BLAS product per
-  direction, BLAS threads chosen by ``nnlite.ops.threads``' policy);
-* **NumPy twin**: the textbook NumPy implementation (``sliding_window_view`` + ``tensordot`` forward,
-  ``tensordot`` weight gradient, one strided slice-add per kernel tap for the input gradient); its
-  results are checked against nnlite's before timing;
+* **nnlite**: the layers as shipped, on the fast backend (the conv modes of ``nnlite.ops``: Numba
+  kernels and BLAS products, BLAS threads chosen by ``nnlite.ops.threads``' policy);
+* **reference**: the same layer objects on the reference backend (``nnlite.use('reference')``, switched
+  untimed before each call): the textbook NumPy of ``nnlite.ops.reference``, one im2col path by strided
+  slices per kernel tap; its output and input gradient are checked against the fast backend's first;
 * **PyTorch** (if installed): ``torch.nn.Conv2d``/``ConvTranspose2d`` with autograd, its own thread count.
 
-The table gives the median and interquartile range of each, and the ratios nnlite / twin and
+The table gives the median and interquartile range of each, and the ratios nnlite / reference and
 nnlite / PyTorch (below 1 = nnlite faster). Nothing here is a pass/fail test. Quote ratios from one run,
 not absolute times: the machine is shared.
 """
@@ -40,116 +41,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+
+from benchmarks.timing import interleave
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-# ----------------------------------------------------------------------------------------------- NumPy twins
-def np_conv2d_forward(x, w, b, s, p):
-    """``(N, C, H, W) -> (N, O, OH, OW)``; returns ``y`` and the window view kept for backward."""
-    KH, KW = w.shape[2:]
-    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-    win = sliding_window_view(xp, (KH, KW), axis=(2, 3))[:, :, ::s, ::s]       # (N, C, OH, OW, KH, KW)
-    y = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))                     # (N, OH, OW, O)
-    return np.ascontiguousarray(y.transpose(0, 3, 1, 2)) + b[:, None, None], win
-
-
-def np_conv2d_backward(dy, win, w, x_shape, s, p):
-    """Weight, bias and input gradients of :func:`np_conv2d_forward`."""
-    N, C, H, W = x_shape
-    KH, KW = w.shape[2:]
-    OH, OW = dy.shape[2:]
-    dw = np.tensordot(dy, win, axes=([0, 2, 3], [0, 2, 3]))                   # (O, C, KH, KW)
-    db = dy.sum(axis=(0, 2, 3))
-    dxp = np.zeros((N, C, H + 2 * p, W + 2 * p), dy.dtype)
-    for kh in range(KH):
-        for kw in range(KW):
-            contrib = np.tensordot(dy, w[:, :, kh, kw], axes=([1], [0]))        # (N, OH, OW, C)
-            dxp[:, :, kh:kh + s * OH:s, kw:kw + s * OW:s] += contrib.transpose(0, 3, 1, 2)
-    return dxp[:, :, p:p + H, p:p + W], dw, db
-
-
-def np_conv_transpose2d_forward(x, w, b, s, p, op):
-    """``(N, C, H, W) -> (N, O, OH, OW)`` by scattering ``x (x) w`` one kernel tap at a time."""
-    N, C, H, W = x.shape
-    _, O, KH, KW = w.shape
-    OH = (H - 1) * s - 2 * p + KH + op
-    OW = (W - 1) * s - 2 * p + KW + op
-    full = np.zeros((N, O, max(OH + p, (H - 1) * s + KH), max(OW + p, (W - 1) * s + KW)), x.dtype)
-    for kh in range(KH):
-        for kw in range(KW):
-            contrib = np.tensordot(x, w[:, :, kh, kw], axes=([1], [0]))         # (N, H, W, O)
-            full[:, :, kh:kh + s * H:s, kw:kw + s * W:s] += contrib.transpose(0, 3, 1, 2)
-    return full[:, :, p:p + OH, p:p + OW] + b[:, None, None]
-
-
-def np_conv_transpose2d_backward(dy, x, w, s, p):
-    """Gradients of :func:`np_conv_transpose2d_forward`: the input gradient is a strided conv of ``dy``."""
-    N, C, H, W = x.shape
-    _, O, KH, KW = w.shape
-    OH, OW = dy.shape[2:]
-    need_h, need_w = (H - 1) * s + KH, (W - 1) * s + KW
-    dyp = np.zeros((N, O, need_h, need_w), dy.dtype)
-    dyp[:, :, p:p + OH, p:p + OW] = dy[:, :, :need_h - p, :need_w - p]
-    win = sliding_window_view(dyp, (KH, KW), axis=(2, 3))[:, :, ::s, ::s]     # (N, O, H, W, KH, KW)
-    dx = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))                    # (N, H, W, C)
-    dw = np.tensordot(x, win, axes=([0, 2, 3], [0, 2, 3]))                    # (C, O, KH, KW)
-    db = dy.sum(axis=(0, 2, 3))
-    return np.ascontiguousarray(dx.transpose(0, 3, 1, 2)), dw, db
-
-
-class NumpyConv:
-    def __init__(self, layer, transposed):
-        self.w = layer.weight.data.copy()
-        self.b = layer.bias.data.copy()
-        self.s, self.p = layer.stride[0], layer.padding[0]
-        self.op = layer.output_padding[0] if transposed else 0
-        self.t = transposed
-        self.gw = np.zeros_like(self.w)
-        self.gb = np.zeros_like(self.b)
-
-    def forward(self, x):
-        self.x = x
-        if self.t:
-            return np_conv_transpose2d_forward(x, self.w, self.b, self.s, self.p, self.op)
-        y, self.win = np_conv2d_forward(x, self.w, self.b, self.s, self.p)
-        return y
-
-    def backward(self, dy):
-        if self.t:
-            dx, dw, db = np_conv_transpose2d_backward(dy, self.x, self.w, self.s, self.p)
-        else:
-            dx, dw, db = np_conv2d_backward(dy, self.win, self.w, self.x.shape, self.s, self.p)
-        self.gw += dw
-        self.gb += db
-        return dx
-
-
-class NumpyStack:
-    """The DAE stack in plain NumPy: the twins above with ReLU and Sigmoid in between."""
-
-    def __init__(self, layers):
-        self.layers = layers
-
-    def forward(self, x):
-        self.masks = []
-        h = x
-        for i, layer in enumerate(self.layers):
-            h = layer.forward(h)
-            if i < len(self.layers) - 1:
-                self.masks.append(h > 0)
-                h = np.maximum(h, 0)
-        self.y = 1 / (1 + np.exp(-h))
-        return self.y
-
-    def backward(self, dy):
-        g = dy * self.y * (1 - self.y)
-        for i in reversed(range(len(self.layers))):
-            if i < len(self.layers) - 1:
-                g = g * self.masks[i]
-            g = self.layers[i].backward(g)
-        return g
 
 
 # ----------------------------------------------------------------------------------------------- setup
@@ -183,34 +78,41 @@ def _torch_layer(torch, layer, transposed, dtype):
     return t
 
 
+def _both_backends(fn, x, dy, check, name, tol):
+    """``[(label, setup, step)]`` running ``fn(x, dy)`` (forward and backward) on each backend; with
+    ``check``, the reference backend's output and input gradient equal the fast backend's first."""
+    import nnlite
+
+    if check:
+        out = {}
+        for backend in ("reference", "fast"):
+            nnlite.use(backend)
+            out[backend] = [np.array(a, copy=True) for a in fn(x, dy)]
+        for what, a, b in zip(("forward", "dx"), out["reference"], out["fast"]):
+            np.testing.assert_allclose(a, b, **tol, err_msg=f"{name}: reference backend {what}")
+    return [("nnlite", lambda: nnlite.use("fast"), lambda: fn(x, dy)),
+            ("reference", lambda: nnlite.use("reference"), lambda: fn(x, dy))]
+
+
 def build_cases(batch, dtype, torch=None, check=True):
-    """``[(name, {impl: step_fn})]`` for the four layers and the whole stack; checks the twins first."""
+    """``[(name, [(impl, setup, step), ...])]`` for the four layers and the whole stack."""
     import nnlite
 
     rng = np.random.default_rng(0)
+    f32 = np.dtype(dtype) == np.float32
     cases = []
     stack_layers = []
     for i, (name, transposed, (cin, cout), shape) in enumerate(LAYERS):
         layer = _make_layer(transposed, cin, cout, dtype, seed=i)
         stack_layers.append((layer, transposed))
         x = rng.random((batch,) + shape).astype(dtype)
-        twin = NumpyConv(layer, transposed)
-        y = layer(x)
-        dy = rng.standard_normal(y.shape).astype(dtype)
-        if check:
-            tol = dict(rtol=2e-3, atol=2e-3) if np.dtype(dtype) == np.float32 else dict(rtol=1e-9, atol=1e-9)
-            np.testing.assert_allclose(twin.forward(x), y, **tol, err_msg=f"{name}: NumPy twin forward")
-            np.testing.assert_allclose(twin.backward(dy), layer.backward(dy), **tol, err_msg=f"{name}: twin dx")
+        dy = rng.standard_normal(layer(x).shape).astype(dtype)
 
-        def ours(layer=layer, x=x, dy=dy):
-            layer(x)
-            layer.backward(dy)
+        def fwd_bwd(x, dy, layer=layer):
+            return layer(x), layer.backward(dy)
 
-        def numpy_twin(twin=twin, x=x, dy=dy):
-            twin.forward(x)
-            twin.backward(dy)
-
-        impls = {"nnlite": ours, "numpy": numpy_twin}
+        tol = dict(rtol=2e-3, atol=2e-3) if f32 else dict(rtol=1e-9, atol=1e-9)
+        impls = _both_backends(fwd_bwd, x, dy, check, name, tol)
         if torch is not None:
             t = _torch_layer(torch, layer, transposed, dtype)
             tx = torch.from_numpy(x).requires_grad_(True)
@@ -220,7 +122,7 @@ def build_cases(batch, dtype, torch=None, check=True):
                 t.zero_grad()
                 tx.grad = None
                 t(tx).backward(tdy)
-            impls["torch"] = torch_step
+            impls.append(("torch", lambda: None, torch_step))
         cases.append((name + f" on {(batch,) + shape}", impls))
 
     # the whole stack
@@ -228,23 +130,14 @@ def build_cases(batch, dtype, torch=None, check=True):
     for layer, _transposed in stack_layers:
         mods += [layer, nnlite.ReLU()]
     net = nnlite.Sequential(*mods[:-1], nnlite.Sigmoid())
-    twin = NumpyStack([NumpyConv(layer, tr) for layer, tr in stack_layers])
     x = rng.random((batch, 1, 28, 28)).astype(dtype)
     dy = rng.standard_normal(x.shape).astype(dtype)
-    if check:
-        tol = dict(rtol=2e-3, atol=2e-4) if np.dtype(dtype) == np.float32 else dict(rtol=1e-9, atol=1e-9)
-        np.testing.assert_allclose(twin.forward(x), net(x), **tol, err_msg="stack: NumPy twin forward")
-        np.testing.assert_allclose(twin.backward(dy), net.backward(dy), **tol, err_msg="stack: NumPy twin dx")
 
-    def ours_stack():
-        net(x)
-        net.backward(dy)
+    def stack(x, dy):
+        return net(x), net.backward(dy)
 
-    def numpy_stack():
-        twin.forward(x)
-        twin.backward(dy)
-
-    impls = {"nnlite": ours_stack, "numpy": numpy_stack}
+    tol = dict(rtol=2e-3, atol=2e-4) if f32 else dict(rtol=1e-9, atol=1e-9)
+    impls = _both_backends(stack, x, dy, check, "stack", tol)
     if torch is not None:
         tl = []
         for layer, transposed in stack_layers:
@@ -256,17 +149,9 @@ def build_cases(batch, dtype, torch=None, check=True):
         def torch_stack():
             tnet.zero_grad()
             tnet(tx).backward(tdy)
-        impls["torch"] = torch_stack
+        impls.append(("torch", lambda: None, torch_stack))
     cases.append((f"stack: 2 convs + 2 transposed convs + ReLUs + Sigmoid, fwd+bwd, {(batch, 1, 28, 28)}", impls))
     return cases
-
-
-# ----------------------------------------------------------------------------------------------- timing
-def interleave(impls: dict, reps: int, warmup: int, gap: float) -> dict:
-    """``{label: fn}`` timed by the step benchmark's interleaving (a new random order each round)."""
-    from benchmarks.timing import interleave_calls
-
-    return interleave_calls(impls, reps, warmup, gap)
 
 
 def _fmt(t):
@@ -299,6 +184,7 @@ def main(argv=None):
             torch = None
     import numba
 
+    import nnlite
     from nnlite import threads
 
     if args.threads is not None:
@@ -310,17 +196,19 @@ def main(argv=None):
     cases = build_cases(args.batch, dtype, torch)
     setup_s = time.perf_counter() - t0
     load0 = os.getloadavg()[0]
-    header = ["| case | nnlite ms (IQR) | NumPy twin ms (IQR) | PyTorch ms (IQR) | nnlite / NumPy | nnlite / PyTorch |",
+    header = ["| case | nnlite ms (IQR) | reference backend ms (IQR) | PyTorch ms (IQR) | nnlite / reference "
+              "| nnlite / PyTorch |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
     rows = []
     print("\n".join(header), flush=True)
     for name, impls in cases:
         t = interleave(impls, reps, args.warmup, args.gap_ms / 1000)
+        nnlite.use("fast")
         med = {k: np.median(v) for k, v in t.items()}
         cells = {k: "{} ({})".format(*_fmt(v)) for k, v in t.items()}
-        r_np = f"{med['nnlite'] / med['numpy']:.2f}"
+        r_np = f"{med['nnlite'] / med['reference']:.2f}"
         r_t = f"{med['nnlite'] / med['torch']:.2f}" if "torch" in med else "-"
-        row = (f"| {name} | {cells['nnlite']} | {cells['numpy']} | {cells.get('torch', '-')} | {r_np} | {r_t} |")
+        row = f"| {name} | {cells['nnlite']} | {cells['reference']} | {cells.get('torch', '-')} | {r_np} | {r_t} |"
         rows.append(row)
         print(row, flush=True)
     load1 = os.getloadavg()[0]
@@ -339,11 +227,12 @@ def main(argv=None):
         f"(threading layer {numba.threading_layer()}); BLAS thread policy '{threads.get_policy()}'; "
         f"PyTorch {torch.__version__ if torch is not None else 'not installed'}"
         f"{f' ({torch.get_num_threads()} threads)' if torch is not None else ''}",
-        f"- setup incl. compile/cache load and twin checks: {setup_s:.1f} s", "",
+        f"- setup incl. compile/cache load and the backend checks: {setup_s:.1f} s", "",
         *header, *rows, "",
-        "Ratios below 1 mean nnlite is faster. The NumPy twin is the textbook implementation "
-        "(sliding_window_view + tensordot, one strided slice-add per kernel tap), checked equal to nnlite "
-        "before timing. The full training step (loss, Adam) is in `python -m benchmarks --only conv_dae`.", "",
+        "Ratios below 1 mean nnlite is faster. The reference backend is the same layers on "
+        "nnlite.ops.reference, the textbook NumPy (one im2col path by strided slices per kernel tap), "
+        "checked equal to the fast backend before timing. The full training step (loss, Adam) is in "
+        "`python -m benchmarks --only conv_dae`.", "",
     ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines))
