@@ -456,3 +456,61 @@ def test_written_files_get_the_users_umask(tmp_path):
         os.umask(old)
     for p in (path, ck, ck.with_suffix(".json")):
         assert stat.S_IMODE(p.stat().st_mode) == 0o644, f"{p.name}: {oct(stat.S_IMODE(p.stat().st_mode))}"
+
+
+# ------------------------------------------------------------------------------------------ the weights manifest
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    from pretrained_tiny import make_tiny_folder
+
+    return make_tiny_folder(tmp_path_factory.mktemp("weights"))
+
+
+def _weights_copy(tiny_weights, tmp_path):
+    import shutil
+
+    folder = tmp_path / "w"
+    shutil.copytree(tiny_weights, folder)
+    return folder
+
+
+@pytest.mark.parametrize("case, text, fragment", [
+    ("200,000-deep nesting", "[" * 200_000 + "]" * 200_000, "nests too deeply"),
+    ("a 5000-digit integer", '{"photo-denoiser-rgb": {"file": "x", "sha256": "y", "seed": ' + "9" * 5000 + "}}",
+     "a value JSON cannot give back"),
+])
+def test_a_hostile_manifest_is_a_weights_error(tiny_weights, tmp_path, case, text, fragment):
+    from nnlite.weights import WeightsError, pretrained
+
+    folder = _weights_copy(tiny_weights, tmp_path)
+    (folder / "MANIFEST.json").write_text(text)
+    with pytest.raises(WeightsError, match=fragment) as info:
+        pretrained("photo-denoiser", folder=folder)
+    assert "MANIFEST.json" in str(info.value), case
+
+
+def test_a_huge_manifest_is_refused_from_its_size_before_it_is_read(tiny_weights, tmp_path, monkeypatch):
+    import nnlite.weights as weights
+
+    folder = _weights_copy(tiny_weights, tmp_path)
+    with open(folder / "MANIFEST.json", "r+b") as f:       # sparse: 1.5 GB declared, nothing written
+        f.truncate(1_500_000_000)
+    monkeypatch.setattr(weights.json, "loads", lambda *a, **k: pytest.fail("the manifest was parsed"))
+    with pytest.raises(weights.WeightsError, match=r"holds 1,500,000,000 bytes, more than the 1,048,576"):
+        weights.manifest(folder)
+
+
+def test_a_checkpoint_of_another_model_class_with_a_matching_entry_is_refused(tiny_weights, tmp_path):
+    from nnlite.models import ConvDenoisingAutoencoder
+    from nnlite.weights import WeightsError, pretrained, sha256_of
+
+    folder = _weights_copy(tiny_weights, tmp_path)
+    X = np.random.default_rng(0).random((4, 3, 8, 8)).astype(np.float32)
+    other = ConvDenoisingAutoencoder(channels=(4,), epochs=1, random_state=0).fit(X)
+    path = save_checkpoint(folder / "photo-denoiser-rgb.npz", other, sidecar=False)
+    doc = json.loads((folder / "MANIFEST.json").read_text())
+    doc["photo-denoiser-rgb"]["sha256"] = sha256_of(path)
+    (folder / "MANIFEST.json").write_text(json.dumps(doc))
+    with pytest.raises(WeightsError, match=r"hold a .*ConvDenoisingAutoencoder model, but 'photo-denoiser-rgb' must "
+                                           r"be a ResidualDenoiser"):
+        pretrained("photo-denoiser", folder=folder)

@@ -414,7 +414,35 @@ def folder_cases(tmp_path):
     d = tmp_path / "png-9000"
     d.mkdir()
     Image.new("1", (9000, 9000)).save(d / "bomb.png")  # a few KB; 972 MB as float32 RGB
-    return {"9000x9000 PNG of a few KB": ("larger than max_pixels", ("load_image_folder", str(d)), {})}
+    many = tmp_path / "png-12x5000"
+    many.mkdir()
+    for i in range(12):  # each within the per-file cap; 3.6 GB together as float32 RGB
+        Image.new("1", (5000, 5000)).save(many / f"b{i:02d}.png")
+    nan = tmp_path / "tiff-nan"
+    nan.mkdir()
+    x = np.full((16, 16), 0.5, np.float32)
+    x[2, 3] = np.nan
+    Image.fromarray(x, mode="F").save(nan / "nan.tif")
+    deep16 = tmp_path / "png-16bit-rgb"
+    deep16.mkdir()
+    _png16_rgb(deep16 / "rgb16.png", np.array([[[0x0100, 0x01FF, 0xFFFF]]], ">u2"))
+    return {"9000x9000 PNG of a few KB": ("larger than max_pixels", ("load_image_folder", str(d)), {}),
+            "12 PNGs of 5000x5000, 876 KB together": ("300.0 megapixels together", ("load_image_folder", str(many)),
+                                                      {}),
+            "float TIFF with a NaN pixel": ("1 NaN pixel", ("load_image_folder", str(nan)), {}),
+            "16-bit RGB PNG": ("16-bit colour PNG", ("load_image_folder", str(deep16)), {})}
+
+
+def _png16_rgb(path, pixels):
+    """A 16-bit RGB PNG of ``pixels`` ``(H, W, 3)`` big-endian uint16, written by hand (Pillow writes none)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    h, w = pixels.shape[:2]
+    raw = b"".join(b"\0" + pixels[i].astype(">u2").tobytes() for i in range(h))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)) +
+                     chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -444,7 +472,8 @@ CASE_NAMES = [
     "IDX .gz declaring 200 MiB, holding 9 GiB", "1-item IDX then 9 GiB of zeros in the gzip member",
     "1-item IDX then 10 MB of empty gzip members", "1-item IDX then 10 MB of zero padding",
     "raw 1-item IDX then 16 GiB (sparse)", "MNIST images symlinked to /dev/zero", "IDX path is a FIFO",
-    "9000x9000 PNG of a few KB",
+    "9000x9000 PNG of a few KB", "12 PNGs of 5000x5000, 876 KB together", "float TIFF with a NaN pixel",
+    "16-bit RGB PNG",
 ]
 
 
@@ -461,3 +490,60 @@ def test_hostile_file_is_refused_in_bounded_memory(outcomes, name):
     assert out["dataset_error"], report
     assert fragment in out["message"], report
     assert out["peak_kb"] < PEAK_LIMIT_MB * 1024, report
+
+
+def test_a_folder_nested_1500_deep_loads_without_recursion_error(tmp_path):
+    from PIL import Image
+
+    from nnlite.data import load_image_folder
+
+    root = tmp_path / "deep"
+    root.mkdir()
+    Image.fromarray(np.full((4, 4), 100, np.uint8)).save(root / "top.png")
+    deep = root
+    for _ in range(1500):                                   # one level at a time: Path.mkdir(parents=True) recurses
+        deep = deep / "d"
+        os.mkdir(deep)
+    Image.fromarray(np.full((4, 4), 200, np.uint8)).save(deep / "bottom.png")
+    shallow = root.joinpath(*["d"] * 3)
+    Image.fromarray(np.full((4, 4), 50, np.uint8)).save(shallow / "mid.png")
+    try:
+        with pytest.warns(UserWarning, match="more than 32 levels deep were not searched"):
+            X, names = load_image_folder(root, mode="L")
+    finally:
+        _remove_deep(root, deep)
+    assert names == ["d/d/d/mid.png", "top.png"] and X.shape == (2, 4, 4)
+
+
+def _remove_deep(root, deep):
+    """Remove a chain of nested folders from the bottom up (pytest's own clean-up recurses and fails)."""
+    while deep != root:
+        for entry in os.scandir(deep):
+            if not entry.is_dir(follow_symlinks=False):
+                os.unlink(entry.path)
+        os.rmdir(deep)
+        deep = deep.parent
+
+
+def test_16_bit_grey_keeps_its_precision_and_16_bit_colour_is_refused(tmp_path):
+    from PIL import Image
+
+    from nnlite.images import ImageError, read_image
+
+    grey = np.array([[0x0100, 0x01FF]], np.uint16)
+    Image.fromarray(grey).save(tmp_path / "g16.png")
+    x = read_image(tmp_path / "g16.png", notes=[])
+    assert x[0, 0] != x[0, 1] and abs(x[0, 1] * 65535 - 0x01FF) < 0.01
+    _png16_rgb(tmp_path / "c16.png", np.array([[[0x0100, 0x01FF, 0xFFFF]]], ">u2"))
+    with pytest.raises(ImageError, match=r"c16\.png: 16-bit colour PNG: Pillow decodes only 8 of the 16 bits"):
+        read_image(tmp_path / "c16.png")
+
+
+def test_read_image_refuses_a_fifo_without_opening_it(tmp_path):
+    from nnlite.images import ImageError, image_size, read_image
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    for fn in (read_image, image_size):
+        with pytest.raises(ImageError, match=r"pipe\.png: is a FIFO, expected an image file \(a regular file\)"):
+            fn(fifo)

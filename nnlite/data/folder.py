@@ -57,9 +57,11 @@ MAX_PIXELS = 25_000_000
 MAX_TOTAL_PIXELS = 40_000_000
 
 
-def _check_total(files, root: Path, max_total_pixels: int | None, what: str = "max_total_pixels"):
+def _check_total(files, root: Path, max_total_pixels: int | None, max_pixels: int | None,
+                 what: str = "max_total_pixels"):
     """Refuse a folder whose images together declare more than ``max_total_pixels`` pixels, from their
-    headers alone (a file whose header cannot be read is left to the decoder to report)."""
+    headers alone (a file whose header cannot be read, or over ``max_pixels``, is left to be reported on
+    its own)."""
     if max_total_pixels is None:
         return
     sizes = []
@@ -68,7 +70,8 @@ def _check_total(files, root: Path, max_total_pixels: int | None, what: str = "m
             w, h = image_size(f)
         except ImageError:
             continue
-        sizes.append((w * h, f, w, h))
+        if max_pixels is None or w * h <= max_pixels:
+            sizes.append((w * h, f, w, h))
     total = sum(s[0] for s in sizes)
     if total > max_total_pixels:
         big = ", ".join(f"{f.relative_to(root).as_posix()} ({w}x{h})" for _, f, w, h in sorted(sizes, key=lambda s:
@@ -222,7 +225,7 @@ def load_image_folder(path, size=None, mode: str = "RGB", patch=None, stride=Non
         raise DatasetError(f"no image files found (looked for {', '.join(IMAGE_EXTENSIONS)}"
                            f"{' in sub-folders too' if recursive else ''})", path=root)
     if hw is None:
-        _check_total(files, root, max_total_pixels)
+        _check_total(files, root, max_total_pixels, max_pixels)
 
     arrays, names, seen = [], [], {}
     for f in files:

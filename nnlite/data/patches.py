@@ -171,7 +171,7 @@ def read_photos(path, mode: str = "RGB", skipped: list | None = None, crop: int 
         raise DatasetError("not a folder" if root.exists() else "folder not found", path=root)
     files = _list_files(root, True)
     if crop is None:
-        _check_total(files, root, MAX_TOTAL_PIXELS if max_total_pixels is None else max_total_pixels)
+        _check_total(files, root, MAX_TOTAL_PIXELS if max_total_pixels is None else max_total_pixels, MAX_PIXELS)
     images, names = [], []
     for k, f in enumerate(files, 1):
         if progress is not None:
