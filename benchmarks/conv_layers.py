@@ -127,18 +127,29 @@ def _data(e, rng):
 
 
 def _direct_fns(e, x, w, g):
+    """As the fast op runs them: forward pads the input into the layer's workspace, the weight gradient
+    reads that padded input, the data gradient pads ``g`` into the workspace."""
     from nnlite.ops._kernels import conv_direct as D
 
-    s, p, k = (e["S"],) * 2, (e["P"],) * 2, (e["K"],) * 2
-    fns = {"forward": lambda: D.conv2d_forward(x, w, None, s, p, out_hw(e)),
-           "weight grad": lambda: D.conv2d_weight_grad(x, g, k, s, p)}
+    s, p, k, ohw = (e["S"],) * 2, (e["P"],) * 2, (e["K"],) * 2, out_hw(e)
+    ws = {}
+    y = np.empty((e["N"], *ohw, e["O"]), np.float32)
+    xp = D.forward_padding(x, k, s, p, ohw)
+
+    def forward():
+        return D.conv2d_forward(None, w, None, s, p, ohw, out=y, xp=D.forward_padding(x, k, s, p, ohw, ws))
+
+    fns = {"forward": forward, "weight grad": lambda: D.conv2d_weight_grad(None, g, k, s, p, xp=xp)}
     if e["S"] == 1:
-        fns["data grad"] = lambda: D.conv2d_data_grad(g, w, p, (e["H"], e["W"]))
+        fns["data grad"] = lambda: D.conv2d_data_grad(g, w, p, (e["H"], e["W"]), ws)
     return fns
 
 
 def _im2col_fns(e, x, w, g):
+    from nnlite.ops import threads
     from nnlite.ops._kernels import conv as K
+
+    mm = threads.matmul                                                          # the ops' thread policy
 
     N, H, W, C = x.shape
     O, KK, S, P = e["O"], e["K"], e["S"], e["P"]
@@ -151,11 +162,11 @@ def _im2col_fns(e, x, w, g):
 
     def forward():
         K.im2col_nhwc(x, *geo, 0, N * OH, cols)
-        return cols @ w_r
+        return mm(cols, w_r)
 
     def weight_grad():
         K.im2col_nhwc(x, *geo, 0, N * OH, cols)
-        return cols.T @ g2
+        return mm(cols.T, g2)
 
     if S == 1 and O < C:                                                         # flipped-kernel form
         geo_t = (KK, KK, 1, 1, KK - 1 - P, KK - 1 - P, 1, 1, H, W)
@@ -164,13 +175,13 @@ def _im2col_fns(e, x, w, g):
 
         def data_grad():
             K.im2col_nhwc(g, *geo_t, 0, N * H, gcols)
-            return gcols @ w_f
+            return mm(gcols, w_f)
     else:
         dx = np.empty((N, H, W, C), np.float32)
         empty = np.zeros(0, np.float32)
 
         def data_grad():
-            K.col2im_nhwc(g2 @ w_r.T, *geo, empty, dx)
+            K.col2im_nhwc(mm(g2, w_r.T), *geo, empty, dx)
             return dx
     return {"forward": forward, "data grad": data_grad, "weight grad": weight_grad}
 
@@ -204,9 +215,12 @@ def worker(impl: str, shapes: list[dict], reps: int, threads: int) -> dict:
         import numba
         from threadpoolctl import threadpool_limits
 
+        from nnlite.ops import threads as policy
+
         numba.set_num_threads(threads)
         ctx = contextlib.ExitStack()
         ctx.enter_context(threadpool_limits(threads, user_api="blas"))
+        ctx.enter_context(policy.policy("fixed"))                               # BLAS products on `threads`
     make = {"direct": _direct_fns, "im2col": _im2col_fns, "torch": _torch_fns}[impl]
     out = {}
     rng = np.random.default_rng(0)

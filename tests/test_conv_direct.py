@@ -179,3 +179,24 @@ def test_conv2d_layer_gradcheck_through_direct_kernels(stride):
     result = nnlite.gradcheck(layer, x, eps=1e-6)
     assert result.max_rel_error < 1e-7, f"\n{result}"
     assert "input" in result.errors
+
+
+def test_fast_op_reuses_its_workspace_across_shapes():
+    """One workspace (a layer's) through a larger, a smaller and the larger shape again: the padded
+    buffers it keeps are grown or cut to each shape, and every result equals a fresh computation."""
+    from nnlite.ops import _fast_conv as F
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    ws = {}
+    for shape in ((2, 8, 9, 17), (1, 8, 5, 9), (2, 8, 9, 17)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        y, rec = F.conv2d_forward(x, w, None, (1, 1), ((1, 1), (1, 1)), (1, 1), ws)
+        y0, rec0 = F.conv2d_forward(x, w, None, (1, 1), ((1, 1), (1, 1)), (1, 1), None)
+        assert rec.mode == rec0.mode == "direct"
+        np.testing.assert_array_equal(y, y0)
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        dw, dw0 = np.zeros_like(w), np.zeros_like(w)
+        np.testing.assert_array_equal(F.conv2d_backward(dy, rec, dw), F.conv2d_backward(dy, rec0, dw0))
+        np.testing.assert_array_equal(dw, dw0)
+    assert "direct_x" in ws and "direct_g" in ws

@@ -306,8 +306,10 @@ def direct_conv(C_in, C_out, OW, stride, dilation, dtype) -> bool:
 
 def _forward_direct(xc, weight, bias, rec, y2):
     KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = rec.geometry
-    rec.xc = xc                                                        # (N, H, W, C_in), for the weight gradient
-    KD.conv2d_forward(xc, weight, bias, (SH, SW), (PH, PW), (OH, OW), out=y2.reshape(xc.shape[0], OH, OW, -1))
+    # rec.xc holds the *padded* input here (made once, read again by the weight gradient)
+    rec.xc = KD.forward_padding(xc, (KH, KW), (SH, SW), (PH, PW), (OH, OW), rec.workspace)
+    KD.conv2d_forward(None, weight, bias, (SH, SW), (PH, PW), (OH, OW), out=y2.reshape(xc.shape[0], OH, OW, -1),
+                      xp=rec.xc)
 
 
 def _backward_direct(g, rec, weight_grad, bias_grad):
@@ -316,11 +318,11 @@ def _backward_direct(g, rec, weight_grad, bias_grad):
     KH, KW, SH, SW, PH, PW = rec.geometry[:6]
     w = rec.weight
     g4 = g.reshape(N, OH, OW, Co)                                      # (N, OH, OW, C_out)
-    weight_grad += KD.conv2d_weight_grad(rec.xc, g4, (KH, KW), (SH, SW), (PH, PW))
+    weight_grad += KD.conv2d_weight_grad(None, g4, (KH, KW), (SH, SW), (PH, PW), xp=rec.xc)
     if bias_grad is not None:                                          # 1^T G: column sums by BLAS
         bias_grad += threads.matmul(_ones(rec.workspace, g.shape[0], w.dtype), g)[0]
     if (SH, SW) == (1, 1) and C >= DIRECT_MIN_OUT:
-        return KD.conv2d_data_grad(g4, w, (PH, PW), (H, W))           # (N, H, W, C_in)
+        return KD.conv2d_data_grad(g4, w, (PH, PW), (H, W), rec.workspace)   # (N, H, W, C_in)
     w_r = _weight_rows(w, None)                                        # (KH*KW*C_in, C_out)
     dcols = _work(rec.workspace, "dcols", (g.shape[0], w_r.shape[0]), w.dtype)
     threads.matmul(g, w_r.T, out=dcols)                                # (M, KH*KW*C_in)

@@ -262,16 +262,35 @@ direct_weight_grad = njit_parallel(_direct_weight_grad)
 
 
 # ---------------------------------------------------------------------------------------- entry points
-def padded(x, top, left, Hp, Wp, slack=0):
+def _buffer(workspace, name, n, dtype):
+    """``n`` elements of the 1-D work array ``workspace[name]`` (grown when too small), or a fresh array."""
+    if workspace is None:
+        return np.empty(n, dtype)
+    arr = workspace.get(name)
+    if arr is None or arr.size < n or arr.dtype != dtype:
+        arr = workspace[name] = np.empty(n, dtype)
+    return arr[:n]
+
+
+def padded(x, top, left, Hp, Wp, slack=0, workspace=None, name="direct_pad"):
     """``x`` ``(N, H, W, C)`` copied into a zeroed ``(N, Hp, Wp, C)`` buffer at ``(top, left)`` (rows or
     columns falling outside the buffer are cut: a negative ``top`` drops the first rows), followed by
-    ``slack`` spare zero elements in memory."""
+    ``slack`` spare zero elements in memory. The buffer is ``workspace[name]`` when a dict is given."""
     N, H, W, C = x.shape
-    flat = np.empty(N * Hp * Wp * C + slack, x.dtype)
-    flat[N * Hp * Wp * C:] = 0
-    xp = flat[:N * Hp * Wp * C].reshape(N, Hp, Wp, C)
+    size = N * Hp * Wp * C
+    flat = _buffer(workspace, name, size + slack, x.dtype)
+    flat[size:] = 0
+    xp = flat[:size].reshape(N, Hp, Wp, C)
     pad_into(np.ascontiguousarray(x), top, left, xp)
     return xp
+
+
+def forward_padding(x, kernel_hw, stride, pad, out_hw, workspace=None):
+    """The padded input that :func:`conv2d_forward` and :func:`conv2d_weight_grad` read (``xp=``): wide
+    enough for whole pixel blocks, ``BLOCK`` elements of slack. ``workspace``: reuse ``workspace['direct_x']``."""
+    (KH, KW), (SH, SW), (PH, PW), (OH, OW) = kernel_hw, stride, pad, out_hw
+    nob = -(-OW // BLOCK)
+    return padded(x, PH, PW, (OH - 1) * SH + KH, (nob * BLOCK - 1) * SW + KW, BLOCK, workspace, "direct_x")
 
 
 def pack_weight(w):
@@ -284,50 +303,52 @@ def pack_weight(w):
     return np.ascontiguousarray(wp.reshape(KH, KW, Ci, ncb, V).transpose(3, 0, 1, 2, 4))
 
 
-def conv2d_forward(x, w, bias, stride, pad, out_hw, out=None):
+def conv2d_forward(x, w, bias, stride, pad, out_hw, out=None, xp=None):
     """Direct convolution, channels-last: ``y[n, oh, ow, o] = b[o] + sum_{c,kh,kw} w[o, c, kh, kw] *
     x[n, oh*SH - PH + kh, ow*SW - PW + kw, c]`` (0 outside the image).
 
     ``x`` ``(N, H, W, C_in)`` float32 or float64, ``w`` ``(C_out, C_in, KH, KW)`` (dilation 1),
     ``bias`` ``(C_out,)`` or None, ``pad`` the padding before the first row and column, ``out_hw``
-    ``(OH, OW)``. Returns ``y`` ``(N, OH, OW, C_out)``, C-contiguous (written into ``out`` if given)."""
-    N, H, W, Ci = x.shape
+    ``(OH, OW)``. Returns ``y`` ``(N, OH, OW, C_out)``, C-contiguous (written into ``out`` if given).
+    ``xp``: the input already padded by :func:`forward_padding` (then ``x`` is not read)."""
     Co, _, KH, KW = w.shape
-    (SH, SW), (PH, PW), (OH, OW) = stride, pad, out_hw
-    dt = x.dtype
-    w = np.asarray(w, dt)
-    wp = pack_weight(w)
+    (SH, SW), (OH, OW) = stride, out_hw
+    if xp is None:
+        xp = forward_padding(x, (KH, KW), stride, pad, out_hw)
+    dt = xp.dtype
+    wp = pack_weight(np.asarray(w, dt))
     V = wp.shape[4]
     b = np.zeros(wp.shape[0] * V, dt)
     if bias is not None:
         b[:Co] = bias
-    nob = -(-OW // BLOCK)
-    xp = padded(x, PH, PW, (OH - 1) * SH + KH, (nob * BLOCK - 1) * SW + KW)
-    y = np.empty((N, OH, OW, Co), dt) if out is None else out
+    y = np.empty((xp.shape[0], OH, OW, Co), dt) if out is None else out
     direct_forward(xp, wp, b, SH, SW, y)
     return y
 
 
-def conv2d_data_grad(g, w, pad, in_hw):
+def conv2d_data_grad(g, w, pad, in_hw, workspace=None):
     """``dL/dx`` of a **stride-1** :func:`conv2d_forward`, as the convolution of ``g`` with the flipped
     kernel: ``dx[n, i, j, c] = sum_{o,kh,kw} w[o, c, kh, kw] * g[n, i + PH - kh, j + PW - kw, o]``.
 
     ``g`` ``(N, OH, OW, C_out)``, ``w`` ``(C_out, C_in, KH, KW)``, ``pad`` the forward's ``(PH, PW)``,
-    ``in_hw`` ``(H, W)``. Returns ``dx`` ``(N, H, W, C_in)``."""
+    ``in_hw`` ``(H, W)``. Returns ``dx`` ``(N, H, W, C_in)``. ``workspace``: reuse ``workspace['direct_g']``."""
     KH, KW = w.shape[2], w.shape[3]
     PH, PW = pad
     w_f = np.asarray(w, g.dtype)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)   # (C_in, C_out, KH, KW) flipped
-    return conv2d_forward(g, w_f, None, (1, 1), (KH - 1 - PH, KW - 1 - PW), in_hw)
+    nob = -(-in_hw[1] // BLOCK)
+    gp = padded(g, KH - 1 - PH, KW - 1 - PW, in_hw[0] + KH - 1, nob * BLOCK + KW - 1, 0, workspace, "direct_g")
+    return conv2d_forward(None, w_f, None, (1, 1), None, in_hw, xp=gp)
 
 
-def conv2d_weight_grad(x, g, kernel_hw, stride, pad):
+def conv2d_weight_grad(x, g, kernel_hw, stride, pad, xp=None):
     """``dL/dw[o, c, kh, kw] = sum_{n,oh,ow} g[n, oh, ow, o] * x[n, oh*SH - PH + kh, ow*SW - PW + kw, c]``
     of :func:`conv2d_forward`. ``x`` ``(N, H, W, C_in)``, ``g`` ``(N, OH, OW, C_out)``; returns
-    ``(C_out, C_in, KH, KW)``."""
-    N, H, W, Ci = x.shape
-    _, OH, OW, Co = g.shape
+    ``(C_out, C_in, KH, KW)``. ``xp``: the input already padded by :func:`forward_padding`."""
+    N, OH, OW, Co = g.shape
     (KH, KW), (SH, SW), (PH, PW) = kernel_hw, stride, pad
-    dt = x.dtype
+    if xp is None:
+        xp = padded(x, PH, PW, (OH - 1) * SH + KH, (OW - 1) * SW + KW, slack=BLOCK)
+    dt, Ci = xp.dtype, xp.shape[3]
     V = lanes(dt)
     Cg = -(-Co // V) * V
     if Cg != Co or not g.flags.c_contiguous or g.dtype != dt:
@@ -335,7 +356,6 @@ def conv2d_weight_grad(x, g, kernel_hw, stride, pad):
         gp[..., :Co] = g
     else:
         gp = g
-    xp = padded(x, PH, PW, (OH - 1) * SH + KH, (OW - 1) * SW + KW, slack=BLOCK)
     T = max(1, min(N, numba.get_num_threads()))
     parts = np.empty((T, KH, KW, -(-Ci // BLOCK) * BLOCK, Cg), dt)
     direct_weight_grad(xp, gp, KH, KW, SH, SW, parts)
@@ -343,5 +363,6 @@ def conv2d_weight_grad(x, g, kernel_hw, stride, pad):
     return np.ascontiguousarray(dw[:, :, :Ci, :Co].transpose(3, 2, 0, 1))
 
 
-__all__ = ["BLOCK", "VECTOR_BYTES", "lanes", "padded", "pack_weight", "conv2d_forward", "conv2d_data_grad",
+__all__ = ["BLOCK", "VECTOR_BYTES", "lanes", "padded", "forward_padding", "pack_weight", "conv2d_forward",
+           "conv2d_data_grad",
            "conv2d_weight_grad", "direct_forward", "direct_weight_grad", "pad_into"]
