@@ -18,9 +18,9 @@ the KL term.
 # use Jensen's inequality (:math:`\log` is concave, so :math:`\log \mathbb E[Y] \ge \mathbb E[\log Y]`):
 #
 # .. math::
-#     \log p(x) = \log \mathbb E_{q(z|x)}\Big[\frac{p(x|z)\, p(z)}{q(z|x)}\Big]
-#       \ \ge\ \mathbb E_{q(z|x)}\Big[\log \frac{p(x|z)\, p(z)}{q(z|x)}\Big]
-#       = \underbrace{\mathbb E_{q}\big[\log p(x|z)\big]}_{\text{reconstruction}}
+#     \log p(x) &= \log \mathbb E_{q(z|x)}\Big[\frac{p(x|z)\, p(z)}{q(z|x)}\Big]
+#       \ \ge\ \mathbb E_{q(z|x)}\Big[\log \frac{p(x|z)\, p(z)}{q(z|x)}\Big] \\
+#       &= \underbrace{\mathbb E_{q}\big[\log p(x|z)\big]}_{\text{reconstruction}}
 #         - \underbrace{\mathrm{KL}\big(q(z|x)\,\|\,p(z)\big)}_{\text{regulariser}}
 #       = \mathrm{ELBO}(x).
 #
