@@ -4,16 +4,25 @@ Each measurement traces one piece of work (``sys.settrace``, call events only) a
 functions of nnlite it enters: how many files they sit in and how many lines they hold (each
 distinct function once, its whole source from ``def`` to its last line, docstring included; the
 lines without docstrings and comments are given beside). Comprehensions and lambdas count as part of
-the function that holds them. NumPy's own functions are not counted.
+the function that holds them; a lambda of a module-level table (the reference backend's activations)
+counts as its own line. NumPy's own functions are not counted.
 
-Measured: one ``Conv2d(16, 32, 3, padding=1)`` forward and backward on a ``(8, 16, 16, 16)`` batch,
-after one untraced warm-up call (so lazy imports are not counted).
+Measured, each after one untraced warm-up call (so lazy imports and lazily made state are not counted):
+
+* one ``Conv2d(16, 32, 3, padding=1)`` forward and backward on a ``(8, 16, 16, 16)`` batch;
+* one training step of the MLP VAE 784-400-20 at batch 128, ``zero_grad`` to ``Adam.step``.
+
+:data:`BUDGETS` holds the goal of each (``tests/test_bench_reading.py`` asserts them). ``--epoch`` also
+times one epoch of that VAE on MNIST-size data (60,000 images; the real MNIST from ``$NNLITE_DATA`` when
+it is there) on each backend.
 """
 from __future__ import annotations
 
+import argparse
 import inspect
 import io
 import sys
+import time
 import tokenize
 from pathlib import Path
 
@@ -45,7 +54,8 @@ def entered(work) -> dict:
 
     def tracer(frame, event, arg):
         code = frame.f_code
-        if event == "call" and not code.co_name.startswith("<"):
+        held = code.co_name.startswith("<") and code.co_qualname != "<lambda>"   # part of its function
+        if event == "call" and not held:
             path = Path(code.co_filename).resolve()
             if PACKAGE in path.parents:
                 codes[(str(path), code.co_firstlineno)] = code
@@ -84,17 +94,70 @@ def report(name: str, result: dict) -> str:
     return "\n".join(out)
 
 
+def vae_step():
+    """One training step of ``VAE(latent_dim=20, hidden=(400,))`` on a batch of 128 MNIST-size images:
+    ``zero_grad``, the ELBO step (forward and backward), ``Adam.step``. Returns the work to trace."""
+    X = np.random.default_rng(0).random((128, 784)).astype(np.float32)
+    model = nnlite.VAE(latent_dim=20, hidden=(400,), epochs=1, batch_size=128, random_state=0)
+    model.fit(X, verbose=0)                                      # builds the networks (one step)
+    opt = nnlite.optim.Adam(model.parameters(), lr=1e-3)
+
+    def work():
+        opt.zero_grad()
+        model._train_step(X, None)
+        opt.step()
+    return work
+
+
 #: What is measured: name -> a function returning the (untraced) work to trace.
-MEASUREMENTS = {"Conv2d(16, 32, 3, padding=1) forward + backward": conv2d_step}
+MEASUREMENTS = {"Conv2d(16, 32, 3, padding=1) forward + backward": conv2d_step,
+                "VAE 784-400-20 training step, batch 128": vae_step}
+
+#: The goal of each measurement: (most lines of entered functions, most files).
+BUDGETS = {"Conv2d(16, 32, 3, padding=1) forward + backward": (120, 5),
+           "VAE 784-400-20 training step, batch 128": (250, 5)}
 
 
-def main():
-    nnlite.use("reference")
-    for name, make in MEASUREMENTS.items():
-        work = make()
+def measure(name: str) -> dict:
+    """:func:`entered` of one measurement, on the reference backend, after an untraced warm-up."""
+    with nnlite.ops.using("reference"):
+        work = MEASUREMENTS[name]()
         work()                                                   # warm-up: lazy imports, first-call paths
-        print(report(name, entered(work)))
+        return entered(work)
+
+
+def time_vae_epoch(backend: str) -> tuple[float, str]:
+    """Seconds of one epoch of ``VAE(latent_dim=20, hidden=(400,))``, batch 128, on ``backend``."""
+    try:
+        X, what = nnlite.data.load_mnist("train", download=False).images, "MNIST"
+        X = X.reshape(len(X), -1)
+    except Exception:                                            # no $NNLITE_DATA: same size, random pixels
+        X, what = np.random.default_rng(0).random((60000, 784)).astype(np.float32), "random images"
+    with nnlite.ops.using(backend):
+        model = nnlite.VAE(latent_dim=20, hidden=(400,), epochs=1, batch_size=128, random_state=0)
+        t0 = time.perf_counter()
+        model.fit(X, verbose=0)
+        return time.perf_counter() - t0, f"{what}, {X.shape[0]} x {X.shape[1]}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.reading", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--epoch", action="store_true", help="also time one VAE epoch on each backend")
+    args = ap.parse_args(argv)
+    met = True
+    for name in MEASUREMENTS:
+        result = measure(name)
+        max_lines, max_files = BUDGETS[name]
+        ok = result["lines"] <= max_lines and len(result["files"]) <= max_files
+        met &= ok
+        print(report(name, result))
+        print(f"    goal: <= {max_lines} lines in <= {max_files} files: {'met' if ok else 'NOT MET'}")
+    if args.epoch:
+        for backend in ("reference", "fast"):
+            seconds, data = time_vae_epoch(backend)
+            print(f"one VAE 784-400-20 epoch ({data}, batch 128) on {backend!r}: {seconds:.1f} s")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

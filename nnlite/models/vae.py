@@ -57,7 +57,6 @@ import numpy as np
 
 from .. import ops
 from .._validation import check_int
-from ..layers.activations import Sigmoid
 from ..random import as_generator
 from ._base import BaseModel, mlp, parse_activation
 from ._noise import _NoisyInputs
@@ -278,11 +277,8 @@ class VAE(_NoisyInputs, BaseModel):
         return rng.standard_normal(shape, dtype=dtype if dtype in (np.float32, np.float64) else np.float64)
 
     def _decoder_body(self):
-        """The decoder's layers before its output Sigmoid: they map ``z`` to the logits, on which the
-        reconstruction term is computed (the BCE of logits is exact for any logit)."""
-        *body, out = self.decoder_.children()
-        assert isinstance(out, Sigmoid), f"{self._name()}: decoder_ must end with a Sigmoid, got {out!r}"
-        return body
+        """The decoder's layers before its output Sigmoid: ``z`` to the logits, which the BCE takes (exact)."""
+        return list(self.decoder_.children())[:-1]
 
     def _elbo_step(self, X, eps, X_in=None, backward=True, need_dx=True):
         """The negative ELBO of the batch ``X`` with noise ``eps`` (the module docstring's maths) and, with

@@ -31,12 +31,8 @@ ACTIVATIONS = {
 
 
 def dense_forward(x, W, b, act="identity", alpha=0.0):
-    r"""A fully connected layer: ``y = act(x @ W + b)``.
-
-    .. math:: y = \mathrm{act}(x W + b)
-
-    ``x`` ``(N, n_in)``, ``W`` ``(n_in, n_out)``, ``b`` ``(n_out,)`` or ``None``; returns ``y`` ``(N, n_out)``.
-    """
+    r"""A fully connected layer, :math:`y = \mathrm{act}(x W + b)`: ``x`` ``(N, n_in)``, ``W`` ``(n_in, n_out)``,
+    ``b`` ``(n_out,)`` or ``None``; returns ``y`` ``(N, n_out)``."""
     z = x @ W                                        # (N, n_out)
     if b is not None:
         z = z + b
@@ -50,9 +46,8 @@ def dense_backward(dy, x, W, y, act, alpha, dW, db, overwrite=False, need_dx=Tru
         dz = dy \odot \mathrm{act}'(z), \qquad dW \mathrel{+}= x^\top dz, \qquad
         db \mathrel{+}= \textstyle\sum_{\text{rows}} dz, \qquad dx = dz\, W^\top
 
-    ``dy``, ``y`` ``(N, n_out)``; ``x`` ``(N, n_in)``; ``dW`` ``(n_in, n_out)`` and ``db`` ``(n_out,)``
-    (or ``None``) are the parameters' gradients, added into, or written when ``overwrite`` (a gradient
-    just cleared by ``zero_grad``: the same result as adding into zeros).
+    ``dy``, ``y`` ``(N, n_out)``, ``x`` ``(N, n_in)``. The parameters' gradients ``dW``, ``db`` (or ``None``)
+    are added into, or written when ``overwrite`` (just cleared by ``zero_grad``: the same as adding to 0).
     """
     dz = (dy * ACTIVATIONS[act][1](y, alpha)).astype(dy.dtype, copy=False)     # (N, n_out)
     if overwrite:
@@ -93,8 +88,8 @@ def gaussian_sample_kl(h, eps, logvar_min=-np.inf, logvar_max=np.inf):
         \sigma = e^{\frac12 \mathrm{logvar}}, \qquad z = \mu + \sigma \odot \varepsilon, \qquad
         \mathrm{KL} = -\tfrac12 \sum \big(1 + \mathrm{logvar} - \mu^2 - \sigma^2\big)
 
-    ``h`` ``(N, 2L)``, ``eps`` ``(N, L)``; ``logvar`` is clipped to ``[logvar_min, logvar_max]`` first.
-    Returns ``(z, std, kl)``: ``z`` and ``std`` ``(N, L)``, ``kl`` summed over the batch (a float).
+    ``h`` ``(N, 2L)``, ``eps`` ``(N, L)``, logvar clipped to ``[logvar_min, logvar_max]``. Returns ``(z, std, kl)``:
+    ``z`` and ``std`` ``(N, L)``, ``kl`` summed over the batch (a float).
     """
     L = h.shape[1] // 2
     mu, logvar = h[:, :L], np.clip(h[:, L:], logvar_min, logvar_max)     # (N, L) each
