@@ -16,9 +16,10 @@ networks, not the models' ``fit``; ``--what models`` times what users run.
 How it measures (so the numbers can be trusted on a busy machine):
 
 * every implementation of a step runs in the **same process**, **interleaved** step by step in a new
-  random order each round (nnlite, nnlite with 1 BLAS thread, nnlite's matrix products alone, NumPy,
-  PyTorch), so a burst of load from another program hits all of them alike; a short untimed pause
-  between them lets spinning BLAS/OpenMP threads of the previous one go idle;
+  random order each round (nnlite, nnlite with 1 BLAS thread, nnlite's matrix products alone, the same
+  step on nnlite's reference backend -- plain NumPy, ``nnlite.ops.reference`` -- and PyTorch), so a
+  burst of load from another program hits all of them alike; a short untimed pause between them lets
+  spinning BLAS/OpenMP threads of the previous one go idle;
 * then nnlite, its matrix products and PyTorch also run **alone** (the *own process* rows): each in its
   own long-lived process, taking turns in short blocks (``benchmarks.alone``): in one process PyTorch's
   OpenMP threads and NumPy's OpenBLAS threads compete for the cores and slow both down, and separate
@@ -71,9 +72,12 @@ def load_batch(batch: int, dtype) -> tuple[np.ndarray, str]:
 # ------------------------------------------------------------------------------------------- step tables
 #: Row labels of the own-process workers' times (``benchmarks.alone``).
 NN_ALONE, MM_ALONE = "nnlite, own process", "nnlite matmuls only, own process"
+#: Steps that also get a row on nnlite's reference backend (plain NumPy, ``nnlite.ops.reference``).
+REFERENCE_ROWS = ("vae", "mlp_dae")
 
 def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
-    from benchmarks import reference_numpy, reference_torch, steps
+    import nnlite
+    from benchmarks import reference_torch, steps
     from nnlite import threads
 
     names = [n for n in args.only if n in ("vae", "mlp_dae", "conv_dae")]
@@ -88,26 +92,30 @@ def run_steps(args, x, peak, log) -> tuple[list[str], dict]:
                 lines += ["### conv DAE (2 convs + 2 transposed convs, 28x28)", "",
                           f"Pending: {reason}.", ""]
                 continue
+        def fast(policy):                        # the setup of a fast-backend row: backend and thread policy
+            return lambda: (nnlite.use("fast"), threads.set_policy(policy))
+
         nn_step = steps.STEPS[name](x, dtype=args.dtype)
-        impls = [("nnlite", lambda: threads.set_policy("auto"), nn_step.step)]
+        impls = [("nnlite", fast("auto"), nn_step.step)]
         if n_cpu > 1:
             nn1 = steps.STEPS[name](x, dtype=args.dtype)
-            impls.append(("nnlite, 1 thread", lambda: threads.set_policy(1), nn1.step))
+            impls.append(("nnlite, 1 thread", fast(1), nn1.step))
             nn2 = steps.STEPS[name](x, dtype=args.dtype)
-            impls.append((f"nnlite, {n_cpu} threads", lambda: threads.set_policy("max"), nn2.step))
+            impls.append((f"nnlite, {n_cpu} threads", fast("max"), nn2.step))
         if nn_step.matmul_only is not None:
-            impls.append(("nnlite matmuls only (policy auto)", lambda: threads.set_policy("auto"),
-                          nn_step.matmul_only))
-        if not args.no_numpy and name in reference_numpy.STEPS:
-            np_step = reference_numpy.STEPS[name](x, dtype=args.dtype)
-            impls.append(("NumPy (naive)", lambda: (threads.set_policy("auto"), threads._apply(n_cpu)),
-                          np_step.step))
+            impls.append(("nnlite matmuls only (policy auto)", fast("auto"), nn_step.matmul_only))
+        if not args.no_numpy and name in REFERENCE_ROWS:
+            ref_step = steps.STEPS[name](x, dtype=args.dtype)
+            impls.append(("nnlite, reference backend (NumPy)",
+                          lambda: (nnlite.use("reference"), threads.set_policy("auto"), threads._apply(n_cpu)),
+                          ref_step.step))
         if not args.no_torch and reference_torch.available() and name in reference_torch.STEPS:
             t_step = reference_torch.STEPS[name](x, dtype=args.dtype)
             impls.append(("PyTorch " + reference_torch.version(), lambda: None, t_step.step))
         n_steps = args.steps if name != "conv_dae" else max(10, args.steps // 3)   # conv steps are ~5x longer
         log(f"{name}: {len(impls)} implementations x {n_steps} steps (+{args.warmup} warm-up), interleaved")
         times = interleave(impls, n_steps, args.warmup, args.gap_ms / 1000)
+        nnlite.use("fast")
         threads.set_policy("auto")
         alone, pairs = {}, []                        # label -> times of the own-process workers; summaries
         if not args.no_alone and not args.no_torch and reference_torch.available() \
@@ -270,7 +278,7 @@ def main(argv=None):
     p.add_argument("--kernels-out", default=None, help="default benchmarks/results/kernels.md")
     p.add_argument("--gap-ms", type=float, default=1.0, help="untimed pause between implementations")
     p.add_argument("--no-torch", action="store_true")
-    p.add_argument("--no-numpy", action="store_true")
+    p.add_argument("--no-numpy", action="store_true", help="no rows on nnlite's reference backend (plain NumPy)")
     p.add_argument("--no-alone", action="store_true",
                    help="skip the runs of nnlite and PyTorch alone in their own processes")
     p.add_argument("--rounds", type=int, default=None,
@@ -321,7 +329,8 @@ def main(argv=None):
         out = Path(args.out) if args.out else RESULTS / ("steps.md" if args.dtype == np.float32
                                                          else f"steps_{args.dtype.name}.md")
         out.parent.mkdir(parents=True, exist_ok=True)
-        title = "## Kernel micro-benchmarks: hand-built training steps, nnlite vs plain NumPy vs PyTorch"
+        title = ("## Kernel micro-benchmarks: hand-built training steps, nnlite's fast backend vs its reference "
+                 "backend (plain NumPy) vs PyTorch")
         out.write_text(title + "\n\n" + "\n".join(header + lines))
         log(f"wrote {out}")
     if "compile" in what:                           # its own file, so each part can be re-run alone
