@@ -139,6 +139,7 @@ def latent_scatter(Z, labels=None, images=None, image_shape=None, title=None, zo
     ax = fig.subplots()
     ax.scatter(Z[:, 0], Z[:, 1], s=12, c="tab:red" if color_by is None else color_by, zorder=3,
                cmap=None if color_by is None else "viridis")
+    thumbnails = []
     if images is not None:
         ims = _as_images(images, image_shape)
         zoom = zoom or 26.0 / max(ims.shape[1:]) * 1.2
@@ -148,12 +149,7 @@ def latent_scatter(Z, labels=None, images=None, image_shape=None, title=None, zo
             ab = AnnotationBbox(box, (z[0], z[1]), frameon=True, pad=0.15,
                                 bboxprops=dict(edgecolor="0.6", linewidth=0.5), zorder=2)
             ax.add_artist(ab)
-    if labels is not None:
-        span = np.ptp(Z, axis=0).max() if len(Z) > 1 else 1.0
-        off = 0.035 * span
-        for z, lab in zip(Z, labels):
-            ax.annotate(str(lab), (z[0], z[1]), xytext=(z[0] + off, z[1] + off), fontsize=9, color="tab:blue",
-                        zorder=4)
+            thumbnails.append(ab)
     lo, hi = Z.min(0), Z.max(0)
     pad = 0.12 * np.maximum(hi - lo, 1e-6)
     ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
@@ -164,7 +160,48 @@ def latent_scatter(Z, labels=None, images=None, image_shape=None, title=None, zo
     if title:
         ax.set_title(title)
     fig.tight_layout()
+    if labels is not None:
+        _place_labels(fig, ax, Z, [str(lab) for lab in labels], thumbnails)
     return fig
+
+
+def _place_labels(fig, ax, Z, labels, thumbnails):
+    """Write each label beside its point where it covers the least of the other points' thumbnails and of
+    the labels already placed: eight directions around the point, near then farther, first the
+    upper right; a white backing keeps a label readable where some overlap cannot be avoided."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = (fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)).get_renderer()
+    obstacles = [ab.get_window_extent(renderer) for ab in thumbnails]      # display units, one per point
+    half = max([max(b.width, b.height) for b in obstacles] + [8.0]) / 2 * 72 / fig.dpi   # points
+    directions = [(1, 1), (-1, 1), (1, -1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
+    offsets = [(dx * r, dy * r) for r in (half + 2, 1.7 * half + 4) for dx, dy in directions]
+    axes_box = ax.get_window_extent(renderer)
+    placed = []
+
+    def overlap(a, b):
+        w = min(a.x1, b.x1) - max(a.x0, b.x0)
+        h = min(a.y1, b.y1) - max(a.y0, b.y0)
+        return max(w, 0.0) * max(h, 0.0)
+
+    for i, (z, lab) in enumerate(zip(Z, labels)):
+        ann = ax.annotate(lab, (z[0], z[1]), xytext=offsets[0], textcoords="offset points", fontsize=9,
+                          color="tab:blue", zorder=5, ha="center", va="center",
+                          bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none", alpha=0.8))
+        best, best_cost = offsets[0], None
+        for off in offsets:
+            ann.xyann = off
+            box = ann.get_window_extent(renderer)
+            cost = sum(overlap(box, o) for j, o in enumerate(obstacles) if j != i)
+            cost += 2 * sum(overlap(box, p) for p in placed)
+            cost += 4 * (box.width * box.height - overlap(box, axes_box))   # outside the axes
+            if best_cost is None or cost < best_cost - 1e-9:
+                best, best_cost = off, cost
+        ann.xyann = best
+        if offsets.index(best) >= len(directions):             # the farther ring: a leader line to the point
+            ax.annotate("", (z[0], z[1]), xytext=best, textcoords="offset points", zorder=4,
+                        arrowprops=dict(arrowstyle="-", color="tab:blue", lw=0.6, alpha=0.7, shrinkA=4, shrinkB=2))
+        placed.append(ann.get_window_extent(renderer))
 
 
 def mosaic(images, nrows, ncols, gap=1, fill=0.15):
