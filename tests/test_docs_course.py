@@ -6,6 +6,7 @@ with its helpers (``dump_dom``, ``walk``) and its skip rule; a plain ``make test
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ pytestmark = pytest.mark.skipif(os.environ.get("NNLITE_DOCS_TEST") != "1",
                                 reason="docs tests run through `make docs-test` (NNLITE_DOCS_TEST=1), "
                                        "which builds the site first")
 
-from test_docs import SITE, dump_dom, walk  # noqa: E402  (tests/ is on sys.path: pytest's rootdir-less import)
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # test_docs.py's helpers, whatever pytest's import mode
+from test_docs import SITE, dump_dom, walk  # noqa: E402
 
 COURSE_SRC = Path(__file__).resolve().parents[1] / "docs" / "course"
 CHAPTERS = sorted(p.stem for p in COURSE_SRC.glob("[0-9][0-9]_*.py"))
