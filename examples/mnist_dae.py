@@ -6,7 +6,7 @@ Denoise Fashion-MNIST (or MNIST) with an MLP denoising autoencoder: Gaussian and
 Run it with::
 
     NNLITE_DATA=../shared/data python examples/mnist_dae.py              # 5 epochs each, a few minutes
-    NNLITE_DATA=../shared/data python examples/mnist_dae.py --epochs 1 --subset 10000   # quick look
+    NNLITE_DATA=../shared/data NNLITE_QUICK=1 python examples/mnist_dae.py   # 3,000 images, 1 epoch: a quick look
 
 Trains the 784-512-128-32-128-512-784 DAE (ReLU, sigmoid output, MSE, Adam 1e-3, batch 128) twice:
 on Gaussian noise (sigma 0.5, clipped to [0, 1]) and on salt-and-pepper noise (20% of the pixels set
@@ -16,10 +16,9 @@ test images and writes, in out/::
     mnist_dae_gaussian.png, mnist_dae_salt_and_pepper.png   clean / noisy / denoised, one per class
     mnist_dae_curves.png                                    training loss of both models
 
-``--dataset mnist`` uses the MNIST test set (the only MNIST split on this machine): the first 8,000
-images to train, the last 2,000 to test.
+``DATASET = "mnist"`` below uses the MNIST test set (the only MNIST split on this machine): the first
+8,000 images to train, the last 2,000 to test.
 """
-import argparse
 import os
 import time
 
@@ -35,6 +34,10 @@ SEED = 0
 NOISES = [("gaussian", 0.5), ("salt_and_pepper", 0.2)]   # (noise, level): sigma or fraction of pixels
 EPOCHS = 5
 QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
+DATASET = "fashion"     # or "mnist": the MNIST test set (the only MNIST split here), 8,000 to train, 2,000 to test
+SUBSET = 3000 if QUICK else None    # train on the first N images only (None: all)
+if QUICK:
+    EPOCHS = 1
 NOISE_NAMES = {"gaussian": "Gaussian noise, sigma = {:g} (clipped)", "salt_and_pepper": "salt-and-pepper noise, {:.0%}"}
 
 
@@ -80,39 +83,30 @@ def denoising_figure(model, clean, noisy, labels, noise, level, path, class_name
     return plots.save(fig, str(path))
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__ and __doc__.strip().splitlines()[0])
-    ap.add_argument("--dataset", choices=["fashion", "mnist"], default="fashion")
-    ap.add_argument("--epochs", type=int, default=1 if QUICK else EPOCHS)
-    ap.add_argument("--subset", type=int, default=3000 if QUICK else None, help="train on the first N images only")
-    ap.add_argument("--out", default=OUT)
-    args = ap.parse_args(argv)
-    print(f"quick setting (NNLITE_QUICK=1): {args.subset:,} training images, {args.epochs} epoch per model" if QUICK
-          else "full run (NNLITE_QUICK is not set)")
+print(f"quick setting (NNLITE_QUICK=1): {SUBSET:,} training images, {EPOCHS} epoch per model" if QUICK
+      else "full run (NNLITE_QUICK is not set)")
 
-    Xtr, Xte, yte, names = load(args.dataset, args.subset)
-    print(f"{args.dataset}: {len(Xtr):,} training and {len(Xte):,} test images")
-    histories = {}
-    for noise, level in NOISES:
-        rng = np.random.default_rng(1234)                               # one fixed noisy test set
-        noisy = DenoisingAutoencoder(noise=noise, noise_level=level).add_noise(Xte, rng).astype(np.float32)
-        t = time.perf_counter()
-        dae = make_dae(noise, level, args.epochs).fit(Xtr, verbose=1)
-        den = dae.reconstruct(noisy)
-        print(f"{noise} {level}: trained {args.epochs} epochs in {time.perf_counter() - t:.0f} s; test PSNR "
-              f"{psnr(Xte, noisy):.2f} -> {psnr(Xte, den):.2f} dB, "
-              f"SSIM {ssim(Xte.reshape(-1, 28, 28), noisy.reshape(-1, 28, 28)):.3f} -> "
-              f"{ssim(Xte.reshape(-1, 28, 28), den.reshape(-1, 28, 28)):.3f} (PSNR of the mean MSE over the test set, "
-              f"not per image: {10 * np.log10(1 / np.mean((den - Xte) ** 2)):.2f} dB)")
-        path = denoising_figure(dae, Xte, noisy, yte, noise, level, os.path.join(args.out, f"mnist_dae_{noise}.png"),
-                                class_names=names)
-        print(f"wrote {path}")
-        histories[NOISE_NAMES[noise].format(level)] = dae.history_["loss"]
-    data = 'Fashion-MNIST' if args.dataset == 'fashion' else 'MNIST'
-    fig = plots.curves(histories, list(histories), title=f"MLP DAE on {data}: training MSE per epoch",
-                       ylabel="MSE (clean target)")
-    print(f"wrote {plots.save(fig, os.path.join(args.out, 'mnist_dae_curves.png'))}")
-
-
-if __name__ == "__main__":
-    main()
+# -------------------------------------------------------------------------- data
+Xtr, Xte, yte, names = load(DATASET, SUBSET)
+print(f"{DATASET}: {len(Xtr):,} training and {len(Xte):,} test images")
+# -------------------------------------------------------------------------- one denoiser per noise
+histories = {}
+for noise, level in NOISES:
+    rng = np.random.default_rng(1234)                               # one fixed noisy test set
+    noisy = DenoisingAutoencoder(noise=noise, noise_level=level).add_noise(Xte, rng).astype(np.float32)
+    t = time.perf_counter()
+    dae = make_dae(noise, level, EPOCHS).fit(Xtr, verbose=1)
+    den = dae.reconstruct(noisy)
+    print(f"{noise} {level}: trained {EPOCHS} epochs in {time.perf_counter() - t:.0f} s; test PSNR "
+          f"{psnr(Xte, noisy):.2f} -> {psnr(Xte, den):.2f} dB, "
+          f"SSIM {ssim(Xte.reshape(-1, 28, 28), noisy.reshape(-1, 28, 28)):.3f} -> "
+          f"{ssim(Xte.reshape(-1, 28, 28), den.reshape(-1, 28, 28)):.3f} (PSNR of the mean MSE over the test set, "
+          f"not per image: {10 * np.log10(1 / np.mean((den - Xte) ** 2)):.2f} dB)")
+    path = denoising_figure(dae, Xte, noisy, yte, noise, level, os.path.join(OUT, f"mnist_dae_{noise}.png"),
+                            class_names=names)
+    print(f"wrote {path}")
+    histories[NOISE_NAMES[noise].format(level)] = dae.history_["loss"]
+data = 'Fashion-MNIST' if DATASET == 'fashion' else 'MNIST'
+fig = plots.curves(histories, list(histories), title=f"MLP DAE on {data}: training MSE per epoch",
+                   ylabel="MSE (clean target)")
+print(f"wrote {plots.save(fig, os.path.join(OUT, 'mnist_dae_curves.png'))}")
