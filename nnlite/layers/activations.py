@@ -1,6 +1,9 @@
 """Elementwise activations (and Softmax), each with its derivative beside it, and the one registry of
 activation names.
 
+These layers are plain NumPy under either backend of :mod:`nnlite.ops` (the fused forms that
+:class:`~nnlite.Dense` uses are the ops ``dense_forward``/``dense_backward``).
+
 Every activation keeps what its derivative needs: the input ``x`` or, where the derivative is
 cheaper in terms of the output (sigmoid, tanh, softmax, ELU), the output ``y``. Every one maps an array
 of any shape ``(N, ...)`` to an array of the same shape (Softmax normalises along ``axis``).

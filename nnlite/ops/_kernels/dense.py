@@ -19,8 +19,8 @@ the gradient):
   ``z = mu + exp(logvar / 2) eps`` with the KL divergence ``-1/2 sum(1 + logvar - mu^2 - e^logvar)``
   and their gradients.
 
-Activation codes (``IDENTITY`` ... ``SOFTPLUS``; each activation class of :mod:`nnlite.layers.activations`
-names its own as ``dense_kernel``), with the derivative written from the output ``y``:
+Activation codes (``IDENTITY`` ... ``SOFTPLUS``; the fast backend maps each activation name to its code in
+``nnlite.ops.fast._ACT_CODES``), with the derivative written from the output ``y``:
 
 =========== ===================================== =====================================
 name        y = act(v)                            dy/dv from y
