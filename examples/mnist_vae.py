@@ -7,7 +7,7 @@ and a 2-D latent VAE whose latent space is drawn coloured by class and decoded o
 Run it with::
 
     NNLITE_DATA=../shared/data python examples/mnist_vae.py                # 10 + 10 epochs, some minutes
-    NNLITE_DATA=../shared/data python examples/mnist_vae.py --epochs 2 --subset 10000   # quick look
+    NNLITE_DATA=../shared/data NNLITE_QUICK=1 python examples/mnist_vae.py   # 3,000 images, 1 + 1 epochs: a quick look
 
 Model: 784-400-20 (fc1 ReLU; mu and log-variance heads; 20-400 ReLU; 400-784 sigmoid), loss = BCE
 summed over the pixels + KL, Adam 1e-3, batch 128. Writes, in out/::
@@ -20,10 +20,9 @@ summed over the pixels + KL, Adam 1e-3, batch 128. Writes, in out/::
     mnist_vae2d_latent.png         2-D latent VAE: test posterior means coloured by class
     mnist_vae2d_manifold.png       2-D latent VAE: images decoded on a 16 x 16 grid of z
 
-``--dataset mnist`` trains on the first 8,000 MNIST test images and tests on the last 2,000 (only
-the MNIST test set is on this machine).
+``DATASET = "mnist"`` below trains on the first 8,000 MNIST test images and tests on the last
+2,000 (only the MNIST test set is on this machine).
 """
-import argparse
 import os
 import time
 
@@ -44,6 +43,11 @@ GRID_RANGE = 3.0     # ... over [-3, 3]^2 of the 2-D latent space (the prior's +
 PAIRS = [(0, 1), (2, 8), (5, 7), (3, 4), (9, 6)]   # class pairs to interpolate between
 PERPLEXITY = 30.0    # t-SNE of the latent codes
 QUICK = os.environ.get("NNLITE_QUICK") == "1"   # the quick setting the docs gallery runs: fewer images and epochs
+DATASET = "fashion"     # or "mnist": the MNIST test set (the only MNIST split here), 8,000 to train, 2,000 to test
+SUBSET = 3000 if QUICK else None    # train on the first N images only (None: all)
+N_VIEW = 500 if QUICK else 3000     # test codes drawn by PCA and t-SNE
+if QUICK:
+    EPOCHS, EPOCHS_2D = 1, 1
 
 
 def load(dataset, subset=None):
@@ -146,42 +150,34 @@ def vae_figures(vae, X, labels, folder, prefix="mnist_vae", dataset="fashion"):
     ]
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__ and __doc__.strip().splitlines()[0])
-    ap.add_argument("--dataset", choices=["fashion", "mnist"], default="fashion")
-    ap.add_argument("--epochs", type=int, default=1 if QUICK else EPOCHS)
-    ap.add_argument("--epochs-2d", type=int, default=1 if QUICK else EPOCHS_2D)
-    ap.add_argument("--subset", type=int, default=3000 if QUICK else None, help="train on the first N images only")
-    ap.add_argument("--out", default=OUT)
-    args = ap.parse_args(argv)
-    print(f"quick setting (NNLITE_QUICK=1): {args.subset:,} training images, "
-          f"{args.epochs} + {args.epochs_2d} epochs" if QUICK
-          else "full run (NNLITE_QUICK is not set)")
+print(f"quick setting (NNLITE_QUICK=1): {SUBSET:,} training images, "
+      f"{EPOCHS} + {EPOCHS_2D} epochs" if QUICK
+      else "full run (NNLITE_QUICK is not set)")
 
-    Xtr, Xte, yte, names = load(args.dataset, args.subset)
-    print(f"{args.dataset}: {len(Xtr):,} training and {len(Xte):,} test images")
-    t = time.perf_counter()
-    vae = make_vae(20, args.epochs).fit(Xtr, validation_data=Xte, verbose=1)
-    nelbo, recon, kl = vae_negative_elbo(vae, Xte, random_state=SEED, reduction="mean", return_terms=True)
-    print(f"20-D VAE: {args.epochs} epochs in {time.perf_counter() - t:.0f} s; test -ELBO {nelbo:.2f} nats/image "
-          f"(reconstruction {recon:.2f} + KL {kl:.2f})")
-    for p in vae_figures(vae, Xte, yte, args.out, dataset=args.dataset):
-        print(f"wrote {p}")
-    sel = np.random.default_rng(SEED).choice(len(Xte), size=500 if QUICK else 3000, replace=False)
-    data = "Fashion-MNIST" if args.dataset == "fashion" else "MNIST"
-    views = pca_tsne_views(vae.transform(Xte[sel]), yte[sel], names, perplexity=PERPLEXITY, random_state=SEED,
-                           title=f"Posterior means of {len(sel):,} {data} test images in the 20-D latent space, "
-                                 "projected to 2-D")
-    print(views.tsne_missing or f"t-SNE of {len(sel)} points: {views.tsne_seconds:.0f} s")
-    print(f"wrote {plots.save(views.figure, os.path.join(args.out, 'mnist_vae_latent_views.png'))}")
+# -------------------------------------------------------------------------- the 20-D VAE
+Xtr, Xte, yte, names = load(DATASET, SUBSET)
+print(f"{DATASET}: {len(Xtr):,} training and {len(Xte):,} test images")
+t = time.perf_counter()
+vae = make_vae(20, EPOCHS).fit(Xtr, validation_data=Xte, verbose=1)
+nelbo, recon, kl = vae_negative_elbo(vae, Xte, random_state=SEED, reduction="mean", return_terms=True)
+print(f"20-D VAE: {EPOCHS} epochs in {time.perf_counter() - t:.0f} s; test -ELBO {nelbo:.2f} nats/image "
+      f"(reconstruction {recon:.2f} + KL {kl:.2f})")
+for p in vae_figures(vae, Xte, yte, OUT, dataset=DATASET):
+    print(f"wrote {p}")
 
-    t = time.perf_counter()
-    vae2 = make_vae(2, args.epochs_2d).fit(Xtr, verbose=1)
-    print(f"2-D VAE: {args.epochs_2d} epochs in {time.perf_counter() - t:.0f} s; test -ELBO "
-          f"{vae_negative_elbo(vae2, Xte, random_state=SEED, reduction='mean'):.2f} nats/image")
-    for p in latent2d_figures(vae2, Xte, yte, names, args.out, "mnist_vae"):
-        print(f"wrote {p}")
+# -------------------------------------------------------------------------- its latent space in 2-D: PCA and t-SNE
+sel = np.random.default_rng(SEED).choice(len(Xte), size=N_VIEW, replace=False)
+data = "Fashion-MNIST" if DATASET == "fashion" else "MNIST"
+views = pca_tsne_views(vae.transform(Xte[sel]), yte[sel], names, perplexity=PERPLEXITY, random_state=SEED,
+                       title=f"Posterior means of {len(sel):,} {data} test images in the 20-D latent space, "
+                             "projected to 2-D")
+print(views.tsne_missing or f"t-SNE of {len(sel)} points: {views.tsne_seconds:.0f} s")
+print(f"wrote {plots.save(views.figure, os.path.join(OUT, 'mnist_vae_latent_views.png'))}")
 
-
-if __name__ == "__main__":
-    main()
+# -------------------------------------------------------------------------- a 2-D VAE: its latent space drawn directly
+t = time.perf_counter()
+vae2 = make_vae(2, EPOCHS_2D).fit(Xtr, verbose=1)
+print(f"2-D VAE: {EPOCHS_2D} epochs in {time.perf_counter() - t:.0f} s; test -ELBO "
+      f"{vae_negative_elbo(vae2, Xte, random_state=SEED, reduction='mean'):.2f} nats/image")
+for p in latent2d_figures(vae2, Xte, yte, names, OUT, "mnist_vae"):
+    print(f"wrote {p}")
