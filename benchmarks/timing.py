@@ -85,11 +85,6 @@ def interleave(impls: list[tuple[str, Callable, Callable]], steps: int, warmup: 
     return {k: np.array(v) for k, v in times.items()}
 
 
-def interleave_calls(impls: dict, reps: int, warmup: int, gap: float) -> dict:
-    """``{label: fn}`` timed by :func:`interleave` (no setup between calls)."""
-    return interleave([(label, lambda: None, fn) for label, fn in impls.items()], reps, warmup, gap)
-
-
 # ------------------------------------------------------------------------------------- own-process workers
 class Worker:
     """One implementation in its own long-lived process, ``python -m <args...>``, which calls :func:`serve`."""
