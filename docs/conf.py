@@ -58,6 +58,7 @@ html_theme = "furo"
 html_title = f"nnlite {release}"
 html_static_path = ["_static"]
 html_css_files = ["nnlite.css"]
+html_js_files = ["nnlite.js"]           # wide display equations shrink to fit the text column
 html_theme_options = {"navigation_with_keys": True}
 html_show_sourcelink = False
 html_last_updated_fmt = None
@@ -129,5 +130,79 @@ def _prose_after_fields(app, what, name, obj, options, lines):
     lines[:] = out
 
 
+# -- forward and backward on every layer's page ----------------------------------------------------
+# A layer's maths lives in its class docstring; its forward/backward methods often have none, and
+# autodoc lists only documented members of the class itself. So the member listing leaves them out,
+# the class template documents both explicitly (inherited ones too: Dense runs Linear's), and a
+# method without its own maths gets the class's (or its module's) equations under a one-line summary.
+_PASS_SUMMARY = {
+    "forward": "Forward pass: returns the output and keeps what :meth:`backward` needs.",
+    "backward": "Backward pass: takes ``dL/dy``, adds each parameter's gradient into its ``.grad`` and returns "
+                "``dL/dx``.",
+}
+
+
+def _skip_passes_in_member_lists(app, what, name, obj, skip, options):
+    if what == "class" and name in _PASS_SUMMARY:
+        return True          # documented by the class template's own automethod entries
+    return None
+
+
+def _resolve(dotted):
+    import importlib
+
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for part in parts[i:]:
+            obj = getattr(obj, part, None)
+        return obj
+    return None
+
+
+def _math_blocks(doc):
+    """The ``.. math::`` directives of a docstring, dedented, each with its indented body."""
+    import inspect
+
+    lines, out, i = inspect.cleandoc(doc or "").splitlines(), [], 0
+    while i < len(lines):
+        if lines[i].strip().startswith(".. math::"):
+            indent = len(lines[i]) - len(lines[i].lstrip())
+            block = [lines[i][indent:]]
+            i += 1
+            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+                block.append(lines[i][indent:])
+                i += 1
+            while block and not block[-1].strip():
+                block.pop()
+            out += [""] + block
+        else:
+            i += 1
+    return out
+
+
+def _passes_with_maths(app, what, name, obj, options, lines):
+    method = name.rsplit(".", 1)[-1]
+    if what != "method" or method not in _PASS_SUMMARY or any(".. math::" in line for line in lines):
+        return
+    cls = _resolve(name.rsplit(".", 1)[0])
+    if not isinstance(cls, type):
+        return
+    maths = _math_blocks(cls.__doc__)
+    where = f":class:`{cls.__name__}`"
+    if not maths:
+        module = sys.modules.get(cls.__module__)
+        maths = _math_blocks(getattr(module, "__doc__", ""))
+        where = f"{where} (from :mod:`{cls.__module__}`)"
+    head = [] if lines and lines[0].strip() else [_PASS_SUMMARY[method]]
+    tail = ["", f"The maths of {where}:", *maths] if maths else []
+    lines[:] = head + lines + tail
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _prose_after_fields, priority=400)
+    app.connect("autodoc-process-docstring", _passes_with_maths, priority=600)
+    app.connect("autodoc-skip-member", _skip_passes_in_member_lists)

@@ -180,9 +180,142 @@ def test_search_finds_convvae(tmp_path):
     assert any("ConvVAE" in h for h in hits), f"search for ConvVAE found: {hits[:10]}"
 
 
+# ------------------------------------------------------------------------------ reading on a 1280-px screen
+#: Injected into a copy of a page: once MathJax has typeset it, records whether the page scrolls
+#: sideways and which elements of the article stick out of the text column without a scrolling box
+#: of their own.
+_MEASURE = """<script>
+window.addEventListener("load", function () {
+  function clipped(el, stop) {
+    for (var p = el.parentElement; p && p !== stop; p = p.parentElement) {
+      var s = getComputedStyle(p);
+      if (s.overflowX !== "visible" || s.position === "fixed") return true;
+    }
+    return false;
+  }
+  function measure() {
+    var root = document.documentElement, article = document.querySelector("article") || document.body;
+    // The column: the article and its padding (headings reach 8 px into it by design).
+    var edge = (document.querySelector(".content") || article).getBoundingClientRect().right, bad = [];
+    article.querySelectorAll("*").forEach(function (el) {
+      if (el.closest("mjx-assistive-mml")) return;     // MathJax's copy for screen readers, clipped to 1 px
+      var r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > edge + 1 && !clipped(el, article)) {
+        bad.push(el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined ?
+                 "." + el.className.trim().split(/\\s+/).join(".") : "") + " +" + Math.round(r.right - edge) + "px");
+      }
+    });
+    var eqs = [];   // display equations that still need their own scroll bar
+    document.querySelectorAll('mjx-container[display="true"]').forEach(function (eq) {
+      if (eq.scrollWidth > eq.clientWidth + 1) {
+        eqs.push((eq.scrollWidth / eq.clientWidth).toFixed(2) + "x: " + eq.textContent.trim().slice(0, 50));
+      }
+    });
+    var out = document.createElement("pre");
+    out.id = "nnlite-width-check";
+    out.textContent = JSON.stringify({page: root.scrollWidth, view: root.clientWidth, article: bad.slice(0, 8),
+                                      equations: eqs.slice(0, 8)});
+    document.body.appendChild(out);
+  }
+  var ready = window.MathJax && MathJax.startup && MathJax.startup.promise;
+  (ready || Promise.resolve()).then(function () { setTimeout(measure, 500); });   // after nnlite.js fits them
+});
+</script>"""
+
+
+def width_check(tmp_path, page: str) -> dict:
+    """Open ``page`` at 1280 x 1000 px and measure it (see :data:`_MEASURE`)."""
+    import json
+
+    src = SITE / page
+    copy = src.with_name(f"_width_check_{src.name}")        # same folder: the page's relative links still work
+    copy.write_text(src.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    try:
+        proc = _run_chromium(tmp_path, "--window-size=1280,1000", "--dump-dom", copy.as_uri(), budget_ms=15000)
+    finally:
+        copy.unlink()
+    found = re.search(r'<pre id="nnlite-width-check">(.*?)</pre>', proc.stdout, flags=re.S)
+    assert found, f"{page}: the width check did not run: {proc.stderr[-1500:]}"
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
+                      .replace("&gt;", ">"))
+
+
+def _api_page(name: str) -> str:
+    hits = sorted((SITE / "api" / "generated").glob(f"*.{name}.html"), key=lambda p: len(p.name))
+    assert hits, f"no API page for {name} in {SITE / 'api' / 'generated'}"
+    return str(hits[0].relative_to(SITE))
+
+
+def _wide_pages() -> list[str]:
+    """Every course chapter and the API pages of every layer, loss and model (the pages with equations)."""
+    pages = [str(p.relative_to(SITE)) for p in sorted((SITE / "auto_course").glob("[0-9][0-9]_*.html"))]
+    import nnlite
+
+    names = [n for n in dir(nnlite.layers) if isinstance(getattr(nnlite.layers, n), type)
+             and issubclass(getattr(nnlite.layers, n), nnlite.Module) and not n.startswith("_")]
+    names += ["VAE", "GAN", "ResidualDenoiser", "BCEWithLogitsLoss"]
+    pages += [_api_page(n) for n in sorted(set(names))]
+    return pages + ["index.html", "generated/results.html"]
+
+
+def test_no_page_scrolls_sideways_at_1280_px(tmp_path):
+    pages = _wide_pages()
+    assert len(pages) >= 30, pages
+    bad = {}
+    for page in pages:
+        m = width_check(tmp_path, page)
+        if m["page"] > m["view"] or m["article"] or m["equations"]:
+            bad[page] = m
+    assert not bad, "pages wider than a 1280-px screen (page / view width in px, elements sticking out, " \
+                    "display equations still scrolling at the smallest size nnlite.js sets):\n" + \
+        "\n".join(f"{p}: {m}" for p, m in bad.items())
+
+
+def test_wide_equations_are_set_smaller_to_fit(tmp_path):
+    # The VAE chapter's KL derivation and Dense's four gradients are wider than the text column at
+    # 1280 px in the text size: docs/_static/nnlite.js sets them smaller until they fit.
+    for page in (CHAPTER, _api_page("Dense")):
+        html = (SITE / page).read_text(encoding="utf-8")
+        assert "_static/nnlite.js" in html, f"{page} does not load nnlite.js"
+        m = width_check(tmp_path, page)
+        assert m["page"] <= m["view"] and not m["article"] and not m["equations"], (page, m)
+
+
+# ------------------------------------------------------------------------------ what the pages say
+def _section(html: str, start: str, end: str) -> str:
+    i = html.find(start)
+    assert i >= 0, f"{start!r} not found"
+    j = html.find(end, i + len(start))
+    return html[i:j if j > 0 else None]
+
+
+@pytest.mark.parametrize("layer", ["Linear", "Dense", "Conv2d", "ReLU", "BatchNorm2d"])
+def test_every_layer_page_shows_forward_and_backward_with_their_maths(layer):
+    page = SITE / _api_page(layer)
+    html = page.read_text(encoding="utf-8")
+    for method in ("forward", "backward"):
+        anchor = re.search(rf'<dt class="sig[^"]*" id="([\w.]*\.{layer}\.{method})">', html)
+        assert anchor, f"{page.name}: no {method} method documented"
+        body = _section(html, anchor.group(0), "</dd>")
+        assert 'class="math' in body, f"{page.name}: {method} is documented without its maths"
+
+
+def test_index_starts_with_install_and_a_quick_start_that_mentions_the_photo_denoiser():
+    html = (SITE / "index.html").read_text(encoding="utf-8")
+    article = _section(html, "<article", "</article>")
+    headings = re.findall(r"<h2>(.*?)<a", article)
+    assert headings[:2] == ["Install", "Quick start"], headings
+    install = re.sub(r"<[^>]+>", "", _section(article, ">Install<", "<h2>"))
+    assert "pip install -e ." in install and "make demo" in install, install[:500]
+    quick = _section(article, ">Quick start<", "<h2>")
+    text = re.sub(r"<[^>]+>", "", quick).replace("&quot;", '"')
+    assert 'nnlite.pretrained("photo-denoiser")' in text and "nnlite denoise --model photo" in text, text[:500]
+
+
 def test_screenshots(tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for name, page in (("home", "index.html"), ("course_chapter", CHAPTER), ("gallery_page", GALLERY_PAGE)):
+    for name, page in (("home", "index.html"), ("course_chapter", CHAPTER), ("gallery_page", GALLERY_PAGE),
+                       ("api_layer", _api_page("Dense"))):
         out = SHOTS / f"{name}.png"
         out.unlink(missing_ok=True)
         proc = _run_chromium(tmp_path, f"--screenshot={out}", "--window-size=1280,1000", "--hide-scrollbars",
