@@ -87,7 +87,9 @@ def _ones(workspace, n: int, dtype) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ conv2d
 @dataclass
 class Conv2dRecord:
-    """What :func:`conv2d_backward` needs from :func:`conv2d_forward`."""
+    """What :func:`conv2d_backward` needs from :func:`conv2d_forward`. Its column matrix lives in the
+    caller's workspace, so the next forward with that workspace overwrites it: run backward before
+    the next forward, as the layers do."""
     mode: str                    # 'one_out', 'planar', 'cols' or 'bands' (see conv2d_mode)
     x_shape: tuple               # (N, C_in, H, W)
     y_shape: tuple               # (N, C_out, OH, OW)
