@@ -1,9 +1,10 @@
-"""Numba kernels of the convolutional layers: im2col/col2im, pooling and nearest upsampling.
+"""Numba kernels of the fast conv ops: im2col/col2im, pooling and nearest upsampling.
 
-The layers in :mod:`nnlite.layers` turn a convolution into **one** large matrix product done by NumPy's
-BLAS; these kernels do everything around that product, in parallel over images or rows.
+The fast backend's ops (:mod:`nnlite.ops._fast_conv`) turn a convolution into **one** large matrix
+product done by NumPy's BLAS; these kernels do everything around that product, in parallel over images
+or rows. Their readable twins are the ops of :mod:`nnlite.ops.reference`.
 
-Memory layout. The conv layers keep activations **channels-last** in memory (as PyTorch's
+Memory layout. The fast ops keep activations **channels-last** in memory (as PyTorch's
 ``channels_last`` format): an ``(N, C, H, W)`` array they return is a transposed view of a C-contiguous
 ``(N, H, W, C)`` buffer, so the ``C`` values of one pixel sit side by side and every kernel below copies
 or adds them with a vectorised inner loop. The kernels therefore take ``(N, H, W, C)`` arrays ("NHWC").

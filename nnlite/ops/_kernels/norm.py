@@ -12,7 +12,7 @@ Each direction is one pass that writes, after read-only passes that sum per chan
 The sums run over fixed blocks of :data:`BLOCK` rows in parallel, each block into its own row of
 partial sums, and the partial sums are then added in block order, so the result does not depend on how
 many threads ran (bit-reproducible training). ``tests/test_norm_kernels.py`` compares every kernel
-with a NumPy twin.
+with a NumPy twin; :func:`nnlite.ops.reference.batch_norm_forward` is the readable op they compute.
 """
 from __future__ import annotations
 
