@@ -15,7 +15,6 @@ paths (``encoder.0.weight``) are the keys of :meth:`Module.state_dict`.
 """
 from __future__ import annotations
 
-import contextlib
 import contextvars
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -25,35 +24,16 @@ import numpy as np
 DEFAULT_DTYPE = np.float32
 
 
-class AllocationLimitError(MemoryError):
-    """More parameter elements were asked for than the enclosing :func:`parameter_budget` allows."""
-
-
-_budget: contextvars.ContextVar[list | None] = contextvars.ContextVar("nnlite_parameter_budget", default=None)
-
-
-@contextlib.contextmanager
-def parameter_budget(max_elements: int):
-    """Inside the block, Parameters and buffers of more than ``max_elements`` elements in all raise
-    :class:`AllocationLimitError` before their memory is written.
-
-    Rebuilding a model from a file uses it: the file says how many weights it holds, so a configuration
-    that asks for a larger network is refused before it can take the machine's memory.
-    """
-    token = _budget.set([int(max_elements)])
-    try:
-        yield
-    finally:
-        _budget.reset(token)
+#: ``f(n_elements, what)`` called before a Parameter or a buffer is created, or ``None``. Rebuilding a
+#: model from a checkpoint sets one to refuse more weights than the file holds
+#: (:func:`nnlite.models.persistence.parameter_budget`).
+ALLOCATION_HOOK: contextvars.ContextVar = contextvars.ContextVar("nnlite_allocation_hook", default=None)
 
 
 def _claim(n_elements: int, what: str):
-    left = _budget.get()
-    if left is None:
-        return
-    left[0] -= int(n_elements)
-    if left[0] < 0:
-        raise AllocationLimitError(f"creating {what} of {int(n_elements):,} elements exceeds the parameter budget")
+    hook = ALLOCATION_HOOK.get()
+    if hook is not None:
+        hook(int(n_elements), what)
 
 
 class Parameter:

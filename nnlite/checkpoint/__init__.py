@@ -42,7 +42,7 @@ A checkpoint is data, never code, and a hostile one is refused with :class:`Chec
   read, and the arrays in all may not expand to more than ``MAX_EXPANSION`` times the file's size (a
   genuine checkpoint is stored uncompressed, so it is about the file's size). Rebuilding a model from
   its configuration may allocate no more parameters than the file holds
-  (:func:`nnlite.module.parameter_budget`).
+  (:func:`nnlite.models.persistence.parameter_budget`).
 * **Nothing changes on failure.** :func:`load_checkpoint` checks everything it will assign first, and if
   assigning still fails it puts back the model's, optimizer's, trainer's and generators' previous state.
 * **Exact types.** Weights must be float32 or float64, integer buffers int64; the metadata must have the

@@ -8,13 +8,14 @@ The file format itself is :mod:`nnlite.checkpoint`; this module adds what a *mod
   only, JSON values of the kinds the constructor's defaults have, then the model's own validation.
 * :func:`restore_model` -- a ready-to-use (fitted, eval-mode) model: rebuilt, its fitted attributes
   checked and put back, its networks built within a parameter budget of exactly the weights the file
-  holds (:func:`nnlite.module.parameter_budget`), so a configuration that asks for a larger network
+  holds (:func:`parameter_budget`), so a configuration that asks for a larger network
   than its weights fails before it takes any memory, then the weights loaded.
 * :func:`fit_resumable` -- ``model.fit`` with a :class:`~nnlite.callbacks.ModelCheckpoint` and an exact
   resume from it.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import re
@@ -36,7 +37,7 @@ from ..checkpoint import (
 from ..checkpoint.load import _diff_state
 from ..checkpoint.validate import _check_array_dtypes
 from ..checkpoint.write import _as_module
-from ..module import AllocationLimitError, Module, parameter_budget
+from ..module import ALLOCATION_HOOK, Module
 from ..random import as_generator
 from ._registry import MODELS, lookup
 
@@ -46,6 +47,33 @@ _MAX_STRING = 256        # characters in one configuration value
 _MAX_LIST = 64           # entries in one configuration list (layer widths, channels, betas)
 _FITTED_NAME = re.compile(r"^[a-z][a-z0-9_]*_$")
 _PRIVATE_NAME = re.compile(r"^_[a-z][a-z0-9_]*$")
+
+
+class AllocationLimitError(MemoryError):
+    """More parameter elements were asked for than the enclosing :func:`parameter_budget` allows."""
+
+
+@contextlib.contextmanager
+def parameter_budget(max_elements: int):
+    """Inside the block, Parameters and buffers of more than ``max_elements`` elements in all raise
+    :class:`AllocationLimitError` before their memory is written.
+
+    :func:`restore_model` rebuilds a model from a file inside it: the file says how many weights it holds,
+    so a configuration that asks for a larger network is refused before it can take the machine's memory.
+    """
+    left = int(max_elements)
+
+    def claim(n_elements, what):
+        nonlocal left
+        left -= n_elements
+        if left < 0:
+            raise AllocationLimitError(f"creating {what} of {n_elements:,} elements exceeds the parameter budget")
+
+    token = ALLOCATION_HOOK.set(claim)
+    try:
+        yield
+    finally:
+        ALLOCATION_HOOK.reset(token)
 
 
 def build_model(info, **overrides):
