@@ -401,7 +401,7 @@ def image_strip(images, titles, title=None, ink=False, cell=1.2):
     if len(titles) != len(images):
         raise ValueError(f"image_strip: {len(images)} images but {len(titles)} titles")
     h, w = np.shape(images[0])[:2]
-    images = [np.asarray(_subsample(np.asarray(im), STRIP_MAX_PIXELS), dtype=np.float64) for im in images]
+    images = [np.asarray(_subsample(np.asarray(im), STRIP_MAX_PIXELS), dtype=np.float32) for im in images]
     ratio = h / w
     stretched = not (1 / STRIP_MAX_ASPECT <= ratio <= STRIP_MAX_ASPECT)
     ratio = min(max(ratio, 1 / STRIP_MAX_ASPECT), STRIP_MAX_ASPECT)

@@ -57,9 +57,14 @@ COMPARE_CELL = 3.4
 #: ``--model`` name -> the name of the shipped weights (:func:`nnlite.pretrained`).
 PRETRAINED_MODELS = {"photo": "photo-denoiser"}
 #: Default ``--max-megapixels``: the largest image denoised, checked from the file's header. Denoising an
-#: image takes about 60 bytes per pixel above the model (the image, its noisy copy, the network's input and
-#: output in float32, the 8-bit result), so 6 megapixels stay within 512 MB.
-DENOISE_MAX_MEGAPIXELS = 6.0
+#: image takes about 51 bytes per pixel (the image, its noisy copy, the network's input and output in
+#: float32, the 8-bit result) besides the network's own working memory for one block (about 170 MB for the
+#: shipped U-Net at :data:`DENOISE_TILE`), so 5 megapixels stay within 512 MB above the model's weights.
+DENOISE_MAX_MEGAPIXELS = 5.0
+#: Side of the blocks a fully convolutional model denoises at a time (``tile`` of ``denoise``).
+DENOISE_TILE = 128
+#: Rows of an image processed at a time where a whole-image temporary is not needed (noise, PSNR, 8-bit).
+ROW_BLOCK = 256
 #: An MLP model's tiles are "far" from an image whose side is this many times the tile's.
 FAR_SIZE = 16
 
@@ -91,7 +96,7 @@ def add_denoise(sub):
     p.add_argument("--overwrite", action="store_true", help="replace existing result files of the same name")
     p.add_argument("--max-megapixels", type=positive_float, default=DENOISE_MAX_MEGAPIXELS, metavar="MP",
                    help=f"refuse images of more than MP million pixels before decoding them (default "
-                        f"{DENOISE_MAX_MEGAPIXELS:g}: about 60 bytes a pixel, so within 512 MB)")
+                        f"{DENOISE_MAX_MEGAPIXELS:g}: about 51 bytes a pixel besides the model, so within 512 MB)")
     p.set_defaults(func=cmd_denoise)
 
 
@@ -202,6 +207,17 @@ def _domain_warnings(model, img, tile_shape, any_size) -> list:
     return notes
 
 
+def _psnr(clean, image) -> float:
+    """PSNR in dB of ``image`` (clipped to [0, 1]) against ``clean``, summed in row blocks (no whole-image
+    float64 temporary): ``10 log10(1 / MSE)``, ``inf`` for identical images."""
+    total = 0.0
+    for r in range(0, len(clean), ROW_BLOCK):
+        d = clean[r:r + ROW_BLOCK].astype(np.float64) - np.clip(image[r:r + ROW_BLOCK], 0, 1)
+        total += float(np.square(d).sum())
+    mse = total / clean.size
+    return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
+
+
 def cmd_denoise(args):
     from .. import plots
     from ..images import ImageError, image_size, read_image, write_image
@@ -241,7 +257,7 @@ def cmd_denoise(args):
             w, h = image_size(f)
             if w * h > cap:
                 raise UserError(f"{f}: image of {w}x{h} pixels ({w * h / 1e6:.1f} megapixels) is larger than "
-                                f"--max-megapixels {args.max_megapixels:g}; pass a larger --max-megapixels (about 60 "
+                                f"--max-megapixels {args.max_megapixels:g}; pass a larger --max-megapixels (about 51 "
                                 "bytes of memory a pixel) or make the image smaller")
             _denoise_one(args, model, ck, f, i, len(files), (den_path, cmp_path), tile_shape, ink_model, any_size,
                          noise_fn, rng, plots, read_image, write_image)
@@ -263,7 +279,6 @@ def _denoise_one(args, model, ck, f, i, n, paths, tile_shape, ink_model, any_siz
                  read_image, write_image):
     """Read, (corrupt,) denoise and write one image and its comparison figure."""
     from ..images import apply_tiled
-    from ..metrics import psnr
     from .progress import WorkProgress
 
     notes = []
@@ -284,15 +299,16 @@ def _denoise_one(args, model, ck, f, i, n, paths, tile_shape, ink_model, any_siz
                 "inverted before denoising and back after (--invert no to prevent)")
         img = 1.0 - img
     clean = None
-    if noise_fn is not None:
-        clean = img
-        img = np.clip(noise_fn(img, args.noise_level, rng), 0, 1).astype(np.float32)
+    if noise_fn is not None:  # row blocks: the noise functions' float64 temporaries stay small
+        clean, img = img, np.empty_like(img)
+        for r in range(0, len(img), ROW_BLOCK):
+            img[r:r + ROW_BLOCK] = np.clip(noise_fn(clean[r:r + ROW_BLOCK], args.noise_level, rng), 0, 1)
     say(f"[{i}/{n}] {f}: {img.shape[1]}x{img.shape[0]} ...")
     if any_size:  # a fully convolutional denoiser: the whole image at once (in blocks if large)
         def whole(im, name=f.name):
             shown = WorkProgress(name, "Mpx", scale=1e-6)
             try:
-                return model.denoise(im, progress=shown)
+                return model.denoise(im, tile=DENOISE_TILE, progress=shown)
             finally:
                 shown.close()
 
@@ -325,8 +341,7 @@ def _denoise_one(args, model, ck, f, i, n, paths, tile_shape, ink_model, any_siz
     del full
     panels = ([("clean", clean)] if clean is not None else []) + [("noisy" if clean is not None else "input", img),
                                                                     ("denoised", result)]
-    titles = [t if clean is None or t == "clean" else
-              f"{t}  PSNR {psnr(clean[None], np.clip(im, 0, 1)[None]):.1f} dB" for t, im in panels]
+    titles = [t if clean is None or t == "clean" else f"{t}  PSNR {_psnr(clean, im):.1f} dB" for t, im in panels]
     how = "whole image" if any_size else f"tiles of {tile_shape[0]}x{tile_shape[1]}"
     if args.model:
         name = f"{PRETRAINED_MODELS[args.model]}, {'grey' if img.ndim == 2 else 'RGB'} model"
