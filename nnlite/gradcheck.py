@@ -269,7 +269,10 @@ def check_loss_gradients(model: Module, *inputs, loss_and_grad: Callable | None 
 
     The analytic side is one call of ``loss_and_grad(*inputs)``: it adds ``dL/dparam`` into every
     parameter's ``.grad`` (zeroed first) and returns ``L``, or ``(L, dL/dinputs[0])``, or
-    ``(L, (dL/dinputs[0], dL/dinputs[1], ...))`` with ``None`` for an input it does not differentiate.
+    ``(L, (dL/dinputs[0], dL/dinputs[1], ...))`` with ``None`` for an input it does not differentiate
+    (a flattened or squeezed gradient, such as ``(N, H*W)`` or ``(N, 1, H, W)`` for grey images
+    ``(N, H, W)``, is reshaped to its input's shape; a permuted layout, NCHW against NHWC, is refused
+    when it shows in the shapes and must otherwise be undone by ``loss_and_grad``).
     The numerical side differentiates ``loss(*inputs)`` by the stencil, perturbing each parameter's
     ``.data`` and each differentiated input in place. Before anything is compared, ``loss`` at the
     unperturbed point must equal the ``L`` of ``loss_and_grad`` (relative 1e-10): both must be the same
@@ -388,9 +391,11 @@ def check_loss_gradients(model: Module, *inputs, loss_and_grad: Callable | None 
                 raise ValueError(f"check_loss_gradients: loss_and_grad returns a gradient for input {k}, which "
                                  f"is not a floating array (got {type(x).__name__})")
             g = np.asarray(g, dtype=np.float64)
-            if g.size != x.size:
-                raise ValueError(f"check_loss_gradients: the gradient of input {k} has shape {g.shape}, the "
-                                 f"input {x.shape}")
+            squeezed = [d for d in g.shape if d != 1] == [d for d in x.shape if d != 1]
+            if g.size != x.size or (g.ndim == x.ndim and g.shape != x.shape and not squeezed):
+                raise ValueError(f"check_loss_gradients: the gradient of input {k} has shape {g.shape}, the input "
+                                 f"{x.shape}; pass the input in the layout its gradient comes back in (e.g. NCHW "
+                                 "images)")
             analytic[name] = g.reshape(x.shape)
             tensors.append((name, x))
     result = GradcheckResult(tol=tol)

@@ -126,6 +126,12 @@ def test_check_loss_gradients_refuses_a_float32_model_and_a_mismatched_loss():
     with pytest.raises(TypeError, match="expects an nnlite Module as its model, got function"):
         nnlite.check_loss_gradients(lambda x: x, X)
 
+    def transposed_dx(X, Y):           # a gradient in another layout than its input: refused, not reshaped
+        loss, dX = model.loss_and_grad(X, Y)
+        return loss, dX.T
+    with pytest.raises(ValueError, match=r"gradient of input 0 has shape \(5, 6\), the input \(6, 5\); pass"):
+        nnlite.check_loss_gradients(model, X, X, loss_and_grad=transposed_dx)
+
 
 def test_check_loss_gradients_only_sampling_and_region():
     """A float32 input is copied to float64; ``only`` restricts the parameters, ``n_coords`` the coordinates;
