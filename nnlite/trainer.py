@@ -63,7 +63,8 @@ def format_clock(seconds: float) -> str:
 class ProgressBar:
     """The progress of a training run: ``epoch 3/10 [=====>    ] 45% loss 0.1234 12,345 samples/s 0:12 ETA 0:31``.
 
-    The ETA is that of the whole run (the call to ``fit``), from the speed of its steps so far. On a
+    The ETA is that of the whole run (the call to ``fit``), from the speed of its steps after the first
+    (which mostly compiles the kernels); it shows from the second step on. On a
     terminal the line is redrawn in place (at most every :data:`REDRAW_SECONDS`) and an epoch's final
     line is kept; elsewhere (a pipe, a log file, a notebook) each epoch prints one line, and a long
     epoch also prints a line every :data:`MID_EPOCH_SECONDS`. Epochs shorter than :data:`LINE_SECONDS`
@@ -89,6 +90,8 @@ class ProgressBar:
         self._last_draw, self._last_line = -math.inf, self._t0
         self._drawn = 0            # characters of the line being redrawn in place (terminal)
         self._pending = None       # an epoch's final line that was not kept (shown by finish)
+        self._first = None         # (time, steps) at the first update: the ETA's clock starts there, after
+                                   # the first step, whose time is mostly compiling and warming caches
 
     def _line(self, epoch, done, total, logs, rate, steps):
         elapsed = time.perf_counter() - self._t0
@@ -97,8 +100,11 @@ class ProgressBar:
         bar = "=" * filled + (">" if filled < self.width else "") + " " * max(self.width - filled - 1, 0)
         metrics = " ".join(f"{k} {v:.4g}" for k, v in logs.items())
         clock = format_clock(elapsed)
-        if self.total_steps and steps and steps < self.total_steps:
-            clock += f" ETA {format_clock(elapsed / steps * (self.total_steps - steps))}"
+        if self.total_steps and steps and self._first is not None and steps < self.total_steps:
+            t1, s1 = self._first
+            if steps > s1:
+                per_step = (time.perf_counter() - t1) / (steps - s1)
+                clock += f" ETA {format_clock(per_step * (self.total_steps - steps))}"
         return f"epoch {epoch}/{self.total_epochs} [{bar}] {frac:4.0%} {metrics} {rate:,.0f} samples/s {clock}"
 
     def _write(self, line, keep):
@@ -114,6 +120,8 @@ class ProgressBar:
         """Batch ``done`` of ``total`` of ``epoch`` finished (``final``: the epoch is over, ``logs`` are
         its means); ``steps``: optimizer steps of this run so far, for the ETA."""
         now = time.perf_counter()
+        if self._first is None and steps:
+            self._first = (now, steps)
         if final:
             line = self._line(epoch, done, total, logs, rate, steps)
             keep = epoch == 1 or epoch >= self.total_epochs or now - self._last_line >= LINE_SECONDS

@@ -110,13 +110,16 @@ def clock(monkeypatch):
 def test_on_a_terminal_the_line_is_redrawn_in_place_with_the_eta(clock):
     out = _Terminal()
     bar = ProgressBar(2, total_steps=20, stream=out)
+    clock.t = 3.0
+    bar.update(1, 1, 10, {"loss": 0.5}, 100.0, steps=1)    # the first step (compiling): no ETA from it
+    assert out.getvalue().startswith("\repoch 1/2 [") and out.getvalue().endswith("0:03")
     clock.t = 5.0
-    bar.update(1, 5, 10, {"loss": 0.5}, 100.0, steps=5)    # 5 of 20 steps in 5 s: 15 s to go
-    assert out.getvalue().startswith("\repoch 1/2 [") and out.getvalue().endswith("0:05 ETA 0:15")
+    bar.update(1, 5, 10, {"loss": 0.5}, 100.0, steps=5)    # 4 steps in 2 s after it, 15 to go: 7.5 s
+    assert out.getvalue().endswith("0:05 ETA 0:08"), out.getvalue()
     assert "\n" not in out.getvalue()
-    clock.t = 10.0
+    clock.t = 7.0
     bar.update(1, 10, 10, {"loss": 0.25}, 100.0, final=True, steps=10)
-    assert out.getvalue().endswith("loss 0.25 100 samples/s 0:10 ETA 0:10\n")    # epoch 1's line is kept
+    assert out.getvalue().endswith("loss 0.25 100 samples/s 0:07 ETA 0:04\n")    # 9 steps in 4 s; kept
     clock.t = 20.0
     bar.update(2, 10, 10, {"loss": 0.125}, 100.0, final=True, steps=20)
     last = out.getvalue().split("\n")[-2]
