@@ -290,7 +290,7 @@ def test_leaky_relu_slope_reaches_every_hidden_layer():
     ("swish", r"activation must be one of \["),
 ])
 def test_activation_spec_errors_name_what_arrived(spec, pattern):
-    from nnlite.models._base import parse_activation
+    from nnlite.layers.activations import parse_activation
 
     with pytest.raises(ValueError, match=pattern):
         parse_activation("VAE", spec)
