@@ -144,3 +144,20 @@ def test_loss_curves_agree_on_both_backends(name):
     np.testing.assert_allclose(b, a, rtol=1e-4, err_msg=f"{name}: loss curves, reference vs fast")
     for (key, p), q in zip(fast.state_dict().items(), reference.state_dict().values()):
         np.testing.assert_allclose(q, p, rtol=1e-3, atol=1e-4, err_msg=f"{name}: {key} after training")
+
+
+@pytest.mark.parametrize("name", ["VAE", "Autoencoder"])
+def test_model_loss_gradients_on_the_reference_backend(name):
+    """The reference ops give a model the gradients of its loss: float64, every parameter and the input
+    (smooth activations, data inside (0, 1), as in the models' own gradient checks)."""
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0.05, 0.95, size=(6, 7))
+    cls = {"VAE": m.VAE, "Autoencoder": m.Autoencoder}[name]
+    with ops.using("reference"):
+        model = cls(latent_dim=3, hidden=(5,), activation="tanh", epochs=2, dtype=np.float64, random_state=0)
+        model.fit(X, verbose=0)
+        if name == "VAE":
+            result = nnlite.check_loss_gradients(model, X, loss_kwargs=dict(eps=rng.standard_normal((6, 3))))
+        else:                                                            # input and target: X itself
+            result = nnlite.check_loss_gradients(model, X, X, loss=model.compute_loss)
+    assert result.passed, str(result)
