@@ -172,12 +172,12 @@ def test_conv2d_layer_gradcheck_through_direct_kernels(stride):
     from nnlite.ops import _fast_conv as F
 
     layer = Conv2d(8, 9, 3, stride=stride, padding=1, dtype=np.float64, random_state=0)
-    x = np.random.default_rng(100).standard_normal((2, 8, 5, 2 * D.BLOCK + 1))
+    x = np.random.default_rng(100).standard_normal((2, 8, 5, 17))         # 17: two pixel blocks and a tail
     _, rec = F.conv2d_forward(x, layer.weight.data, layer.bias.data, (stride, stride), ((1, 1), (1, 1)),
                               (1, 1), {})
     assert rec.mode == "direct"
-    result = nnlite.gradcheck(layer, x, eps=1e-6)
-    assert result.max_rel_error < 1e-7, f"\n{result}"
+    result = nnlite.gradcheck(layer, x, eps=1e-4)                         # linear in x and W: no truncation error,
+    assert result.max_rel_error < 1e-7, f"\n{result}"                     # a larger step shrinks the rounding error
     assert "input" in result.errors
 
 

@@ -89,6 +89,13 @@ if numba.config.DISABLE_JIT:
     def _as_block(buf, rows, cols):
         return buf[:rows * cols].reshape(rows, cols)
 
+    def _store_rows(acc, ya, off, step, ba, rows):
+        """Plain-Python twin of the intrinsic below."""
+        v = acc.shape[1]
+        flat = ya.reshape(-1)
+        for j in range(rows):
+            flat[off + j * step:off + j * step + v] = acc[j, :] + ba[:v]
+
     def _fma_rows(acc, xa, off, step, wa):
         """Plain-Python twin of the intrinsic below."""
         v = acc.shape[1]
@@ -152,6 +159,38 @@ else:
         return sig, codegen
 
 
+    @intrinsic
+    def _store_rows(typingctx, acc, ya, off, step, ba, rows):
+        """``ya.flat[off + j*step : off + j*step + V] = acc[j, :] + ba[:V]`` for ``j < rows`` (``rows <= BLOCK``),
+        as ``<V x float>`` loads, adds and stores: the accumulators go out as whole vectors (a scalar
+        read-out would make LLVM keep the block in memory). ``ya`` C-contiguous, no bounds checks."""
+        sig = types.void(acc, ya, off, step, ba, rows)
+
+        def codegen(context, builder, signature, args):
+            acc_v, y_v, off_v, step_v, b_v, rows_v = args
+            acc_a = context.make_array(signature.args[0])(context, builder, acc_v)
+            y_a = context.make_array(signature.args[1])(context, builder, y_v)
+            b_a = context.make_array(signature.args[4])(context, builder, b_v)
+            fty = context.get_value_type(signature.args[0].dtype)
+            v = VECTOR_BYTES // (4 if isinstance(fty, ir.FloatType) else 8)
+            vty = ir.VectorType(fty, v)
+            align = 4 if v == 16 else 8
+            bvec = builder.load(builder.bitcast(b_a.data, vty.as_pointer()), align=align)
+            accp = builder.bitcast(acc_a.data, vty.as_pointer())
+            off_i = context.cast(builder, off_v, signature.args[2], types.intp)
+            step_i = context.cast(builder, step_v, signature.args[3], types.intp)
+            rows_i = context.cast(builder, rows_v, signature.args[5], types.intp)
+            for j in range(BLOCK):
+                jc = ir.Constant(step_i.type, j)
+                with builder.if_then(builder.icmp_signed("<", jc, rows_i)):
+                    a = builder.load(builder.gep(accp, [ir.Constant(ir.IntType(64), j)]), align=align)
+                    idx = builder.add(off_i, builder.mul(step_i, jc))
+                    dst = builder.bitcast(builder.gep(y_a.data, [idx]), vty.as_pointer())
+                    builder.store(builder.fadd(a, bvec), dst, align=align)
+            return context.get_dummy_value()
+        return sig, codegen
+
+
 # ---------------------------------------------------------------------------------------- kernels
 def _direct_forward(xp, wp, bias, SH, SW, y):
     """``y[n, oh, ow, co] = bias[co] + sum_{kh,kw,ci} xp[n, oh*SH + kh, ow*SW + kw, ci] * w[kh, kw, ci, co]``
@@ -184,9 +223,12 @@ def _direct_forward(xp, wp, bias, SH, SW, y):
                         base = (ow0 * SW + kw) * Ci
                         for ci in range(Ci):
                             _fma_rows(acc, xrow, base + ci, step, wp[cb, kh, kw, ci])
-                for j in range(min(BLOCK, OW - ow0)):
-                    for c in range(cn):
-                        y[n, oh, ow0 + j, co0 + c] = acc[j, c] + bias[co0 + c]
+                if cn == V:                                                 # whole vectors out
+                    _store_rows(acc, y[n, oh], ow0 * Co + co0, Co, bias[co0:], min(BLOCK, OW - ow0))
+                else:
+                    for j in range(min(BLOCK, OW - ow0)):
+                        for c in range(cn):
+                            y[n, oh, ow0 + j, co0 + c] = acc[j, c] + bias[co0 + c]
 
 
 def _direct_weight_grad(xp, g, KH, KW, SH, SW, parts):
