@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from ...layers import Conv2d, ConvTranspose2d, Dense, Flatten, Reshape, Sequential, Sigmoid
-from ...losses import BCEWithLogitsLoss
 from ...module import Parameter
 from .._base import BaseModel, make_activation, parse_activation
 from ..vae import VAE, gaussian_nll, gaussian_nll_backward
@@ -153,7 +152,6 @@ class ConvVAE(_StridedImageModel, VAE):
         dec[-1] = Flatten()
         self.encoder_ = Sequential(*enc)
         self.decoder_ = Sequential(*dec, Sigmoid())
-        self._bce = BCEWithLogitsLoss(reduction="sum")
         if self._gaussian() and self.output_variance == "learned":
             self.output_logvar_ = Parameter(np.zeros(1), dtype=dtype)       # log sigma^2, starts at sigma^2 = 1
         elif "output_logvar_" in vars(self):                                 # refitted with a fixed variance
