@@ -24,3 +24,15 @@ def test_import_nnlite_does_not_load_matplotlib():
     code = "import sys, nnlite; print('matplotlib' in sys.modules); nnlite.plots; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["False", "True"], out.stderr
+
+
+def test_backend_choice_is_public():
+    """``nnlite.use`` is the ops boundary's switch, and the reference ops a student reads are importable."""
+    import nnlite.ops.reference as reference
+
+    assert "use" in nnlite.__all__ and "ops" in nnlite.__all__
+    assert nnlite.use is nnlite.ops.use
+    assert nnlite.ops.reference is reference
+    assert callable(nnlite.ops.using) and nnlite.ops.backend() in nnlite.ops.BACKENDS
+    missing = [op for op in nnlite.ops.OPS if not callable(getattr(reference, op, None))]
+    assert not missing, f"nnlite.ops.reference lacks the ops {missing}"
