@@ -1,6 +1,6 @@
 """The per-layer conv benchmark's harness (benchmarks/conv_layers.py): the --quick path writes a table
-with one row per (shape, direction), and the shape list read from the models holds the layers the
-issue's table names."""
+with one row per (shape, direction), and the shape list read from the models holds the U-Net, DnCNN,
+photo U-Net and ConvVAE layers."""
 import sys
 from pathlib import Path
 

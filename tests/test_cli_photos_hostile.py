@@ -353,7 +353,7 @@ def test_a_negative_noise_level_range_says_a_level_must_be_at_least_0(tmp_path, 
     assert "--noise-level" in err and "needs two numbers >= 0, got '-0.1:0.2'" in err, err
 
 
-# ------------------------------------------------------------------------------------------ issue 28's promises
+# ---------------------------------------------------------------------- argument values, help, plan, fit domain
 @pytest.mark.parametrize("argv, fragment", [
     (["--noise", "pink"], "unknown noise 'pink'"),
     (["--noise-level", "2"], "must be in [0, 1], got 2.0"),
