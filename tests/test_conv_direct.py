@@ -158,7 +158,9 @@ def test_direct_conv_crossovers():
     assert not F.direct_conv(16, 4, 28, (1, 1), (1, 1), np.float32)      # fewer output channels than DIRECT_MIN_OUT
     assert not F.direct_conv(16, 16, wide - 1, (1, 1), (1, 1), np.float32)   # narrower than one pixel block
     assert not F.direct_conv(16, 16, 28, (1, 1), (2, 2), np.float32)     # dilation
-    assert not F.direct_conv(128, 256, 28, (2, 2), (1, 1), np.float32)   # strided and wide
+    assert not F.direct_conv(64, 128, 12, (1, 1), (1, 1), np.float32)    # many channels on a short row
+    assert F.direct_conv(64, 128, 24, (1, 1), (1, 1), np.float32)        # the same on a long row
+    assert F.direct_conv(96, 32, 14, (2, 2), (1, 1), np.float32)
     assert not F.direct_conv(16, 16, 28, (1, 1), (1, 1), np.float16)
 
 

@@ -284,26 +284,34 @@ _CONV2D_BACKWARD = {"one_out": _backward_one_out, "planar": _backward_cols, "col
 # Mode 'direct': the register-blocked kernels of nnlite.ops._kernels.conv_direct (no column matrix; forward
 # and weight gradient at any stride, the data gradient as the flipped-kernel convolution at stride 1 and
 # col2im(G W_r^T) otherwise). direct_conv chooses them by shape, from the crossovers measured by
-# ``python -m benchmarks --what conv-layers`` (benchmarks/results/conv_layers.md, 2-core AVX-512 Xeon):
+# ``python -m benchmarks --what conv-layers`` (2-core AVX-512 Xeon, 2 threads; direct time / im2col time
+# of forward, data gradient, weight gradient):
 #
-#   taken when                                  because (direct vs im2col + BLAS, same shape)
-#   dilation 1, C_out >= DIRECT_MIN_OUT           fewer output channels than a vector wastes its lanes
-#   OW >= KD.BLOCK                               a narrower row leaves most of the pixel block idle
-#   C_out <= DIRECT_MAX_OUT at stride > 1        (128 -> 256 at 8x8, stride 2: the column matrix won)
-# and the data gradient runs direct when C_in >= DIRECT_MIN_OUT too (its output has C_in channels).
+#   direct won: 28x28 16->16 0.26/0.53/0.35, 48->16 0.34/0.49/0.26; 14x14 32->32 0.63/0.74/1.04,
+#     96->32 0.98/0.92/0.54; 48x48 32->32 0.28/0.24/0.46; 24x24 32->64 0.72/0.96/0.82, 64->64 0.71/0.90/0.77;
+#     4x4 stride 2: 64x64 3->32 0.56/-/0.77, 32x32 32->64 0.87/-/0.72
+#   im2col won: 12x12 64->128 1.67/2.49/2.32, 128->128 1.36/1.71/1.21; 7x7 32->64 0.99/2.08/1.60;
+#     4x4 stride 2 on 16x16 64->128 1.03/-/1.19, on 8x8 128->256 3.1/-/2.3
+#
+# so: dilation 1, C_out >= DIRECT_MIN_OUT (fewer wastes a vector's lanes; of those only 32->3 was measured,
+# direct 0.30/0.71/0.32, left on im2col), a row at least one pixel block wide (OW >= KD.BLOCK), and either
+# a row of DIRECT_WIDE_ROW pixels or at most DIRECT_MAX_OUT_NARROW output channels. The data gradient runs
+# direct when C_in >= DIRECT_MIN_OUT too (its output has C_in channels: 48x48 3->32 was 2.3x slower direct).
 # One output channel keeps its own direct kernel ('one_out').
 
 #: Fewest output channels (of a direction's result) for the direct kernels.
 DIRECT_MIN_OUT = 8
-#: Most output channels of a strided convolution for the direct kernels.
-DIRECT_MAX_OUT_STRIDED = 128
+#: Output rows at least this wide run direct whatever the channel count.
+DIRECT_WIDE_ROW = 16
+#: Narrower rows run direct only up to this many output channels.
+DIRECT_MAX_OUT_NARROW = 32
 
 
 def direct_conv(C_in, C_out, OW, stride, dilation, dtype) -> bool:
     """Whether :func:`conv2d_forward` runs this shape with the direct kernels (mode ``'direct'``)."""
     return (tuple(dilation) == (1, 1) and np.dtype(dtype) in (np.float32, np.float64)
             and C_out >= DIRECT_MIN_OUT and OW >= KD.BLOCK
-            and (tuple(stride) == (1, 1) or C_out <= DIRECT_MAX_OUT_STRIDED))
+            and (OW >= DIRECT_WIDE_ROW or C_out <= DIRECT_MAX_OUT_NARROW))
 
 
 def _forward_direct(xc, weight, bias, rec, y2):
