@@ -174,6 +174,18 @@ def check_gradient(f: Callable[[np.ndarray], float], grad_f: Callable[[np.ndarra
     return result
 
 
+def _frozen_randomness(module: Module) -> Callable[[], None]:
+    """A function that puts every generator of ``module`` back in its present state: called before each
+    evaluation, a stochastic module (dropout, a VAE's sampling) draws the same numbers every time."""
+    gens = module.random_generators()
+    states = [g.bit_generator.state for g in gens]
+
+    def restore():
+        for g, s in zip(gens, states):
+            g.bit_generator.state = s
+    return restore
+
+
 def gradcheck(module, *inputs: np.ndarray, eps: float = DEFAULT_EPS, tol: float = DEFAULT_TOL,
               wrt_input: bool = True, wrt_params: bool = True, random_state=0, target=None) -> GradcheckResult:
     """Gradient check of a Module (or a Loss) in float64.
@@ -208,13 +220,7 @@ def gradcheck(module, *inputs: np.ndarray, eps: float = DEFAULT_EPS, tol: float 
         raise ValueError(f"gradcheck of a Module takes one input array, got {len(inputs)}")
     m = copy.deepcopy(module).double()
     x = np.array(inputs[0], dtype=np.float64, copy=True)
-    gens = m.random_generators()
-    states = [g.bit_generator.state for g in gens]
-
-    def restore():
-        for g, s in zip(gens, states):
-            g.bit_generator.state = s
-
+    restore = _frozen_randomness(m)
     restore()
     y = np.asarray(m(x))
     R = np.random.default_rng(random_state).standard_normal(y.shape)
@@ -356,12 +362,7 @@ def check_loss_gradients(model: Module, *inputs, loss_and_grad: Callable | None 
                             "loss_and_grad=, a callable that adds dL/dparam into .grad and returns L or (L, dL/dX)")
         loss_and_grad = model.loss_and_grad
     inputs = tuple(np.array(a, dtype=np.float64) if _is_float_array(a) else a for a in inputs)
-    gens = model.random_generators()
-    states = [g.bit_generator.state for g in gens]
-
-    def restore():
-        for g, s in zip(gens, states):
-            g.bit_generator.state = s
+    restore = _frozen_randomness(model)
 
     def value():
         restore()
