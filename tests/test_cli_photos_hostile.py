@@ -377,13 +377,15 @@ def test_train_help_is_clean_and_says_what_resume_guarantees(capsys):
     assert "the weights agree only to rounding" in flat
 
 
-def test_the_plan_shows_the_true_batch(tmp_path, capsys):
-    code, out, err = _run(capsys, "train", "ae", "--data", "font5x7", "--epochs", 1, "--hidden", 8,
-                          "--batch-size", 100000, "--out", tmp_path / "r")
+@pytest.mark.parametrize("model, batch", [("ae", "of 32 images ="),
+                                          ("dae", "of 256 images (8 noisy copies of each of the 32 images) =")])
+def test_the_plan_shows_the_true_batch(tmp_path, capsys, model, batch):
+    code, out, err = _run(capsys, "train", model, "--data", "font5x7", "--epochs", 1, "--hidden", 8,
+                          "--out", tmp_path / "r")
     assert code == 0, err
+    assert "font5x7: 32 images of 7x5" in out
     plan = next(line for line in out.splitlines() if line.startswith("plan:"))
-    n_images = int(out.split(": ", 1)[1].split(" images")[0])        # "training ... on font5x7: 95 images of ..."
-    assert f"1 epochs x 1 steps of {n_images} images" in plan, plan
+    assert f"1 epochs x 1 steps {batch} 1 steps" in plan, plan
 
 
 def test_sigma_beyond_the_photo_model_warns(photo_model, tmp_path, capsys):

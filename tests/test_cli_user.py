@@ -253,7 +253,7 @@ def test_denoise_skips_an_unreadable_file_goes_on_and_fails_at_the_end(trained, 
                           tmp_path / "bad.png", tmp_path / "missing.png", tmp_path / "c.png", "--out", tmp_path / "o")
     assert code == 1
     assert (tmp_path / "o" / "a_denoised.png").exists() and (tmp_path / "o" / "c_denoised.png").exists()
-    warnings = [line for line in err.splitlines() if line.startswith("nnlite: warning:")]
+    warnings = [line for line in err.splitlines() if line.startswith("nnlite: warning:") and line.endswith("skipped")]
     assert len(warnings) == 2 and "bad.png" in warnings[1] and "missing.png" in warnings[0], err
     assert "2 of 4 inputs failed and were skipped (2 denoised)" in err.splitlines()[-1]
 

@@ -92,8 +92,10 @@ class RunMonitor(Callback):
 
     def __init__(self, path, history, model, n_samples, extra=None, every_seconds: float = SAVE_EVERY_SECONDS,
                  every_epochs: int | None = None, every_steps: int | None = None, show_bar: bool | None = None,
-                 say=print, stream=None):
-        self.path, self.model, self.n_samples, self.extra = path, model, int(n_samples), extra
+                 say=print, stream=None, copies: int = 1):
+        # an epoch is ``copies`` corrupted copies of the ``n_samples`` images (a denoising autoencoder's)
+        self.copies = max(1, int(copies))
+        self.path, self.model, self.n_samples, self.extra = path, model, int(n_samples) * self.copies, extra
         self.history = HistoryLogger(history)
         self.every_seconds, self.every_epochs, self.every_steps = every_seconds, every_epochs, every_steps
         self.stream = stream if stream is not None else sys.stderr
@@ -128,8 +130,10 @@ class RunMonitor(Callback):
             where = run_position(trainer.epoch, trainer.global_step, trainer._resume_position is not None)
             self.say(f"resumed {where} of {self.path}")
         batch = min(int(trainer.batch_size), self.n_samples)          # the last batch of an epoch may be smaller
+        each = (f" ({self.copies} noisy copies of each of the {self.n_samples // self.copies} images)"
+                if self.copies > 1 else "")
         self.say(f"plan: {self.target_epochs} epochs x {self.steps_per_epoch} steps of {batch} "
-                 f"images = {self.total_steps:,} steps")
+                 f"images{each} = {self.total_steps:,} steps")
         now = time.monotonic()
         self.t_start = self.t_saved = self.t_drawn = now
         self.estimated = False

@@ -242,7 +242,9 @@ def cmd_train(args):
         extra.update(val=args.val, val_crop=args.val_crop)
     say(f"training {cls.__name__} on {args.data}: {len(X)} images of {image_shape[0]}x{image_shape[1]}"
         f"{'x3' if image_shape[2] == 3 else ''}, seed {args.seed} -> {out}")
-    monitor = RunMonitor(ckpt, out / "history", model, len(X), extra=extra, every_epochs=args.checkpoint_every,
+    copies = model._copies(len(X)) if hasattr(model, "_copies") else 1   # a DAE's corrupted copies per epoch
+    monitor = RunMonitor(ckpt, out / "history", model, len(X), copies=copies, extra=extra,
+                         every_epochs=args.checkpoint_every,
                          every_steps=args.checkpoint_steps, say=say)
     t0 = time.perf_counter()
     try:

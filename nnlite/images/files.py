@@ -89,6 +89,12 @@ def _open(path: Path):
         raise
 
 
+def _reason(exc) -> str:
+    """A decoder's complaint without the file object's repr (the file is named by the message already)."""
+    text = "cannot identify image file" if type(exc).__name__ == "UnidentifiedImageError" else str(exc)
+    return f"{type(exc).__name__}: {text}"
+
+
 def image_size(path) -> tuple[int, int]:
     """``(width, height)`` of an image file from its header, without decoding the pixels.
 
@@ -107,7 +113,7 @@ def image_size(path) -> tuple[int, int]:
         raise ImageError(f"the image is larger than Pillow accepts ({exc})", path) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageError(f"cannot read the image: not a PNG/JPEG (or other format Pillow decodes), or the file is "
-                         f"truncated or damaged ({type(exc).__name__}: {exc})", path) from None
+                         f"truncated or damaged ({_reason(exc)})", path) from None
 
 
 def _is_16bit_colour(im) -> bool:
@@ -172,7 +178,7 @@ def read_image(path, mode: str | None = None, notes: list | None = None, keep_al
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ImageError(f"cannot read the image: not a PNG/JPEG (or other format Pillow decodes), or the file is "
-                         f"truncated or damaged ({type(exc).__name__}: {exc})", path) from None
+                         f"truncated or damaged ({_reason(exc)})", path) from None
 
     if now.startswith("I;16") or now == "I":
         if now == "I" and arr.size and int(arr.max()) > 65535:
