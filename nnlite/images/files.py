@@ -172,8 +172,9 @@ def read_image(path, mode: str | None = None, notes: list | None = None, keep_al
                 im = im.convert("RGB")
             elif orig in ("La", "RGBa"):
                 im = im.convert("LA" if orig == "La" else "RGBA")
-            arr = np.asarray(im)
+            arr = np.array(im)                                        # one copy, then Pillow's is let go
             now = im.mode
+            im = None
     except ImageError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
@@ -184,7 +185,8 @@ def read_image(path, mode: str | None = None, notes: list | None = None, keep_al
         if now == "I" and arr.size and int(arr.max()) > 65535:
             raise ImageError(f"32-bit integer image (values up to {int(arr.max())}): save it as 8- or 16-bit", path)
         _note(notes, path, "16-bit image: scaled to [0, 1] (precision kept)")
-        x = arr.astype(np.float32) / np.float32(65535.0)
+        x = arr.astype(np.float32)
+        x *= np.float32(1 / 65535.0)                                  # in place: one float32 copy of the image
     elif now == "F":
         bad = int(np.isnan(arr).sum())
         if bad:
@@ -195,9 +197,11 @@ def read_image(path, mode: str | None = None, notes: list | None = None, keep_al
             _note(notes, path, f"floating-point image with values in [{lo:.3g}, {hi:.3g}]: clipped to [0, 1]")
         x = np.clip(arr.astype(np.float32), 0.0, 1.0)
     elif arr.dtype == np.uint8:
-        x = arr.astype(np.float32) / np.float32(255.0)
+        x = arr.astype(np.float32)
+        x /= np.float32(255.0)                                        # in place: one float32 copy of the image
     else:  # pragma: no cover - Pillow modes not covered above
         raise ImageError(f"unsupported image mode {now!r} (pixel type {arr.dtype})", path)
+    del arr
     if x.size == 0:
         raise ImageError(f"the image is empty ({x.shape[1] if x.ndim > 1 else 0}x{x.shape[0]} pixels)", path)
 
@@ -221,7 +225,10 @@ def read_image(path, mode: str | None = None, notes: list | None = None, keep_al
 
     if mode == "L" and x.ndim == 3:
         _note(notes, path, "colour image: converted to grey (BT.601 luma)")
-        x = x @ _LUMA
+        rgb, x = x, np.empty(x.shape[:2], np.float32)
+        for r in range(0, len(x), 256):                               # row blocks: no float64 temporary
+            x[r:r + 256] = rgb[r:r + 256] @ _LUMA
+        del rgb
     elif mode == "RGB" and x.ndim == 2:
         x = np.repeat(x[..., None], 3, axis=2)
     if alpha is not None:
