@@ -347,6 +347,15 @@ def check_input(layer: Module, x, ndim: int | tuple[int, ...], features: int | N
     return x
 
 
+def check_dy(layer: Module, dy, ctx, shape: tuple) -> np.ndarray:
+    """``dy`` as an array, checked against the last forward: ``ctx`` is what it saved (None: none ran)."""
+    if ctx is None:
+        raise RuntimeError(f"{type(layer).__name__}.backward called before forward")
+    if np.shape(dy) != shape:
+        raise ValueError(f"{type(layer).__name__}.backward expects dy of the output shape {shape}, got {np.shape(dy)}")
+    return np.asarray(dy)
+
+
 def _layer_name(layer) -> str:
     extra = layer.extra_repr() if isinstance(layer, Module) else ""
     return f"{type(layer).__name__}({extra})"

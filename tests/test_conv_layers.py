@@ -4,6 +4,8 @@
 Gradient checks stay away from kinks: MaxPool inputs have distinct values (no ties), and no ReLU is
 involved except in the end-to-end check, whose pre-activations are checked to be away from 0.
 """
+import re
+
 import naive_conv as naive
 import numpy as np
 import pytest
@@ -471,3 +473,25 @@ def test_conv_layers_keep_their_import_paths():
     layer = ConvTranspose2d(2, 3, 3, stride=2, random_state=0)
     x = _x((1, 2, 4, 4)).astype(np.float32)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(layer))(x), layer(x))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nnlite.Conv2d(2, 3, 3, padding=1, random_state=0),
+    lambda: nnlite.ConvTranspose2d(2, 3, 3, stride=2, random_state=0),
+    lambda: nnlite.MaxPool2d(2),
+    lambda: nnlite.AvgPool2d(2),
+    lambda: nnlite.Upsample(scale_factor=2),
+    lambda: nnlite.BatchNorm2d(2),
+], ids=["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample", "BatchNorm2d"])
+def test_backward_checks_dy_against_the_last_forward(make):
+    """Every image layer refuses a backward before any forward, and a dy whose shape is not the output's,
+    with the layer's name and both shapes."""
+    layer = make()
+    name = type(layer).__name__
+    with pytest.raises(RuntimeError, match=f"{name}.backward called before forward"):
+        layer.backward(np.zeros((2, 2, 4, 4)))
+    y = layer(np.random.default_rng(0).random((2, 2, 4, 4)))
+    wrong = y.shape[:-1] + (y.shape[-1] + 1,)
+    with pytest.raises(ValueError, match=re.escape(f"{name}.backward expects dy of the output shape {y.shape}, got {wrong}")):
+        layer.backward(np.zeros(wrong))
+    assert layer.backward(np.ones_like(y)).shape == (2, 2, 4, 4)

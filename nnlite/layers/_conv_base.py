@@ -29,8 +29,9 @@ def conv_transpose_output_size(size: int, kernel: int, stride: int, padding: int
 class _ConvBase(Module):
     """Arguments, initialisation and checks common to Conv2d and ConvTranspose2d.
 
-    ``_ctx`` is what the last forward pass saved for backward; ``_work`` a dict where the backend
-    may keep work arrays (column matrices are megabytes: allocated once per input shape).
+    ``_ctx`` is what the last forward pass saved for backward and ``_y_shape`` its output's shape;
+    ``_work`` a dict where the backend may keep work arrays (column matrices are megabytes: allocated
+    once per input shape).
     """
 
     def _init_common(self, in_channels, out_channels, kernel_size, stride, dilation, dtype):
@@ -43,7 +44,7 @@ class _ConvBase(Module):
         self.dtype = np.dtype(dtype)
         if not np.issubdtype(self.dtype, np.floating):
             raise TypeError(f"{name}: dtype must be a floating type, got {self.dtype}")
-        self._ctx, self._work = None, {}
+        self._ctx, self._y_shape, self._work = None, None, {}   # see the class docstring
 
     def reset_parameters(self, random_state=None):
         """PyTorch's default: ``kaiming_uniform_(a=sqrt(5))`` = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the
@@ -56,14 +57,6 @@ class _ConvBase(Module):
         w[...] = _init.uniform(w.shape, bound, rng, self.dtype)
         if self.bias is not None:
             self.bias.data[...] = _init.uniform(self.bias.shape, bound, rng, self.dtype)
-
-    def _check_dy(self, dy):
-        if getattr(self, "_ctx", None) is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        if np.shape(dy) != self._y_shape:
-            raise ValueError(f"{type(self).__name__}.backward expects dy of shape {self._y_shape} (the output of "
-                             f"the last forward), got {np.shape(dy)}")
-        return np.asarray(dy)
 
     def __getstate__(self):  # deepcopy / pickle without the work arrays and the saved forward pass
         state = self.__dict__.copy()

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import ops
 from .._validation import pair
-from ..module import DEFAULT_DTYPE, Parameter, check_input
+from ..module import DEFAULT_DTYPE, Parameter, check_dy, check_input
 from ._conv_base import _ConvBase, _describe, conv_transpose_output_size
 
 __all__ = ["ConvTranspose2d"]
@@ -105,7 +105,8 @@ class ConvTranspose2d(_ConvBase):
 
     def backward(self, dy):
         db = None if self.bias is None else self.bias.grad
-        return ops.conv_transpose2d_backward(self._check_dy(dy), self._ctx, self.weight.grad, db)   # adds dL/dW, dL/db
+        dy = check_dy(self, dy, self._ctx, self._y_shape)                  # (N, C_out, OH, OW)
+        return ops.conv_transpose2d_backward(dy, self._ctx, self.weight.grad, db)   # dL/dx; adds dL/dW, dL/db
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "

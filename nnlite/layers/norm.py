@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from .. import ops
-from ..module import DEFAULT_DTYPE, Module, Parameter, check_input
+from ..module import DEFAULT_DTYPE, Module, Parameter, check_dy, check_input
 
 
 class _BatchNorm(Module):
@@ -47,6 +47,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: momentum must be in [0, 1] or None (cumulative average), got {momentum!r}")
         self.num_features, self.eps, self.momentum, self.affine = int(num_features), float(eps), momentum, affine
         self.dtype = np.dtype(dtype)
+        self._ctx, self._x_shape = None, None                            # what forward saves for backward
         C = self.num_features
         if affine:
             self.weight = Parameter(np.ones(C, self.dtype))     # gamma
@@ -97,11 +98,7 @@ class _BatchNorm(Module):
         self.running_var[...] = ((1 - m) * self.running_var + m * unbiased).astype(dt)
 
     def backward(self, dy):
-        if getattr(self, "_ctx", None) is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        dy = np.asarray(dy)
-        if dy.shape != self._x_shape:
-            raise ValueError(f"{type(self).__name__}.backward expects dy of shape {self._x_shape}, got {dy.shape}")
+        dy = check_dy(self, dy, self._ctx, self._x_shape)                       # the input's shape
         grads = (self.weight.grad, self.bias.grad) if self.affine else (None, None)
         dx = ops.batch_norm_backward(self._to_matrix(dy), self._ctx, *grads)   # (M, C); adds dL/dgamma, dL/dbeta
         return self._from_matrix(dx, self._x_shape)

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import ops
 from .._validation import pair
-from ..module import Module, check_input
+from ..module import Module, check_dy, check_input
 from ._conv_base import conv_output_size
 
 
@@ -16,6 +16,7 @@ class _Pool2d(Module):
         self.kernel_size = pair(name, "kernel_size", kernel_size, 1)
         self.stride = self.kernel_size if stride is None else pair(name, "stride", stride, 1)
         self.padding = pair(name, "padding", padding, 0)
+        self._ctx, self._y_shape = None, None                               # what forward saves for backward
         for axis in range(2):
             if self.padding[axis] > self.kernel_size[axis] // 2:
                 raise ValueError(f"{name}: padding must be at most half the kernel size (0 <= padding <= "
@@ -38,15 +39,6 @@ class _Pool2d(Module):
             raise ValueError(f"{type(self).__name__}({self.extra_repr()}): input of shape {x.shape} is smaller "
                              f"than the window {self.kernel_size} after padding {self.padding}")
         return x
-
-    def _check_dy(self, dy):
-        if getattr(self, "_ctx", None) is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        dy = np.asarray(dy)
-        if dy.shape != self._y_shape:
-            raise ValueError(f"{type(self).__name__}.backward expects dy of shape {self._y_shape} (the output of "
-                             f"the last forward), got {dy.shape}")
-        return dy
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -82,7 +74,7 @@ class MaxPool2d(_Pool2d):
         return y                                                            # (N, C, OH, OW)
 
     def backward(self, dy):
-        return ops.max_pool2d_backward(self._check_dy(dy), self._ctx)
+        return ops.max_pool2d_backward(check_dy(self, dy, self._ctx, self._y_shape), self._ctx)
 
 
 class AvgPool2d(_Pool2d):
@@ -116,7 +108,7 @@ class AvgPool2d(_Pool2d):
         return y                                                            # (N, C, OH, OW)
 
     def backward(self, dy):
-        return ops.avg_pool2d_backward(self._check_dy(dy), self._ctx)
+        return ops.avg_pool2d_backward(check_dy(self, dy, self._ctx, self._y_shape), self._ctx)
 
     def extra_repr(self):
         s = super().extra_repr()

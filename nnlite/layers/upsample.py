@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from .. import ops
-from ..module import Module, check_input
+from ..module import Module, check_dy, check_input
 
 #: Valid ``mode`` names.
 UPSAMPLE_MODES = ("nearest",)
@@ -58,6 +58,7 @@ class Upsample(Module):
             raise ValueError("Upsample: give exactly one of scale_factor and size, got "
                              f"scale_factor={scale_factor!r}, size={size!r}")
         self.mode = mode
+        self._ctx, self._y_shape = None, None                              # what forward saves for backward
         self.scale_factor = None
         self.size = None
         if scale_factor is not None:
@@ -96,12 +97,7 @@ class Upsample(Module):
         return y                                                           # (N, C, OH, OW)
 
     def backward(self, dy):
-        if getattr(self, "_ctx", None) is None:
-            raise RuntimeError("Upsample.backward called before forward")
-        dy = np.asarray(dy)
-        if dy.shape != self._y_shape:
-            raise ValueError(f"Upsample.backward expects dy of shape {self._y_shape}, got {dy.shape}")
-        return ops.upsample_nearest2d_backward(dy, self._ctx)
+        return ops.upsample_nearest2d_backward(check_dy(self, dy, self._ctx, self._y_shape), self._ctx)
 
     def extra_repr(self):
         what = f"scale_factor={self.scale_factor}" if self.scale_factor else f"size={self.size}"
