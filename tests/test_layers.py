@@ -202,3 +202,13 @@ def test_linear_rejects_bad_sizes(bad):
 def test_unknown_activation_lists_valid_names():
     with pytest.raises(ValueError, match="valid names: .*relu"):
         nnlite.layers.get_activation("swishy")
+
+
+def test_get_activation_reads_specs_with_a_parameter():
+    """The conv models build their activations from the same specs as Dense: 'leaky_relu:0.2', 'elu:0.5'."""
+    leaky, elu = nnlite.layers.get_activation("leaky_relu:0.2"), nnlite.layers.get_activation("ELU:0.5")
+    assert isinstance(leaky, nnlite.LeakyReLU) and leaky.negative_slope == 0.2
+    assert isinstance(elu, nnlite.ELU) and elu.alpha == 0.5
+    assert type(nnlite.layers.get_activation("leaky_relu")) is nnlite.LeakyReLU
+    with pytest.raises(ValueError, match="only elu and leaky_relu take one"):
+        nnlite.layers.get_activation("relu:0.2")

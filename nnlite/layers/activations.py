@@ -252,7 +252,12 @@ def parse_activation(owner, activation, name="activation") -> tuple[str, float |
 
 
 def get_activation(activation) -> Module:
-    """A fresh activation Module from a name (``'relu'``), a class, or a Module instance (returned as is)."""
+    """A fresh activation Module from a name (``'relu'``), a spec with its parameter (``'leaky_relu:0.2'``,
+    read by :func:`parse_activation`), a class, or a Module instance (returned as is)."""
+    if isinstance(activation, str) and ":" in activation:
+        base, alpha = parse_activation("get_activation", activation)
+        cls = ACTIVATIONS[base]
+        return cls(**{cls.dense_alpha: alpha})
     if isinstance(activation, Module):
         return activation
     if isinstance(activation, type) and issubclass(activation, Module):

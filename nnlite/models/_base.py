@@ -16,7 +16,7 @@ from .._validation import check_choice, check_finite, check_int, check_number, i
 from ..callbacks import CosineLR
 from ..images.layout import data_domain
 from ..layers import Dense, Sequential, get_activation
-from ..layers.activations import ACTIVATIONS, ELEMENTWISE_ACTIVATIONS, parse_activation
+from ..layers.activations import ELEMENTWISE_ACTIVATIONS, parse_activation
 from ..module import Module
 from ..optim import OPTIMIZERS, get_optimizer
 from ..random import as_generator, spawn
@@ -35,13 +35,6 @@ class NotFittedError(ValueError, AttributeError):
 HIDDEN_ACTIVATIONS = ELEMENTWISE_ACTIVATIONS
 
 LR_SCHEDULES = ("cosine", "constant")
-
-
-def make_activation(activation) -> Module:
-    """A fresh activation module from a name as :func:`parse_activation` reads it (``'leaky_relu:0.2'``)."""
-    base, alpha = parse_activation("make_activation", activation)
-    cls = ACTIVATIONS[base]
-    return cls() if alpha is None else cls(**{cls.dense_alpha: alpha})
 
 
 def mlp(sizes, activation, random_state=None, dtype=np.float32, output_activation=None) -> Sequential:

@@ -57,8 +57,9 @@ import numpy as np
 
 from .. import ops
 from .._validation import check_int
+from ..layers.activations import parse_activation
 from ..random import as_generator
-from ._base import BaseModel, mlp, parse_activation
+from ._base import BaseModel, mlp
 from ._noise import _NoisyInputs
 
 __all__ = ["VAE", "reparameterize", "reparameterize_backward", "kl_divergence", "kl_divergence_backward",

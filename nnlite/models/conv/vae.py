@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...layers import Conv2d, ConvTranspose2d, Dense, Flatten, Reshape, Sequential, Sigmoid
+from ...layers import Conv2d, ConvTranspose2d, Dense, Flatten, Reshape, Sequential, Sigmoid, get_activation
+from ...layers.activations import parse_activation
 from ...module import Parameter
-from .._base import BaseModel, make_activation, parse_activation
+from .._base import BaseModel
 from ..vae import VAE, gaussian_nll, gaussian_nll_backward
 from ._image_model import _check_channels, _StridedImageModel
 
@@ -135,7 +136,7 @@ class ConvVAE(_StridedImageModel, VAE):
         c_in = C
         for c in chans:
             enc += [Conv2d(c_in, c, _KERNEL, stride=_STRIDE, padding=_PADDING, dtype=dtype, random_state=rng),
-                    make_activation(self.activation)]
+                    get_activation(self.activation)]
             c_in = c
         enc.append(Flatten())
         if hid:
@@ -147,7 +148,7 @@ class ConvVAE(_StridedImageModel, VAE):
         dec += [Dense(hid or m, n_feat, act, alpha=alpha, dtype=dtype, random_state=rng), Reshape(feat)]
         for c in list(chans[-2::-1]) + [C]:
             dec += [ConvTranspose2d(c_in, c, _KERNEL, stride=_STRIDE, padding=_PADDING, dtype=dtype,
-                                    random_state=rng), make_activation(self.activation)]
+                                    random_state=rng), get_activation(self.activation)]
             c_in = c
         dec[-1] = Flatten()
         self.encoder_ = Sequential(*enc)
