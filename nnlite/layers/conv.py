@@ -12,9 +12,10 @@ of a convolution, so it uses the same pieces in the other order
 
 The layer holds the parameters and checks the arguments; :func:`nnlite.ops.reference.conv2d_forward`
 and :func:`~nnlite.ops.reference.conv2d_backward` are the computation in plain NumPy. The fast backend
-computes the same with Numba kernels and chooses its mode by shape (a direct kernel for one output
-channel, bands of rows for huge images; :mod:`nnlite.ops._fast_conv`); its outputs are channels-last in
-memory, as PyTorch's ``torch.channels_last``: NCHW arrays whose ``(N, H, W, C)`` buffer is contiguous.
+computes the same with Numba kernels and chooses its mode by shape (im2col and one BLAS product,
+register-blocked direct kernels where they measured faster, a direct kernel for one output channel,
+bands of rows for huge images: :mod:`nnlite.ops._fast_conv`); its outputs are channels-last in memory,
+as PyTorch's ``torch.channels_last``: NCHW arrays whose ``(N, H, W, C)`` buffer is contiguous.
 """
 from __future__ import annotations
 

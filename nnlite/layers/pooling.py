@@ -66,9 +66,6 @@ class MaxPool2d(_Pool2d):
     ``(N, C, H, W)`` -> ``(N, C, OH, OW)``, ``OH = floor((H + 2*padding - kernel_size) / stride) + 1``.
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__(kernel_size, stride, padding)
-
     def forward(self, x):
         y, self._ctx = ops.max_pool2d_forward(self._prepare(x), self.kernel_size, self.stride, self.padding)
         return y                                                            # (N, C, OH, OW)
