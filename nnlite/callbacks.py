@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import check_int, check_number
 from .atomic import RunLock, atomic_write_text
 from .checkpoint import CheckpointError, nonfinite_entries, save_checkpoint
 from .metrics import spread_statistics
@@ -246,10 +247,23 @@ class CosineLR(Callback):
     set after every optimizer step (the models' ``lr_schedule='cosine'``).
 
     .. math:: \eta_t = \eta \Big(f + (1 - f)\, \tfrac12 \big(1 + \cos(\pi \min(t, T) / T)\big)\Big)
+
+    Parameters
+    ----------
+    lr : float > 0
+        :math:`\eta`, the learning rate at step 0.
+    total_steps : int >= 1
+        :math:`T`, the step at which the decay ends; later steps keep ``lr * final_fraction``.
+    final_fraction : float in (0, 1], default 0.01
+        :math:`f`, the share of ``lr`` left at the end (not 0: the optimizers refuse a rate of 0).
     """
 
     def __init__(self, lr, total_steps, final_fraction=0.01):
-        self.lr, self.total, self.f = lr, max(int(total_steps), 1), final_fraction
+        self.lr = check_number("CosineLR", "lr", lr)
+        self.total = check_int("CosineLR", "total_steps", total_steps)
+        self.f = check_number("CosineLR", "final_fraction", final_fraction)
+        if self.f > 1:
+            raise ValueError(f"CosineLR: final_fraction must be in (0, 1], got {final_fraction!r}")
 
     def lr_at(self, t):
         return self.lr * (self.f + (1 - self.f) * 0.5 * (1 + math.cos(math.pi * min(t, self.total) / self.total)))
