@@ -235,6 +235,7 @@ def conv_transpose2d_backward(dy, ctx, weight_grad, bias_grad=None):
 
 
 class BatchNormContext(NamedTuple):
+    """What batch norm's backward needs from its forward pass."""
     xhat: np.ndarray         # (M, C) normalised input
     invstd: np.ndarray       # (C,) 1 / sqrt(var + eps)
     gamma: np.ndarray        # (C,)
@@ -294,6 +295,7 @@ def _windows(x, kernel_size, stride, out_hw):
 
 
 def _pool_out(x_shape, kernel_size, stride, padding):
+    """``(OH, OW)`` of a pooling window sliding over ``x`` ``(N, C, H, W)`` padded by ``padding`` each side."""
     return tuple((x_shape[2 + a] + 2 * padding[a] - kernel_size[a]) // stride[a] + 1 for a in range(2))
 
 
