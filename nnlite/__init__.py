@@ -49,6 +49,8 @@ from .layers import (
     LeakyReLU,
     Linear,
     MaxPool2d,
+    PixelShuffle,
+    PixelUnshuffle,
     ReLU,
     Reshape,
     Residual,
@@ -90,7 +92,7 @@ __all__ = [
     # layers
     "Linear", "Dense", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax", "Identity", "Flatten",
     "Reshape", "Dropout", "Sequential", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample",
-    "BatchNorm1d", "BatchNorm2d", "Residual", "Concat",
+    "PixelUnshuffle", "PixelShuffle", "BatchNorm1d", "BatchNorm2d", "Residual", "Concat",
     # training
     "Trainer", "fit", "Callback", "LambdaCallback", "TrainingDivergedError", "ModelCheckpoint", "HistoryLogger",
     "EarlyStopping",

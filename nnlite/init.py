@@ -86,6 +86,30 @@ def kaiming_normal(shape: tuple[int, ...], a: float = 0.0, nonlinearity: str = "
     return (rng.standard_normal(shape) * (calculate_gain(nonlinearity, a) / math.sqrt(fan))).astype(dtype)
 
 
+def orthogonal(shape: tuple[int, ...], gain: float = 1.0, random_state=None, dtype=DEFAULT_DTYPE) -> np.ndarray:
+    r"""Saxe et al. (2014): a (semi-)orthogonal matrix, times ``gain``.
+
+    The weight is seen as a matrix ``M`` of ``shape[0]`` rows and ``prod(shape[1:])`` columns (for a conv
+    weight ``(C_out, C_in, kh, kw)``: one row per output channel, ``C_in * kh * kw`` columns). With ``A`` a
+    standard Gaussian matrix of the taller of the two shapes and ``A = QR`` its QR decomposition, the
+    columns of ``Q`` are multiplied by the signs of ``diag(R)`` (so that ``Q`` is uniformly distributed,
+    Haar measure) and ``M = gain * Q`` or ``gain * Q^T``:
+
+    .. math::
+        M M^T = g^2 I \ \text{(rows} \le \text{columns)}, \qquad M^T M = g^2 I \ \text{(otherwise)}.
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) < 2 or min(shape) < 1:
+        raise ValueError(f"orthogonal: needs a shape of at least 2 dims, all >= 1, got {shape}")
+    rows, cols = shape[0], int(np.prod(shape[1:]))
+    rng = as_generator(random_state)
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))  # (tall, short)
+    q, r = np.linalg.qr(a)                                        # q: (tall, short), orthonormal columns
+    q *= np.where(np.diag(r) < 0, -1.0, 1.0)                      # sign fix: unique, Haar-distributed
+    m = q.T if rows < cols else q                                 # (rows, cols)
+    return (gain * m).reshape(shape).astype(dtype)
+
+
 def _check_mode(mode: str) -> str:
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
@@ -98,4 +122,5 @@ INITIALIZERS = {
     "xavier_normal": xavier_normal, "glorot_normal": xavier_normal,
     "kaiming_uniform": kaiming_uniform, "he_uniform": kaiming_uniform,
     "kaiming_normal": kaiming_normal, "he_normal": kaiming_normal,
+    "orthogonal": orthogonal,
 }

@@ -18,6 +18,7 @@ from .dense import Dense
 from .dropout import Dropout
 from .linear import Linear
 from .norm import BatchNorm1d, BatchNorm2d
+from .pixel_shuffle import PixelShuffle, PixelUnshuffle
 from .pooling import AvgPool2d, MaxPool2d
 from .shape import Flatten, Reshape
 from .skip import Concat, Residual
@@ -25,5 +26,5 @@ from .upsample import Upsample
 
 __all__ = ["Linear", "Dense", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax", "Identity",
            "Flatten", "Reshape", "Dropout", "Sequential", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d",
-           "Upsample", "BatchNorm1d", "BatchNorm2d", "Residual", "Concat", "ACTIVATIONS", "ELEMENTWISE_ACTIVATIONS",
-           "get_activation"]
+           "Upsample", "PixelUnshuffle", "PixelShuffle", "BatchNorm1d", "BatchNorm2d", "Residual", "Concat",
+           "ACTIVATIONS", "ELEMENTWISE_ACTIVATIONS", "get_activation"]

@@ -110,14 +110,18 @@ class _NoisyInputs(_ValidationNoise):
     def _corrupt(self, X, rng):
         """``X`` with this model's noise from ``rng``. With a range ``(low, high)``: one level per sample
         (axis 0), all drawn first, ``rng.uniform(low, high, len(X))``, then each sample's noise in turn."""
+        return self._corrupt_with_levels(X, rng)[0]
+
+    def _corrupt_with_levels(self, X, rng):
+        """``(noisy X, levels)``: :meth:`_corrupt`'s result and every sample's level, float64 ``(N,)``."""
         if self._noise_range is None:
-            return self._noise_fn(X, self.noise_level, rng)
+            return self._noise_fn(X, self.noise_level, rng), np.full(len(X), float(self.noise_level))
         low, high = self._noise_range
         levels = rng.uniform(low, high, len(X))
         out = np.empty_like(X) if np.issubdtype(X.dtype, np.floating) else np.empty(X.shape, np.float32)
         for i, level in enumerate(levels):
             out[i] = self._noise_fn(X[i], float(level), rng)
-        return out
+        return out, levels
 
     def add_noise(self, X, random_state=None):
         """``X`` corrupted with this model's noise and level (a convenience for making test inputs); with a
