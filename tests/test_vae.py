@@ -354,3 +354,18 @@ def test_noise_options_are_validated_and_none_refuses_add_noise():
         VAE().add_noise(tiny_data())
     noisy = VAE(noise="gaussian", noise_level=0.5).add_noise(np.full((2, 3), 0.5), random_state=0)
     assert np.std(noisy - 0.5) > 0.1
+
+
+def test_a_decoder_without_its_output_sigmoid_is_refused_not_cut_short():
+    """The ELBO takes the BCE on the decoder's logits by leaving out its last layer, which must be the
+    Sigmoid: a decoder_ ending otherwise raises instead of losing a real layer."""
+    from nnlite import Sequential
+    from nnlite.models import vae_negative_elbo
+
+    X = np.random.default_rng(0).random((8, 6)).astype(np.float32)
+    vae = VAE(latent_dim=2, hidden=(4,), epochs=1, random_state=0).fit(X, verbose=0)
+    vae.loss_and_grad(X, random_state=0)                                    # the fitted decoder ends with one
+    vae.decoder_ = Sequential(*list(vae.decoder_.children())[:-1])          # ends with a Dense now
+    for call in (lambda: vae.loss_and_grad(X, random_state=0), lambda: vae_negative_elbo(vae, X)):
+        with pytest.raises(ValueError, match="VAE: decoder_ must end with a Sigmoid, got Dense"):
+            call()

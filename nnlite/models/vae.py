@@ -57,7 +57,7 @@ import numpy as np
 
 from .. import ops
 from .._validation import check_int
-from ..layers.activations import parse_activation
+from ..layers.activations import Sigmoid, parse_activation
 from ..random import as_generator
 from ._base import BaseModel, mlp
 from ._noise import _NoisyInputs
@@ -279,7 +279,10 @@ class VAE(_NoisyInputs, BaseModel):
 
     def _decoder_body(self):
         """The decoder's layers before its output Sigmoid: ``z`` to the logits, which the BCE takes (exact)."""
-        return list(self.decoder_.children())[:-1]
+        *body, last = self.decoder_.children()
+        if not isinstance(last, Sigmoid):
+            raise ValueError(f"{self._name()}: decoder_ must end with a Sigmoid, got {type(last).__name__}")
+        return body
 
     def _elbo_step(self, X, eps, X_in=None, backward=True, need_dx=True):
         """The negative ELBO of the batch ``X`` with noise ``eps`` (the module docstring's maths) and, with
