@@ -13,6 +13,12 @@ bit for bit, and two runs can share a 2-core machine side by side::
     python -m benchmarks.photo_train --channels grey    # -> nnlite/weights/photo-denoiser-grey.npz
     python -m benchmarks.photo_train --sweep --steps 1200   # capacity sweep -> benchmarks/results/photo_capacity.*
 
+The options of the blind denoisers that beat BM3D are flags (defaults: off, as the shipped weights were
+made): ``--no-batch-norm``, ``--unshuffle 2``, ``--noise-map``, ``--sigma-weighting FLOOR``, ``--loss l1``,
+``--init orthogonal``, and ``--fresh-patches``: every epoch trains on new patches drawn from the photos
+(epoch ``e`` from the generator seeded ``[seed, 2, e]``), so no patch is seen twice and only one epoch's
+patches are held; without it the first epoch's patches are reused every epoch.
+
 A run writes the checkpoint (:func:`nnlite.checkpoint.save_checkpoint`; load it with
 :func:`nnlite.models.persistence.restore_model`) and merges its entry into ``MANIFEST.json`` beside it:
 the file's sha256, the digest of the weights alone (:func:`weights_digest`: the file's own bytes also
@@ -93,12 +99,49 @@ def n_parameters(model) -> int:
     return int(sum(p.data.size for p in model.parameters()))
 
 
+def recipe_options(args) -> dict:
+    """The :class:`ResidualDenoiser` options of the blind-denoiser recipe that ``args`` turn on (``{}`` for
+    the defaults, which the shipped weights were made with)."""
+    chosen = {"batch_norm": not args.no_batch_norm, "unshuffle": args.unshuffle, "noise_map": args.noise_map,
+              "sigma_weighting": args.sigma_weighting, "loss": args.loss, "init": args.init}
+    defaults = {"batch_norm": True, "unshuffle": 1, "noise_map": False, "sigma_weighting": None, "loss": "l2",
+                "init": None}
+    return {k: v for k, v in chosen.items() if v != defaults[k]}
+
+
 def build_model(args, epochs):
     from nnlite.models.conv import ResidualDenoiser
 
     level = SIGMA_RANGE if args.sigma is None else args.sigma
     return ResidualDenoiser(noise="gaussian", noise_level=level, architecture=args.arch, width=args.width,
-                            depth=args.depth, lr=args.lr, epochs=epochs, batch_size=args.batch, random_state=args.seed)
+                            depth=args.depth, lr=args.lr, epochs=epochs, batch_size=args.batch, random_state=args.seed,
+                            **recipe_options(args))
+
+
+def epoch_patches(photos, args, epoch: int, n: int) -> np.ndarray:
+    """The ``n`` fresh training patches of ``epoch`` (1-based), NCHW float32: from the generator seeded
+    ``[seed, 2, epoch]``, so any epoch's patches can be drawn again without the ones before it."""
+    from nnlite.data.patches import sample_patches
+
+    P = sample_patches(photos, args.patch, n, random_state=np.random.default_rng([args.seed, 2, epoch]))
+    P = P[:, None] if P.ndim == 3 else P.transpose(0, 3, 1, 2)           # (n, C, patch, patch)
+    return np.ascontiguousarray(P, dtype=np.float32)
+
+
+class FreshPatches:
+    """Refills the training patches in place before every epoch after the first (its ``on_epoch_begin`` is
+    the hook of a :class:`~nnlite.callbacks.LambdaCallback`).
+
+    The trainer iterates over the very array ``buffer`` (``fit`` takes a C-contiguous float32 NCHW array
+    as it is: :func:`train` checks that it shares its memory), so overwriting it changes what the next
+    epoch trains on while the shuffling and every other draw stay as they were."""
+
+    def __init__(self, photos, args, buffer):
+        self.photos, self.args, self.buffer = photos, args, buffer
+
+    def on_epoch_begin(self, trainer, epoch):
+        if epoch > 1:
+            self.buffer[...] = epoch_patches(self.photos, self.args, epoch, len(self.buffer))
 
 
 def schedule(steps: int, epoch_steps: int) -> tuple[int, int]:
@@ -128,11 +171,20 @@ def train(args, say=print) -> dict:
     epochs, per_epoch = schedule(args.steps, args.epoch_steps)
     n = per_epoch * args.batch
     t0 = time.perf_counter()
-    X = sample_patches(photos, args.patch, n, random_state=np.random.default_rng([args.seed, 1]))
+    if args.fresh_patches:
+        X = epoch_patches(photos, args, 1, n)
+    else:
+        X = sample_patches(photos, args.patch, n, random_state=np.random.default_rng([args.seed, 1]))
+    fresh = ", new every epoch" if args.fresh_patches else ""
     say(f"{n} patches of {args.patch}x{args.patch} from {len(photos)} {args.channels} photos "
-        f"({X.nbytes / 2**20:.0f} MiB, {time.perf_counter() - t0:.1f} s); {epochs} epochs x {per_epoch} steps "
-        f"of {args.batch} = {epochs * per_epoch} steps")
+        f"({X.nbytes / 2**20:.0f} MiB, {time.perf_counter() - t0:.1f} s){fresh}; {epochs} epochs x {per_epoch} "
+        f"steps of {args.batch} = {epochs * per_epoch} steps")
     model = build_model(args, epochs)
+    extra = []
+    if args.fresh_patches:
+        if not np.shares_memory(model._check_X(X, reset=True), X):
+            raise RuntimeError("photo_train: fit would copy the patches, so refilling them would not reach training")
+        extra.append(LambdaCallback(on_epoch_begin=FreshPatches(photos, args, X).on_epoch_begin))
     validation = DenoisingValidation(crops, noise_levels=VAL_LEVELS, random_state=0)
     clock = {"validation": 0.0}
 
@@ -153,7 +205,12 @@ def train(args, say=print) -> dict:
             say(f"first 10 steps: {per_step:.3f} s/step -> about {per_step * epochs * per_epoch:.0f} s in all")
 
     clock["t0"] = time.perf_counter()
-    model.fit(X, callbacks=[LambdaCallback(on_epoch_end=validate),
+    if args.minutes is not None:
+        def stop_in_time(trainer, step, logs):
+            if time.perf_counter() - clock["t0"] > 60 * args.minutes:
+                trainer.stop_training = True
+        extra.append(LambdaCallback(on_batch_end=stop_in_time))
+    model.fit(X, callbacks=[*extra, LambdaCallback(on_epoch_end=validate),
                             LambdaCallback(on_epoch_end=show, on_batch_end=first_steps)])
     seconds = time.perf_counter() - clock["t0"]
     history = model.history_
@@ -190,6 +247,8 @@ def write_outputs(result, args, argv, out_dir: Path, say=print) -> dict:
         "depth": args.depth,
         "lr": args.lr,
         "noise_level": list(SIGMA_RANGE) if args.sigma is None else args.sigma,
+        **({"recipe": recipe_options(args)} if recipe_options(args) else {}),
+        **({"fresh_patches": True} if args.fresh_patches else {}),
         "parameters": n_parameters(model),
         "held_out_psnr": {k: round(v, 3) for k, v in result["held_out_psnr"].items()},
         "held_out": f"centre {VAL_CROP}x{VAL_CROP} crops of {', '.join(photo_data.HELD_OUT)}, Gaussian noise "
@@ -333,6 +392,19 @@ def parse_args(argv):
     p.add_argument("--sigma", type=float, default=None,
                    help="train for this one sigma instead of the blind range [0, 0.25] (the sweep's per-level rows)")
     p.add_argument("--seed", type=int, default=0)
+    recipe = p.add_argument_group("the blind-denoiser recipe (default: off, as the shipped weights)")
+    recipe.add_argument("--no-batch-norm", action="store_true", help="no BatchNorm; every conv with its bias")
+    recipe.add_argument("--unshuffle", type=int, default=1, metavar="R",
+                        help="run the body on R x R pixel blocks as channels (FFDNet's R = 2)")
+    recipe.add_argument("--noise-map", action="store_true", help="the noise sigma as an extra input channel")
+    recipe.add_argument("--sigma-weighting", type=float, default=None, metavar="FLOOR",
+                        help="weigh each patch's loss by 1 / max(sigma, FLOOR)^2 (normalised per batch)")
+    recipe.add_argument("--loss", choices=("l2", "l1"), default="l2")
+    recipe.add_argument("--init", choices=("orthogonal",), default=None, help="orthogonal conv weights")
+    recipe.add_argument("--fresh-patches", action="store_true",
+                        help="new patches from the photos every epoch instead of the first epoch's reused")
+    recipe.add_argument("--minutes", type=float, default=None,
+                        help="stop after this much training wall time (the step count still sets the schedule)")
     p.add_argument("--out", default=None, metavar="DIR", help="write the weights and MANIFEST.json here "
                    "(default nnlite/weights)")
     p.add_argument("--report", default=None, metavar="JSON", help="also write the run's numbers here")
@@ -343,11 +415,15 @@ def parse_args(argv):
     p.add_argument("--probe", type=int, default=None, metavar="STEPS",
                    help="with --sweep: only time STEPS steps of each blind configuration")
     args = p.parse_args(argv)
-    for name in ("steps", "epoch_steps", "patch", "batch", "width", "depth"):
+    for name in ("steps", "epoch_steps", "patch", "batch", "width", "depth", "unshuffle"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not args.lr > 0:
         p.error(f"--lr must be > 0, got {args.lr}")
+    if args.sigma_weighting is not None and not args.sigma_weighting > 0:
+        p.error(f"--sigma-weighting must be > 0, got {args.sigma_weighting}")
+    if args.minutes is not None and not args.minutes > 0:
+        p.error(f"--minutes must be > 0, got {args.minutes}")
     return args
 
 

@@ -78,3 +78,51 @@ def test_schedule_rounds_the_steps_up_to_whole_epochs():
     assert photo_train.schedule(1000, 300) == (4, 250)
     assert photo_train.schedule(1001, 300) == (4, 251)
     assert photo_train.schedule(5, 300) == (1, 5)
+
+
+RECIPE = ["--fresh-patches", "--no-batch-norm", "--unshuffle", "2", "--noise-map", "--sigma-weighting", "0.05",
+          "--loss", "l1", "--init", "orthogonal"]
+
+
+def test_the_recipe_with_fresh_patches_is_reproducible_and_recorded(data_root, tmp_path):
+    out1 = _run(data_root, tmp_path / "a", "--channels", "rgb", *RECIPE)
+    _run(data_root, tmp_path / "b", "--channels", "rgb", *RECIPE)
+    _run(data_root, tmp_path / "c", "--channels", "rgb", *RECIPE[1:])      # the same recipe, patches reused
+    assert "new every epoch" in out1
+    m = {k: json.loads((tmp_path / k / "MANIFEST.json").read_text())["photo-denoiser-rgb"] for k in "abc"}
+    assert m["a"]["weights_sha256"] == m["b"]["weights_sha256"]
+    assert m["a"]["weights_sha256"] != m["c"]["weights_sha256"]             # epoch 2 trained on other patches
+    assert m["a"]["fresh_patches"] is True and "fresh_patches" not in m["c"]
+    assert m["a"]["recipe"] == {"batch_norm": False, "unshuffle": 2, "noise_map": True, "sigma_weighting": 0.05,
+                                "loss": "l1", "init": "orthogonal"}
+    model = restore_model(tmp_path / "a" / "photo-denoiser-rgb.npz")
+    assert model.noise_map and model.unshuffle == 2 and model.loss == "l1" and not model.batch_norm
+    assert model.denoise(np.full((20, 30, 3), 0.5, np.float32), noise_level=0.1).shape == (20, 30, 3)
+
+
+def test_the_default_manifest_entry_names_no_recipe(data_root, tmp_path):
+    _run(data_root, tmp_path, "--channels", "rgb", "--steps", "2")
+    entry = json.loads((tmp_path / "MANIFEST.json").read_text())["photo-denoiser-rgb"]
+    assert "recipe" not in entry and "fresh_patches" not in entry
+
+
+def test_fresh_patches_refill_the_buffer_fit_trains_on():
+    photos = [np.random.default_rng(i).random((30, 40, 3), dtype=np.float32) for i in range(3)]
+    args = photo_train.parse_args(["--patch", "8", "--seed", "3", "--fresh-patches"])
+    first = photo_train.epoch_patches(photos, args, 1, 5)
+    assert first.shape == (5, 3, 8, 8) and first.flags.c_contiguous
+    np.testing.assert_array_equal(first, photo_train.epoch_patches(photos, args, 1, 5))   # any epoch, drawn again
+    buffer = first.copy()
+    refill = photo_train.FreshPatches(photos, args, buffer)
+    refill.on_epoch_begin(None, 1)
+    np.testing.assert_array_equal(buffer, first)                            # epoch 1 keeps the first draw
+    refill.on_epoch_begin(None, 2)
+    np.testing.assert_array_equal(buffer, photo_train.epoch_patches(photos, args, 2, 5))
+    assert not np.array_equal(buffer, first)
+
+
+@pytest.mark.parametrize("bad", [["--unshuffle", "0"], ["--sigma-weighting", "0"], ["--minutes", "-1"],
+                                 ["--loss", "l3"]])
+def test_bad_recipe_flags_exit_with_a_message(bad):
+    with pytest.raises(SystemExit):
+        photo_train.parse_args(bad)
