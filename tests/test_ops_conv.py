@@ -60,23 +60,27 @@ CONV_CASES = [  # (C_in, C_out, kernel, stride, ((top, bottom), (left, right)), 
 ]
 
 
+def _both(op, x, w, b, args, contiguous=True, seed=0):
+    """Run ``op`` (``'conv2d'`` or ``'conv_transpose2d'``) forward and backward on both backends with the same
+    inputs and ``dy``; return both (y, dx, dW, db) and the fast backend's record."""
+    results, records = [], []
+    for backend in (R, F):
+        y, ctx = getattr(backend, f"{op}_forward")(x if contiguous else _non_contiguous(x), w, b, *args, {})
+        dy = _rand(y.shape, x.dtype, seed + 3)
+        dw, db = np.zeros_like(w), None if b is None else np.zeros_like(b)
+        dx = getattr(backend, f"{op}_backward")(dy if contiguous else _non_contiguous(dy), ctx, dw, db)
+        results.append((y, dx, dw, db))
+        records.append(ctx)
+    return results, records[1]
+
+
 def _conv2d_both(case, dtype, bias=True, contiguous=True, seed=0):
-    """Run conv2d forward and backward on both backends; return both (y, dx, dW, db) and the fast record."""
+    """conv2d of ``case`` on both backends (see :func:`_both`)."""
     cin, cout, k, s, p, d, shape, _ = case
     x = _rand(shape, dtype, seed)
     w = _rand((cout, cin) + k, dtype, seed + 1) * 0.5
     b = _rand((cout,), dtype, seed + 2) if bias else None
-    x_in = x if contiguous else _non_contiguous(x)
-    results, records = [], []
-    for backend in (R, F):
-        y, ctx = backend.conv2d_forward(x_in, w, b, s, p, d, {})
-        dy = _rand(y.shape, dtype, seed + 3)
-        dw = np.zeros_like(w)
-        db = np.zeros_like(b) if bias else None
-        dx = backend.conv2d_backward(dy if contiguous else _non_contiguous(dy), ctx, dw, db)
-        results.append((y, dx, dw, db))
-        records.append(ctx)
-    return results, records[1]
+    return _both("conv2d", x, w, b, (s, p, d), contiguous, seed)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -160,18 +164,11 @@ CONVT_CASES = [  # (C_in, C_out, kernel, stride, padding, output_padding, dilati
 
 
 def _conv_transpose2d_both(case, dtype, contiguous=True, seed=0):
+    """conv_transpose2d of ``case`` on both backends (see :func:`_both`)."""
     cin, cout, k, s, p, op, d, shape, _ = case
     x = _rand(shape, dtype, seed)
     w, b = _rand((cin, cout) + k, dtype, seed + 1) * 0.5, _rand((cout,), dtype, seed + 2)
-    results, records = [], []
-    for backend in (R, F):
-        y, ctx = backend.conv_transpose2d_forward(x if contiguous else _non_contiguous(x), w, b, s, p, op, d, {})
-        dy = _rand(y.shape, dtype, seed + 3)
-        dw, db = np.zeros_like(w), np.zeros_like(b)
-        dx = backend.conv_transpose2d_backward(dy if contiguous else _non_contiguous(dy), ctx, dw, db)
-        results.append((y, dx, dw, db))
-        records.append(ctx)
-    return results, records[1]
+    return _both("conv_transpose2d", x, w, b, (s, p, op, d), contiguous, seed)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
