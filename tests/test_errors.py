@@ -23,6 +23,8 @@ CORE = {
     "Dropout p low": (lambda: nnlite.Dropout(-0.1), r"p must be in \[0, 1\), got -0.1"),
     "LeakyReLU slope": (lambda: nnlite.LeakyReLU(-1), r"negative_slope must be a finite number >= 0, got -1"),
     "ELU alpha": (lambda: nnlite.ELU(-1), r"ELU: alpha must be a finite number > 0, got -1"),
+    "LeakyReLU slope as text": (lambda: nnlite.LeakyReLU("0.2"), r"negative_slope must be a finite number >= 0, got '0.2'"),
+    "ELU alpha as a bool": (lambda: nnlite.ELU(True), r"ELU: alpha must be a finite number > 0, got True"),
     "Reshape": (lambda: nnlite.Reshape((-2,)), r"Reshape: every target size must be >= 1, got \(-2,\)"),
     # optimizers
     "SGD lr": (lambda: optim.SGD(_m, lr=-1), r"SGD: lr must be a finite number > 0, got -1"),

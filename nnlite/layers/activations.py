@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_choice
+from .._validation import check_choice, check_number
 from ..module import Module, check_input
 
 #: Input ranks an activation accepts: a batch of vectors (N, D) up to images and beyond, (N, C, H, W, ...).
@@ -80,9 +80,7 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        if not np.isfinite(negative_slope) or negative_slope < 0:
-            raise ValueError(f"LeakyReLU: negative_slope must be a finite number >= 0, got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check_number("LeakyReLU", "negative_slope", negative_slope, allow_zero=True)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
@@ -108,9 +106,7 @@ class ELU(_Elementwise):
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
-        if not np.isfinite(alpha) or alpha <= 0:
-            raise ValueError(f"ELU: alpha must be a finite number > 0, got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_number("ELU", "alpha", alpha)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check(x)
