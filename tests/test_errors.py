@@ -19,6 +19,8 @@ CORE = {
     "Linear n_in": (lambda: nnlite.Linear(0, 2), r"Linear: n_in must be an int >= 1, got 0"),
     "Linear n_out": (lambda: nnlite.Linear(2, -1), r"n_out must be an int >= 1, got -1"),
     "Linear float size": (lambda: nnlite.Linear(2.5, 2), r"n_in must be an int >= 1, got 2.5"),
+    "Linear bool size": (lambda: nnlite.Linear(True, 2), r"Linear: n_in must be an int >= 1, got True"),
+    "BatchNorm eps inf": (lambda: nnlite.BatchNorm2d(4, eps=float("inf")), r"BatchNorm2d: eps must be a finite number > 0"),
     "Dropout p high": (lambda: nnlite.Dropout(1.5), r"Dropout: p must be in \[0, 1\), got 1.5"),
     "Dropout p low": (lambda: nnlite.Dropout(-0.1), r"p must be in \[0, 1\), got -0.1"),
     "LeakyReLU slope": (lambda: nnlite.LeakyReLU(-1), r"negative_slope must be a finite number >= 0, got -1"),

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import init as _init
 from .. import ops
+from .._validation import positive_int
 from ..module import DEFAULT_DTYPE, Module, Parameter, check_input
 from ..random import as_generator
 
@@ -56,9 +57,7 @@ class Linear(Module):
     def __init__(self, n_in: int, n_out: int, bias: bool = True, init: str | None = None,
                  dtype=DEFAULT_DTYPE, random_state=None) -> None:
         super().__init__()
-        for name, v in (("n_in", n_in), ("n_out", n_out)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Linear: {name} must be an int >= 1, got {v!r}")
+        n_in, n_out = positive_int("Linear", "n_in", n_in), positive_int("Linear", "n_out", n_out)
         if init is not None and init not in _init.INITIALIZERS:
             raise ValueError(f"Linear: unknown init {init!r}; valid: None, {sorted(_init.INITIALIZERS)}")
         self.n_in, self.n_out, self.init, self.dtype = int(n_in), int(n_out), init, np.dtype(dtype)

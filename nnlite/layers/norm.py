@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .. import ops
+from .._validation import check_number, positive_int
 from ..module import DEFAULT_DTYPE, Module, Parameter, check_dy, check_input
 
 
@@ -39,10 +40,7 @@ class _BatchNorm(Module):
                  dtype=DEFAULT_DTYPE):
         super().__init__()
         name = type(self).__name__
-        if not isinstance(num_features, (int, np.integer)) or isinstance(num_features, bool) or num_features < 1:
-            raise ValueError(f"{name}: num_features must be an int >= 1, got {num_features!r}")
-        if not isinstance(eps, numbers.Real) or not eps > 0:
-            raise ValueError(f"{name}: eps must be a number > 0, got {eps!r}")
+        num_features, eps = positive_int(name, "num_features", num_features), check_number(name, "eps", eps)
         if momentum is not None and (not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1):
             raise ValueError(f"{name}: momentum must be in [0, 1] or None (cumulative average), got {momentum!r}")
         self.num_features, self.eps, self.momentum, self.affine = int(num_features), float(eps), momentum, affine
