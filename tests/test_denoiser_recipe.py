@@ -201,6 +201,8 @@ def test_sigma_weighting_weighs_each_image_by_its_inverse_square_sigma():
     np.testing.assert_allclose(value, np.sum(w * per_image) / np.sum(w), rtol=1e-12)
     with pytest.raises(ValueError, match="give noise_level"):
         weighted.loss_and_grad(noisy, clean)
+    uniform = ResidualDenoiser(**kw).fit(X, verbose=0)                        # same seed, same draws
+    assert any(not np.array_equal(p.data, q.data) for p, q in zip(weighted.parameters(), uniform.parameters()))
 
 
 def test_l1_loss_is_the_mean_absolute_error():
