@@ -333,17 +333,17 @@ def check_input(layer: Module, x, ndim: int | tuple[int, ...], features: int | N
         if isinstance(x, (list, tuple)) or np.isscalar(x):
             x = np.asarray(x)
         else:
-            raise TypeError(f"{_layer_name(layer)} expects a numpy array, got {type(x).__name__}")
+            raise TypeError(f"{layer_name(layer)} expects a numpy array, got {type(x).__name__}")
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if x.ndim not in allowed:
         want = " or ".join(f"{n}-D" for n in allowed)
-        raise ValueError(f"{_layer_name(layer)} expects a {want} input, got shape {x.shape} ({x.ndim}-D)")
+        raise ValueError(f"{layer_name(layer)} expects a {want} input, got shape {x.shape} ({x.ndim}-D)")
     if features is not None and x.shape[axis] != features:
         raise ValueError(
-            f"{_layer_name(layer)} expects {features} {what} on axis {axis}, got input of shape {x.shape}"
+            f"{layer_name(layer)} expects {features} {what} on axis {axis}, got input of shape {x.shape}"
         )
     if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
-        raise TypeError(f"{_layer_name(layer)} expects a numeric array, got dtype {x.dtype}")
+        raise TypeError(f"{layer_name(layer)} expects a numeric array, got dtype {x.dtype}")
     return x
 
 
@@ -356,6 +356,7 @@ def check_dy(layer: Module, dy, ctx, shape: tuple) -> np.ndarray:
     return np.asarray(dy)
 
 
-def _layer_name(layer) -> str:
+def layer_name(layer) -> str:
+    """``Name(arguments)`` of a layer, as error messages name it: ``Conv2d(1, 8, kernel_size=(3, 3), ...)``."""
     extra = layer.extra_repr() if isinstance(layer, Module) else ""
     return f"{type(layer).__name__}({extra})"

@@ -62,7 +62,3 @@ class _ConvBase(Module):
         state = self.__dict__.copy()
         state["_ctx"], state["_work"] = None, {}
         return state
-
-
-def _describe(layer) -> str:
-    return f"{type(layer).__name__}({layer.extra_repr()})"

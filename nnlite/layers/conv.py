@@ -23,8 +23,8 @@ import numpy as np
 
 from .. import ops
 from .._validation import pair
-from ..module import DEFAULT_DTYPE, Parameter, check_dy, check_input
-from ._conv_base import _ConvBase, _describe
+from ..module import DEFAULT_DTYPE, Parameter, check_dy, check_input, layer_name
+from ._conv_base import _ConvBase
 from .conv_transpose import ConvTranspose2d
 
 __all__ = ["Conv2d", "ConvTranspose2d"]
@@ -106,7 +106,7 @@ class Conv2d(_ConvBase):
         (KH, KW), (SH, SW), (DH, DW), ((pt, pb), (pl, pr)) = self.kernel_size, self.stride, self.dilation, self._pads
         OH, OW = (H + pt + pb - DH * (KH - 1) - 1) // SH + 1, (W + pl + pr - DW * (KW - 1) - 1) // SW + 1
         if OH < 1 or OW < 1:
-            raise ValueError(f"{_describe(self)}: input of shape {tuple(input_shape)} is smaller than the (dilated) "
+            raise ValueError(f"{layer_name(self)}: input of shape {tuple(input_shape)} is smaller than the (dilated) "
                              f"kernel {self.kernel_size} after padding {self.padding!r}")
         return N, self.out_channels, OH, OW
 

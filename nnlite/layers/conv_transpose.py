@@ -16,8 +16,8 @@ import numpy as np
 
 from .. import ops
 from .._validation import pair
-from ..module import DEFAULT_DTYPE, Parameter, check_dy, check_input
-from ._conv_base import _ConvBase, _describe, conv_transpose_output_size
+from ..module import DEFAULT_DTYPE, Parameter, check_dy, check_input, layer_name
+from ._conv_base import _ConvBase, conv_transpose_output_size
 
 __all__ = ["ConvTranspose2d"]
 
@@ -91,7 +91,7 @@ class ConvTranspose2d(_ConvBase):
                                              self.output_padding[a], self.dilation[a])
                   for a, size in enumerate((H, W)))
         if OH < 1 or OW < 1:
-            raise ValueError(f"{_describe(self)}: input of shape {tuple(input_shape)} gives an empty output "
+            raise ValueError(f"{layer_name(self)}: input of shape {tuple(input_shape)} gives an empty output "
                              f"{(OH, OW)}; reduce padding {self.padding}")
         return N, self.out_channels, OH, OW
 

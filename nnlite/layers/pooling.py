@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import ops
 from .._validation import pair
-from ..module import Module, check_dy, check_input
+from ..module import Module, check_dy, check_input, layer_name
 from ._conv_base import conv_output_size
 
 
@@ -36,7 +36,7 @@ class _Pool2d(Module):
             x = x.astype(np.float32)
         self._y_shape = self.output_shape(x.shape)
         if self._y_shape[2] < 1 or self._y_shape[3] < 1:
-            raise ValueError(f"{type(self).__name__}({self.extra_repr()}): input of shape {x.shape} is smaller "
+            raise ValueError(f"{layer_name(self)}: input of shape {x.shape} is smaller "
                              f"than the window {self.kernel_size} after padding {self.padding}")
         return x
 

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from .. import ops
-from ..module import Module, check_dy, check_input
+from ..module import Module, check_dy, check_input, layer_name
 
 #: Valid ``mode`` names.
 UPSAMPLE_MODES = ("nearest",)
@@ -87,7 +87,7 @@ class Upsample(Module):
             x = x.astype(np.float32)
         N, C, OH, OW = self.output_shape(x.shape)
         if OH < 1 or OW < 1:
-            raise ValueError(f"Upsample({self.extra_repr()}): input of shape {x.shape} gives an empty output")
+            raise ValueError(f"{layer_name(self)}: input of shape {x.shape} gives an empty output")
         H, W = x.shape[2], x.shape[3]
         sh = self.scale_factor[0] if self.scale_factor else None
         sw = self.scale_factor[1] if self.scale_factor else None
