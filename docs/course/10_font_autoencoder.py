@@ -125,7 +125,7 @@ assert set(result.errors) == {name for name, _ in model.named_parameters()} | {"
 # %%
 # Exercises
 # ---------
-# - ``docs/course/exercises/emoji_vae.py`` wires an encoder and a decoder from layers and passes the
+# - ``docs/course/exercises/emoji_vae_backward.py`` wires an encoder and a decoder from layers and passes the
 #   backward through them by hand (the VAE of chapter 12); start with this chapter's autoencoder:
 #   ``forward`` through each layer, the BCE's gradient, then ``backward`` through each layer in reverse.
 # - With ``reduction='sum'`` the gradient of every weight would be :math:`N D` times larger. What would

@@ -262,9 +262,9 @@ assert set(result.errors) == {name for name, _ in vae.named_parameters()} | {"in
 # %%
 # Exercises
 # ---------
-# - ``docs/course/exercises/emoji_vae.py``: the 12x12 emoji VAE built from layers, with its backward
+# - ``docs/course/exercises/emoji_vae_backward.py``: the 12x12 emoji VAE built from layers, with its backward
 #   wired by hand: through the decoder, the reparameterisation and the KL (the two formulas above),
-#   then the encoder. Grade it with ``nnlite gradcheck docs/course/exercises/emoji_vae.py``.
+#   then the encoder. Grade it with ``nnlite gradcheck docs/course/exercises/emoji_vae_backward.py``.
 # - By hand: with a Gaussian decoder :math:`p(x|z) = \mathcal N(\hat x(z), s^2 I)`, show that
 #   :math:`-\log p(x|z)` is the squared error scaled by :math:`1/(2s^2)` plus a constant. What does
 #   :math:`s` trade off against the KL?

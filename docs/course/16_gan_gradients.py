@@ -135,5 +135,5 @@ assert result.passed, result
 # - By hand: with one-sided label smoothing the real target is :math:`1 - s`. Derive
 #   :math:`\partial L_D / \partial \ell` on a real sample and check it with
 #   ``losses.discriminator_loss(D, real, fake, real_target=0.9)`` and :func:`nnlite.check_gradient`.
-# - ``docs/course/exercises/emoji_vae.py`` wires a backward through two networks by hand, as the
+# - ``docs/course/exercises/emoji_vae_backward.py`` wires a backward through two networks by hand, as the
 #   generator's step does through :math:`D` and :math:`G` here.

@@ -1,4 +1,4 @@
-"""Solution: the emoji VAE's backward, wired by hand through encoder, sampling, KL and decoder.
+"""Exercise: the emoji VAE's backward, wired by hand through encoder, sampling, KL and decoder.
 
 The course lab's variational autoencoder on 12x12 emoji (144 pixels in [0, 1]). ``forward`` is
 written: it returns each sample's negative ELBO, so the grader checks every path of the loss.
@@ -29,7 +29,7 @@ Derive
 Multiply everything by ``g`` (one number per sample). ``eps`` comes from ``self.rng``; the grader
 restores it before every evaluation, so each forward sees the same noise.
 
-Check your answer with ``nnlite gradcheck docs/course/exercises/solutions/emoji_vae.py``.
+Check your answer with ``nnlite gradcheck docs/course/exercises/emoji_vae_backward.py``.
 """
 import numpy as np
 
@@ -61,13 +61,7 @@ class EmojiVAE(nnlite.Module):
         return (bce + kl)[:, None]                                 # (N, 1)
 
     def backward(self, dy):
-        x, logits, mu, std, eps = self._cache
-        g = dy                                                     # (N, 1): one number per sample
-        dz = self.decoder.backward(g * (1.0 / (1.0 + np.exp(-logits)) - x))   # BCE on logits -> (N, latent)
-        dmu = dz + g * mu                                          # sampling path + KL
-        dlogvar = dz * eps * 0.5 * std + g * 0.5 * (std ** 2 - 1.0)
-        dx_encoder = self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1))   # (N, 144)
-        return dx_encoder - g * logits                             # x is also the BCE's target
+        raise NotImplementedError("your code here")
 
 
 def _emoji_like(n, seed=0):
