@@ -297,7 +297,10 @@ def list_images(paths, recursive: bool = True, max_depth: int = MAX_FOLDER_DEPTH
     notes : list, optional
         Where notes go (else ``UserWarning``).
 
-    Raises :class:`ImageError` for a missing path or a folder without images.
+    Raises
+    ------
+    ImageError
+        For a missing path, or a folder without images.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
