@@ -1,7 +1,8 @@
 """Ablations of the blind-denoiser recipe on the photo denoiser, each pair at equal training wall time.
 
 Every run is :mod:`benchmarks.photo_train` (RGB, fresh patches every epoch, one BLAS + one Numba thread)
-with one option changed from a common base: no BatchNorm, full resolution, blind, uniform sigma, L2 loss.
+with one option changed from a common base: no BatchNorm, orthogonal initialisation, full resolution,
+blind, uniform sigma, L2 loss.
 The pairs, each against that base:
 
 * BatchNorm against none (``--no-batch-norm`` off);
@@ -40,7 +41,7 @@ from . import photo_data, photo_train
 #: Sigmas of the held-out PSNR.
 LEVELS = (0.05, 0.1, 0.15, 0.2)
 #: What every run shares, and the base of every pair.
-BASE = ["--channels", "rgb", "--fresh-patches", "--no-batch-norm"]
+BASE = ["--channels", "rgb", "--fresh-patches", "--init", "orthogonal", "--no-batch-norm"]
 #: name -> the options added to (or, for BatchNorm, taken from) the base.
 CONFIGS = {
     "base": [],

@@ -81,6 +81,12 @@ def test_orthogonal_is_seeded_and_refuses_vectors():
         orthogonal((5,))
 
 
+def test_linear_takes_orthogonal_by_name():
+    layer = nnlite.Linear(7, 3, init="orthogonal", dtype=np.float64, random_state=0)        # W: (7, 3)
+    np.testing.assert_allclose(layer.weight.data.T @ layer.weight.data, np.eye(3), atol=1e-12)
+    assert not layer.bias.data.any()
+
+
 def test_orthogonal_init_of_the_denoiser_convs():
     model = ResidualDenoiser(architecture="dncnn", depth=3, width=8, batch_norm=False, init="orthogonal", epochs=1,
                              random_state=0).fit(smooth_images(4, 8, 8), verbose=0)
