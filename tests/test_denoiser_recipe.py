@@ -97,9 +97,11 @@ def test_orthogonal_init_of_the_denoiser_convs():
     np.testing.assert_allclose(first @ first.T, 2 * np.eye(8), atol=0.2)
     fresh = ResidualDenoiser(architecture="dncnn", depth=3, width=8, batch_norm=False, init="orthogonal",
                              epochs=1, lr=1e-12, random_state=0).fit(smooth_images(4, 8, 8), verbose=0)
-    hidden = [m for m in fresh.net_.modules() if isinstance(m, Conv2d)][1]
+    hidden, last = [m for m in fresh.net_.modules() if isinstance(m, Conv2d)][1:]
     m = hidden.weight.data.reshape(8, -1).astype(np.float64)                       # (8, 72)
     np.testing.assert_allclose(m @ m.T, 2 * np.eye(8), atol=1e-4)
+    m = last.weight.data.reshape(1, -1).astype(np.float64)                         # (1, 72): the noise out
+    np.testing.assert_allclose(m @ m.T, [[0.1 ** 2]], rtol=1e-3)                 # small: starts near identity
 
 
 # ------------------------------------------------------------------------------- no BatchNorm

@@ -105,8 +105,8 @@ class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
         :math:`\tilde w_i = N w_i / \sum_j w_j`.
     init : {None, 'orthogonal'}, default None
         ``None``: the layers' own initialisation (PyTorch's). ``'orthogonal'``: every convolution's
-        weight orthogonal (:func:`nnlite.init.orthogonal`, gain ``sqrt(2)`` before a ReLU, 1 for the
-        last), biases zero.
+        weight orthogonal (:func:`nnlite.init.orthogonal`, gain ``sqrt(2)`` before a ReLU, 0.1 for the
+        last: the model starts near the identity), biases zero.
     optimizer, lr, epochs, batch_size, lr_schedule, dtype, random_state
         As the other models; defaults Adam, 2e-3 with cosine decay, batch 64. ``epochs=None`` trains
         for about 4000 optimizer steps (at least 3 epochs).

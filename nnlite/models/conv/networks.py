@@ -23,6 +23,9 @@ __all__ = ["ARCHITECTURES", "INITS", "build_network"]
 ARCHITECTURES = ("unet", "dncnn")
 #: Weight initialisations of :func:`build_network` (``None``: the layers' own, PyTorch's).
 INITS = ("orthogonal",)
+#: Gain of the last convolution's orthogonal weight: the first noise estimates stay small (about what
+#: PyTorch's initialisation gives), so training starts near the identity.
+LAST_GAIN = 0.1
 
 
 def _cbr(c_in, c_out, k, bn, rng, dtype, first=False):
@@ -67,10 +70,10 @@ _BUILDERS = {"unet": _unet, "dncnn": _dncnn}
 def orthogonal_convs(net, rng):
     """Re-draw every convolution's weight of ``net`` as :func:`nnlite.init.orthogonal` (in the order the
     layers come), biases zero. The gain is ReLU's ``sqrt(2)`` for the hidden convolutions (each feeds a
-    ReLU, which halves the second moment) and 1 for the last (it outputs the noise)."""
+    ReLU, which halves the second moment) and :data:`LAST_GAIN` for the last (it outputs the noise)."""
     convs = [m for m in net.modules() if isinstance(m, Conv2d)]
     for i, conv in enumerate(convs):
-        gain = 1.0 if i == len(convs) - 1 else math.sqrt(2.0)
+        gain = LAST_GAIN if i == len(convs) - 1 else math.sqrt(2.0)
         w = conv.weight.data
         w[...] = _init.orthogonal(w.shape, gain, rng, w.dtype)                   # (C_out, C_in, kh, kw)
         if conv.bias is not None:
