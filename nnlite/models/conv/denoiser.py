@@ -350,7 +350,7 @@ class ResidualDenoiser(_NoisyInputs, _ImageModel, BaseModel):
             from the image's size.
         tile : int or None, default 256
             Images with a side longer than this are processed in ``tile x tile`` blocks, each with a
-            margin of 32 pixels of context (more than the network's receptive radius), so the result
+            margin of ``32 * unshuffle`` pixels of context (more than the network's receptive radius), so the result
             equals a whole-image pass while the memory a pass needs stays bounded. Smaller images go
             several at a time, about ``tile * tile`` pixels per pass. ``None``: every image whole.
         progress : callable, optional
