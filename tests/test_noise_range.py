@@ -54,14 +54,15 @@ def test_training_batches_get_per_image_levels_and_validation_repeats(monkeypatc
                              random_state=0)
     X = np.random.default_rng(0).uniform(0.4, 0.6, (16, 1, 8, 8)).astype(np.float32)
     seen = []
-    real = ResidualDenoiser._train_input
+    real = ResidualDenoiser._corrupt_with_levels
 
-    def spy(self, xb):
-        out = real(self, xb)
-        seen.append(out - xb)
-        return out
+    def spy(self, x, rng):                     # the training step's noise: drawn from the model's own generator
+        out, levels = real(self, x, rng)
+        if rng is self._rng:
+            seen.append(out - x)
+        return out, levels
 
-    monkeypatch.setattr(ResidualDenoiser, "_train_input", spy)
+    monkeypatch.setattr(ResidualDenoiser, "_corrupt_with_levels", spy)
     model.fit(X, validation_data=X[:4])
     stds = np.concatenate([d.reshape(len(d), -1).std(axis=1) for d in seen])
     assert len(stds) == 16 and stds.std() > 0.01, stds
