@@ -13,8 +13,9 @@ from .._validation import check_finite
 
 __all__ = ["to_nchw", "from_nchw", "to_channels_last", "infer_image_shape", "model_image_shape", "data_domain"]
 
-#: Values :func:`data_domain` looks at, at most (evenly spaced over the data).
-DOMAIN_SAMPLE = 1_000_000
+#: Values :func:`data_domain` looks at, at most (evenly spaced over the data): enough for the range, mean and
+#: share of two-level values that ``denoise`` compares against, and under a millisecond at every ``fit``.
+DOMAIN_SAMPLE = 65_536
 
 
 def _is_channels_last(shape) -> bool:
@@ -122,7 +123,7 @@ def data_domain(X, sample_shape) -> dict:
     """
     X = np.asarray(X)
     flat = X.reshape(-1)
-    step = max(1, flat.size // DOMAIN_SAMPLE)
+    step = max(1, -(-flat.size // DOMAIN_SAMPLE))                  # ceil: at most DOMAIN_SAMPLE values
     v = flat[::step].astype(np.float64)                           # (<= DOMAIN_SAMPLE,)
     if v.size == 0:
         return {"sample_shape": [int(d) for d in sample_shape]}
