@@ -162,6 +162,7 @@ def test_direct_conv_crossovers():
     assert F.direct_conv(64, 128, 24, (1, 1), (1, 1), np.float32)        # the same on a long row
     assert F.direct_conv(96, 32, 14, (2, 2), (1, 1), np.float32)
     assert not F.direct_conv(16, 16, 28, (1, 1), (1, 1), np.float16)
+    assert not F.direct_conv(1, 16, 28, (1, 1), (1, 1), np.float32)       # one input channel: the planar path
 
 
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1",

@@ -297,7 +297,10 @@ _CONV2D_BACKWARD = {"one_out": _backward_one_out, "planar": _backward_cols, "col
 # direct 0.30/0.71/0.32, left on im2col), a row at least one pixel block wide (OW >= KD.BLOCK), and either
 # a row of DIRECT_WIDE_ROW pixels or at most DIRECT_MAX_OUT_NARROW output channels. The data gradient runs
 # direct when C_in >= DIRECT_MIN_OUT too (its output has C_in channels: 48x48 3->32 was 2.3x slower direct).
-# One output channel keeps its own direct kernel ('one_out').
+# One output channel keeps its own direct kernel ('one_out'), one input channel the planar im2col ('planar'):
+# a whole fit of the conv DAE, the ConvVAE (32, 64) and the U-Net w16 ran 0-12% faster with their grey
+# first layer planar than direct (the planar path's weight and data gradients beat the direct weight
+# gradient plus a channels-last col2im).
 
 #: Fewest output channels (of a direction's result) for the direct kernels.
 DIRECT_MIN_OUT = 8
@@ -310,7 +313,7 @@ DIRECT_MAX_OUT_NARROW = 32
 def direct_conv(C_in, C_out, OW, stride, dilation, dtype) -> bool:
     """Whether :func:`conv2d_forward` runs this shape with the direct kernels (mode ``'direct'``)."""
     return (tuple(dilation) == (1, 1) and np.dtype(dtype) in (np.float32, np.float64)
-            and C_out >= DIRECT_MIN_OUT and OW >= KD.BLOCK
+            and C_in > 1 and C_out >= DIRECT_MIN_OUT and OW >= KD.BLOCK
             and (OW >= DIRECT_WIDE_ROW or C_out <= DIRECT_MAX_OUT_NARROW))
 
 
