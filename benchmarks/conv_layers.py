@@ -393,7 +393,8 @@ def main(argv=None, log=print):
     if args.worker:
         print(json.dumps(worker(args.worker, json.loads(args.shapes_json), args.reps, args.threads)))
         return None
-    args.argv_echo = argv
+    # the command as recorded in the results: files by name only, so the table names no folder of this machine
+    args.argv_echo = [os.path.basename(a) if os.path.isabs(a) else a for a in argv]
     lines = run(args, log)
     out = Path(args.out) if args.out else RESULTS / "conv_layers.md"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -147,6 +147,12 @@ def load_data(kind: str, n: int, seed: int = 0, fallback: bool = False) -> tuple
 
 
 # ------------------------------------------------------------------------------------------------ workers
+def _without_folder(lib: dict) -> dict:
+    """threadpoolctl's record of a library with its file name only: a results file names no folder of the
+    machine it was measured on."""
+    return {k: (os.path.basename(v) if k == "filepath" else v) for k, v in lib.items()}
+
+
 def _fit_nnlite(row: Row, X, y, seed: int, policy=None) -> dict:
     """One epoch of ``Model(...).fit``: seconds, the last epoch's training loss."""
     from nnlite import threads
@@ -175,7 +181,7 @@ class _NnliteImpl:
         from nnlite import threads
 
         return {"version": f"nnlite {nnlite.__version__} (NumPy {np.__version__}, Numba {numba.__version__})",
-                "blas": threads.blas_info(), "threads": threads.get_blas_threads()}
+                "blas": [_without_folder(lib) for lib in threads.blas_info()], "threads": threads.get_blas_threads()}
 
     def run(self, row, X, y, seed, policy=None):
         return _fit_nnlite(row, X, y, seed, policy)
