@@ -11,7 +11,8 @@ The pairs, each against that base:
 * sigma weighting (``--sigma-weighting 0.05``) against uniform;
 * L1 (``--loss l1``) against L2.
 
-Equal wall time: each configuration first runs a few probe steps, and its real run gets the number of
+Equal wall time: each configuration first runs a few probe steps twice (the first includes compiling
+its kernels, which would make the pace look slow and the run end early), and its real run gets the number of
 steps that fills ``--minutes`` at that pace (so its cosine schedule ends where the time does), with
 ``--minutes`` also as a hard stop. The held-out PSNR is measured afterwards at sigma 0.05, 0.1, 0.15
 and 0.2 on the centre crops of :data:`benchmarks.photo_data.HELD_OUT` (Gaussian noise clipped to [0, 1],
@@ -85,7 +86,8 @@ def run(name, common, minutes, quick, say=print) -> dict:
     """Probe, then train configuration ``name`` for ``minutes``; its numbers."""
     probe = photo_train.parse_args(config_argv(name, common) + ["--steps", str(PROBE_STEPS), "--epoch-steps",
                                                                 str(PROBE_STEPS)])
-    pace = photo_train.train(probe, say=lambda *a: None)["step_seconds"]
+    photo_train.train(probe, say=lambda *a: None)                 # compiles this configuration's kernels
+    pace = photo_train.train(probe, say=lambda *a: None)["step_seconds"]   # then times its steps
     steps = 3 if quick else max(1, int(60 * minutes / pace))
     argv = config_argv(name, common) + ["--steps", str(steps)]
     if not quick:
