@@ -14,6 +14,7 @@ A bool is never accepted as a number (``True`` is an ``int`` to Python, not a la
 from __future__ import annotations
 
 import numbers
+import stat
 
 import numpy as np
 
@@ -119,3 +120,12 @@ def check_finite(owner, name, array):
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{owner}: {name} contains NaN or inf")
     return array
+
+
+def file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, for an error about a path that is not a regular file."""
+    for test, name in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"

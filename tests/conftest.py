@@ -36,3 +36,13 @@ def away_from_zero(rng, shape, margin=0.05):
     """Normal samples with |x| >= margin: keeps ReLU-like kinks out of the central differences."""
     x = rng.standard_normal(shape)
     return np.where(np.abs(x) < margin, np.sign(x + 1e-12) * (margin + np.abs(x)), x)
+
+
+def remove_deep(root, deep):
+    """Remove a chain of nested folders from the bottom up (pytest's own clean-up recurses and fails)."""
+    while deep != root:
+        for entry in os.scandir(deep):
+            if not entry.is_dir(follow_symlinks=False):
+                os.unlink(entry.path)
+        os.rmdir(deep)
+        deep = deep.parent

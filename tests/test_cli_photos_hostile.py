@@ -13,6 +13,7 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import remove_deep
 from PIL import Image
 from pretrained_tiny import make_tiny_folder
 
@@ -296,19 +297,9 @@ def test_a_folder_nested_1500_deep_is_searched_to_a_bounded_depth(photo_model, t
     try:
         code, out, err = _run(capsys, "denoise", "--model", "photo", root, "--out", tmp_path / "o")
     finally:
-        _remove_deep(root, deep)
+        remove_deep(root, deep)
     assert code == 0, err
     assert "more than 32 levels deep were not searched" in out and "[1/1]" in out
-
-
-def _remove_deep(root, deep):
-    """Remove a chain of nested folders from the bottom up (pytest's own clean-up recurses and fails)."""
-    while deep != root:
-        for entry in os.scandir(deep):
-            if not entry.is_dir(follow_symlinks=False):
-                os.unlink(entry.path)
-        os.rmdir(deep)
-        deep = deep.parent
 
 
 # ------------------------------------------------------------------------------------------ 12. progress

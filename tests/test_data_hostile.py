@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import remove_deep
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists() or not hasattr(os, "mkfifo"),
                                 reason="needs Linux (/proc/self/status for peak memory, FIFOs)")
@@ -511,18 +512,8 @@ def test_a_folder_nested_1500_deep_loads_without_recursion_error(tmp_path):
         with pytest.warns(UserWarning, match="more than 32 levels deep were not searched"):
             X, names = load_image_folder(root, mode="L")
     finally:
-        _remove_deep(root, deep)
+        remove_deep(root, deep)
     assert names == ["d/d/d/mid.png", "top.png"] and X.shape == (2, 4, 4)
-
-
-def _remove_deep(root, deep):
-    """Remove a chain of nested folders from the bottom up (pytest's own clean-up recurses and fails)."""
-    while deep != root:
-        for entry in os.scandir(deep):
-            if not entry.is_dir(follow_symlinks=False):
-                os.unlink(entry.path)
-        os.rmdir(deep)
-        deep = deep.parent
 
 
 def test_16_bit_grey_keeps_its_precision_and_16_bit_colour_is_refused(tmp_path):

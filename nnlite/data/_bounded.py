@@ -18,6 +18,7 @@ import os
 import stat
 import zlib
 
+from .._validation import file_kind
 from .errors import DatasetError
 
 __all__ = ["open_regular", "read_all", "GzipStream", "CappedReader", "describe_size"]
@@ -30,14 +31,6 @@ _MAX_EMPTY_MEMBERS = 64
 def describe_size(n: int) -> str:
     """``31035704`` -> ``'31035704 bytes (31.0 MB)'``."""
     return f"{n} bytes ({n / 1e6:.1f} MB)" if n >= 10**6 else f"{n} bytes"
-
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
-        if test(mode):
-            return name
-    return "not a regular file"
 
 
 def open_regular(path: str | os.PathLike, what: str, max_size: int | None = None, name: str | None = None):
@@ -67,7 +60,7 @@ def open_regular(path: str | os.PathLike, what: str, max_size: int | None = None
     try:
         st = os.stat(path)  # no open(): opening a FIFO blocks, opening a device can have effects
         if not stat.S_ISREG(st.st_mode):
-            raise DatasetError(f"is {_kind(st.st_mode)}, expected {what} (a regular file)", path=name)
+            raise DatasetError(f"is {file_kind(st.st_mode)}, expected {what} (a regular file)", path=name)
         # O_NONBLOCK: should the path be swapped for a FIFO after the stat, open() still returns at once
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
@@ -77,7 +70,7 @@ def open_regular(path: str | os.PathLike, what: str, max_size: int | None = None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise DatasetError(f"is {_kind(st.st_mode)}, expected {what} (a regular file)", path=name)
+            raise DatasetError(f"is {file_kind(st.st_mode)}, expected {what} (a regular file)", path=name)
         if max_size is not None and st.st_size > max_size:
             raise DatasetError(f"the file holds {describe_size(st.st_size)}; {what} holds at most "
                                f"{describe_size(max_size)}", path=name)

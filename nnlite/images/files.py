@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import file_kind
+
 __all__ = ["ImageError", "read_image", "write_image", "list_images", "walk_images", "image_size", "is_output_name",
            "IMAGE_EXTENSIONS", "MAX_FOLDER_DEPTH", "OUTPUT_SUFFIXES"]
 
@@ -53,14 +55,6 @@ def _note(notes, path, text):
         notes.append(msg)
 
 
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
 def _check_regular(path: Path):
     """Refuse a path that is missing or not a regular file, from its ``stat`` alone (opening a FIFO blocks)."""
     try:
@@ -72,7 +66,7 @@ def _check_regular(path: Path):
     if stat.S_ISDIR(st.st_mode):
         raise ImageError("is a folder; pass the image files (or use list_images to expand a folder)", path)
     if not stat.S_ISREG(st.st_mode):
-        raise ImageError(f"is {_kind(st.st_mode)}, expected an image file (a regular file)", path)
+        raise ImageError(f"is {file_kind(st.st_mode)}, expected an image file (a regular file)", path)
 
 
 def _open(path: Path):
@@ -80,7 +74,7 @@ def _open(path: Path):
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ImageError(f"is {_kind(os.fstat(fd).st_mode)}, expected an image file (a regular file)", path)
+            raise ImageError(f"is {file_kind(os.fstat(fd).st_mode)}, expected an image file (a regular file)", path)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
