@@ -482,7 +482,10 @@ def test_conv_layers_keep_their_import_paths():
     lambda: nnlite.AvgPool2d(2),
     lambda: nnlite.Upsample(scale_factor=2),
     lambda: nnlite.BatchNorm2d(2),
-], ids=["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample", "BatchNorm2d"])
+    lambda: nnlite.layers.PixelUnshuffle(2),
+    lambda: nnlite.layers.PixelShuffle(1),
+], ids=["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "Upsample", "BatchNorm2d", "PixelUnshuffle",
+        "PixelShuffle"])
 def test_backward_checks_dy_against_the_last_forward(make):
     """Every image layer refuses a backward before any forward, and a dy whose shape is not the output's,
     with the layer's name and both shapes."""

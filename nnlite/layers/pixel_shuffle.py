@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from ..module import Module, check_input
+from ..module import Module, check_dy, check_input
 
 __all__ = ["PixelUnshuffle", "PixelShuffle"]
 
@@ -65,6 +65,7 @@ class PixelUnshuffle(Module):
     def __init__(self, downscale_factor: int = 2):
         super().__init__()
         self.downscale_factor = _check_factor("PixelUnshuffle", downscale_factor)
+        self._x_shape = None                                       # the last forward's input shape
 
     def forward(self, x):
         x = check_input(self, x, ndim=4)
@@ -76,14 +77,10 @@ class PixelUnshuffle(Module):
         return pixel_unshuffle(x, r)                               # (N, C r^2, H / r, W / r)
 
     def backward(self, dy):
-        if getattr(self, "_x_shape", None) is None:
-            raise RuntimeError("PixelUnshuffle.backward called before forward")
-        N, C, H, W = self._x_shape
+        N, C, H, W = self._x_shape or (0, 0, 0, 0)
         r = self.downscale_factor
-        want = (N, C * r * r, H // r, W // r)
-        if np.shape(dy) != want:
-            raise ValueError(f"PixelUnshuffle.backward expects dy of shape {want}, got {np.shape(dy)}")
-        return pixel_shuffle(np.asarray(dy), r)                    # (N, C, H, W)
+        dy = check_dy(self, dy, self._x_shape, (N, C * r * r, H // r, W // r))
+        return pixel_shuffle(dy, r)                                # (N, C, H, W)
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
@@ -112,6 +109,7 @@ class PixelShuffle(Module):
     def __init__(self, upscale_factor: int = 2):
         super().__init__()
         self.upscale_factor = _check_factor("PixelShuffle", upscale_factor)
+        self._x_shape = None                                       # the last forward's input shape
 
     def forward(self, x):
         x = check_input(self, x, ndim=4)
@@ -122,14 +120,10 @@ class PixelShuffle(Module):
         return pixel_shuffle(x, r)                                 # (N, C / r^2, H r, W r)
 
     def backward(self, dy):
-        if getattr(self, "_x_shape", None) is None:
-            raise RuntimeError("PixelShuffle.backward called before forward")
-        N, Cr2, H, W = self._x_shape
+        N, Cr2, H, W = self._x_shape or (0, 0, 0, 0)
         r = self.upscale_factor
-        want = (N, Cr2 // (r * r), H * r, W * r)
-        if np.shape(dy) != want:
-            raise ValueError(f"PixelShuffle.backward expects dy of shape {want}, got {np.shape(dy)}")
-        return pixel_unshuffle(np.asarray(dy), r)                  # (N, C r^2, H, W)
+        dy = check_dy(self, dy, self._x_shape, (N, Cr2 // (r * r), H * r, W * r))
+        return pixel_unshuffle(dy, r)                              # (N, C r^2, H, W)
 
     def extra_repr(self):
         return f"upscale_factor={self.upscale_factor}"
