@@ -148,6 +148,7 @@ def _model_cases(rng):
     samples (tanh hidden layers where the model has a choice: no kinks), then checked as a Module
     (``forward``/``backward``) with the five-point stencil at :data:`MODEL_EPS` unless a case says otherwise."""
     from .. import models
+    from ..gradcheck import gradcheck
 
     X = rng.uniform(0.05, 0.95, (6, 7))                          # 6 samples of 7 features
     labels = np.array([0, 1, 2, 0, 1, 2])
@@ -202,45 +203,9 @@ def _model_cases(rng):
             net = model if part is None else getattr(model, part)
             # a generator's and a classifier's first layer skip dL/dinput: nobody needs it
             wrt_input = all(getattr(m, "needs_input_grad", True) for m in net.modules())
-            return module_check(net, x, eps=eps, stencil=5, wrt_input=wrt_input)
+            return gradcheck(net, x, eps=eps, stencil=5, wrt_input=wrt_input)
         cases.append((f"{name} (eps {eps:g})", covers, run))
     return cases
-
-
-def module_check(module, x, eps, stencil=5, wrt_input=True, tol=DEFAULT_TOL):
-    """:func:`nnlite.gradcheck` of ``module`` at ``x`` with the ``stencil``-point rule: the same
-    projection ``L = sum(y * R)``, float64 copy and frozen randomness."""
-    from ..gradcheck import GradcheckResult, numerical_gradient, rel_error
-
-    m = copy.deepcopy(module).double()
-    x = np.array(x, dtype=np.float64, copy=True)
-    gens = m.random_generators()
-    states = [g.bit_generator.state for g in gens]
-
-    def restore():
-        for g, s in zip(gens, states):
-            g.bit_generator.state = s
-
-    def outputs():
-        restore()
-        return np.array(m(x), dtype=np.float64, copy=True)
-
-    R = np.random.default_rng(0).standard_normal(outputs().shape)
-    m.zero_grad()
-    restore()
-    m(x)
-    dx = m.backward(R.copy())
-    analytic = {name: p.grad.copy() for name, p in m.named_parameters()}
-    if wrt_input:
-        analytic = {"input": dx, **analytic}
-    result = GradcheckResult(tol=tol)
-    params = dict(m.named_parameters())
-    for name, a in analytic.items():
-        target = x if name == "input" else params[name].data
-        numeric = numerical_gradient(outputs, target, eps, project=R, stencil=stencil)
-        result.errors[name], result.where[name] = rel_error(a, numeric)
-        result.analytic[name], result.numeric[name] = np.asarray(a, dtype=np.float64), numeric
-    return result
 
 
 def _public_classes(module, base):
@@ -520,7 +485,7 @@ def grade_file(file, tol=None, only=None, verbose=False) -> int:
                 raise obj
             _preflight(obj, inputs, path)
             if options.get("stencil", 3) == 5:
-                result = module_check(obj, inputs[0], eps=MODEL_EPS if eps is None else eps, tol=case_tol)
+                result = gradcheck(obj, inputs[0], eps=MODEL_EPS if eps is None else eps, tol=case_tol, stencil=5)
             else:
                 result = gradcheck(obj, *inputs, tol=case_tol, **({} if eps is None else {"eps": eps}))
         except _Unfinished as exc:
